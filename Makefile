@@ -1,0 +1,29 @@
+# `make test` and `make demo` set up what they need: a virtual environment in
+# .venv with fastrelu installed in editable mode.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo bench venv clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test,cuda,examples]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(PY) perf/bench.py --quick
+	$(PY) examples/train_mlp.py --dataset digits --epochs 30
+
+bench: $(STAMP)
+	$(PY) perf/bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,69 @@
+"""fastrelu: fast, JIT-compiled ReLU-family activations, forward and backward.
+
+    >>> import numpy as np, fastrelu
+    >>> fastrelu.relu(np.array([-1.0, 0.0, 2.0]))
+    array([0., 0., 2.])
+
+Importing fastrelu compiles nothing and never touches CUDA: kernels are
+built on first use, per activation and dtype.
+"""
+
+from . import _cpu
+from ._version import __version__
+from .api import (
+    Activation,
+    activations,
+    celu,
+    celu_backward,
+    elu,
+    elu_backward,
+    gelu,
+    gelu_backward,
+    hardsigmoid,
+    hardsigmoid_backward,
+    hardswish,
+    hardswish_backward,
+    leaky_relu,
+    leaky_relu_backward,
+    mish,
+    mish_backward,
+    prelu,
+    prelu_backward,
+    relu,
+    relu6,
+    relu6_backward,
+    relu_backward,
+    rrelu,
+    rrelu_backward,
+    selu,
+    selu_backward,
+    sigmoid,
+    sigmoid_backward,
+    silu,
+    silu_backward,
+    softplus,
+    softplus_backward,
+    tanh,
+    tanh_backward,
+)
+from .registry import (
+    Backend,
+    all_backends,
+    backends,
+    get_backend,
+    register_backend,
+    set_backend,
+    use_backend,
+)
+
+for _backend in (_cpu.NumpyBackend(), _cpu.SerialBackend(), _cpu.ParallelBackend(),
+                 _cpu.UfuncBackend()):
+    register_backend(_backend)
+del _backend
+
+__all__ = [
+    "__version__", "Activation", "Backend", "activations", "all_backends", "backends",
+    "get_backend", "register_backend", "set_backend", "use_backend",
+    *[name for name in dir() if not name.startswith("_") and name.split("_backward")[0]
+      in activations()],
+]

@@ -1,0 +1,10 @@
+"""Every setting fastrelu reads from the environment, in one place."""
+
+import os
+
+#: Backend used when neither ``backend=`` nor ``use_backend()`` says otherwise.
+DEFAULT_BACKEND = os.environ.get("FASTRELU_BACKEND", "auto").strip() or "auto"
+
+#: ``auto`` switches from the serial to the multi-threaded CPU kernels at this
+#: many elements.  Measured with ``python perf/bench.py --crossover``.
+PARALLEL_THRESHOLD = int(os.environ.get("FASTRELU_PARALLEL_THRESHOLD", "65536"))

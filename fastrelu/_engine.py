@@ -1,0 +1,42 @@
+"""From a public call to a kernel: validate, pick the backend, allocate, run."""
+
+import numpy as np
+
+from . import _validate, registry
+
+
+def elementwise(activation, direction, arrays, labels, params, out, backend):
+    """Apply ``activation`` (forward or backward) elementwise and return ``out``.
+
+    ``arrays`` are the array arguments (``(x,)`` or ``(grad, x)``), ``labels``
+    their names for error messages, ``params`` the checked scalar parameters.
+    """
+    name = activation.name if direction == "forward" else activation.name + "_backward"
+    arrays = _validate.as_arrays(arrays)
+    _validate.check_inputs(name, activation, arrays, labels)
+    like = arrays[0]
+    if out is not None:
+        _validate.check_out(name, out, like)
+    chosen = registry.resolve(backend, like)
+    if chosen.device or any(registry.is_device_array(a) for a in (*arrays, out)):
+        return chosen.run_device(activation, direction, arrays, out, params, name)
+
+    if out is None:
+        out = np.empty_like(like)
+    if out.size == 0:
+        return out
+    dtype = out.dtype
+    bit_kernel = activation.half_forward if direction == "forward" else activation.half_backward
+    # Numba has no float16 arithmetic on the CPU: without a kernel on the
+    # float16 bits, compute in float32 and round once at the end.
+    compute = np.dtype(np.float32) if dtype == np.float16 and bit_kernel is None else dtype
+    inputs = [a.astype(compute) if a.dtype != compute else a for a in arrays]
+    if compute.kind == "f":
+        params = tuple(compute.type(p) for p in params)
+    target = out
+    if compute != dtype or any(_validate.partly_overlaps(out, a) for a in inputs):
+        target = np.empty(out.shape, compute)
+    chosen.run(activation, direction, inputs, target, params)
+    if target is not out:
+        np.copyto(out, target, casting="unsafe")
+    return out

@@ -1,0 +1,73 @@
+"""Checks on the arguments of a public call. No arithmetic here."""
+
+import numpy as np
+
+from .registry import is_device_array
+
+
+def as_arrays(values):
+    """NumPy arrays (or GPU arrays, untouched) for the array arguments.
+
+    Array-likes such as lists take the dtype of the first real array among
+    the arguments, so ``relu_backward([1, 2], x32)`` works on float32.
+    """
+    like = next((v for v in values if isinstance(v, np.ndarray) or is_device_array(v)), None)
+    dtype = None if like is None else like.dtype
+    return [v if isinstance(v, np.ndarray) or is_device_array(v) else np.asarray(v, dtype=dtype)
+            for v in values]
+
+
+def check_dtype(name, activation, dtype):
+    """Raise TypeError unless ``activation`` takes arrays of ``dtype``."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f" and dtype.itemsize in (2, 4, 8):
+        return
+    if dtype.kind in "iu":
+        if activation.integers:
+            return
+        raise TypeError(f"{name} does not take integer arrays (got {dtype}); "
+                        "convert to float32 or float64 first")
+    raise TypeError(f"{name} does not support dtype {dtype}; "
+                    "use float16, float32 or float64" + (" or an integer type" if activation.integers else ""))
+
+
+def check_inputs(name, activation, arrays, labels):
+    first = arrays[0]
+    check_dtype(name, activation, first.dtype)
+    for array, label in zip(arrays[1:], labels[1:]):
+        if tuple(array.shape) != tuple(first.shape):
+            raise ValueError(f"{name}: {label} has shape {tuple(array.shape)} but "
+                             f"{labels[0]} has shape {tuple(first.shape)}")
+        if array.dtype != first.dtype:
+            raise TypeError(f"{name}: {label} has dtype {array.dtype} but "
+                            f"{labels[0]} has dtype {first.dtype}")
+
+
+def check_out(name, out, like):
+    """Raise unless ``out`` can receive a result shaped and typed like ``like``."""
+    if not (isinstance(out, np.ndarray) or is_device_array(out)):
+        raise TypeError(f"{name}: out must be an array, not {type(out).__name__}")
+    if tuple(out.shape) != tuple(like.shape):
+        raise ValueError(f"{name}: out has shape {tuple(out.shape)}, expected {tuple(like.shape)}")
+    if out.dtype != like.dtype:
+        raise TypeError(f"{name}: out has dtype {out.dtype}, expected {like.dtype}")
+    if isinstance(out, np.ndarray) and not out.flags.writeable:
+        raise ValueError(f"{name}: out is read-only")
+
+
+def check_params(name, names, values):
+    checked = []
+    for pname, value in zip(names, values):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name}: {pname} must be a real number, not {type(value).__name__}")
+        checked.append(float(value))
+    return tuple(checked)
+
+
+def partly_overlaps(out, array):
+    """True when writing ``out`` element by element could clobber unread ``array`` elements."""
+    if out is array or not np.may_share_memory(out, array):
+        return False
+    same_view = (out.__array_interface__["data"][0] == array.__array_interface__["data"][0]
+                 and out.strides == array.strides)
+    return not same_view

@@ -1,0 +1,221 @@
+"""The public activation objects: thin Python over the engine."""
+
+import inspect
+
+import numpy as np
+
+from . import _engine, _validate
+from .definitions import BUILTIN, PER_ELEMENT_SLOPE
+
+
+class Activation:
+    """A callable activation: ``f(x, *params, out=None, backend=None)``.
+
+    ``f.backward(grad, x, *params, out=None, backend=None)`` returns
+    ``grad * f'(x)``, with ``x`` the forward input.
+    """
+
+    def __init__(self, definition, doc=None):
+        self.definition = definition
+        self.__name__ = self.__qualname__ = definition.name
+        self.__doc__ = doc or f"{definition.name} activation (PyTorch: {definition.torch_equivalent})."
+        names = [p for p, _ in definition.params]
+        self._param_names = names
+        self._defaults = dict(definition.params)
+        params = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
+                  for p, d in definition.params]
+        keywords = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None)
+                    for k in ("out", "backend")]
+        positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        self.__signature__ = inspect.Signature(
+            [inspect.Parameter("x", positional), *params, *keywords])
+        self.backward = _Backward(self)
+        self.backward.__signature__ = inspect.Signature(
+            [inspect.Parameter("grad", positional), inspect.Parameter("x", positional),
+             *params, *keywords])
+
+    @property
+    def name(self):
+        return self.definition.name
+
+    def __repr__(self):
+        return f"<fastrelu activation {self.name}>"
+
+    def _params(self, name, args, kwargs):
+        names = self._param_names
+        if len(args) > len(names):
+            raise TypeError(f"{name} takes at most {len(names)} parameters after the arrays "
+                            f"({', '.join(names) or 'none'}), got {len(args)}")
+        values = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in self._defaults:
+                raise TypeError(f"{name} got an unexpected keyword argument {key!r}")
+            if key in values:
+                raise TypeError(f"{name} got multiple values for argument {key!r}")
+            values[key] = value
+        return _validate.check_params(name, names, [values.get(p, self._defaults[p]) for p in names])
+
+    def __call__(self, x, *args, out=None, backend=None, **kwargs):
+        params = self._params(self.name, args, kwargs)
+        return _engine.elementwise(self.definition, "forward", (x,), ("x",),
+                                   params, out, backend)
+
+
+class _Backward:
+    def __init__(self, activation):
+        self._activation = activation
+        self.__name__ = self.__qualname__ = activation.name + "_backward"
+        self.__doc__ = f"Gradient of {activation.name}: grad * {activation.name}'(x)."
+
+    def __call__(self, grad, x, *args, out=None, backend=None, **kwargs):
+        act = self._activation
+        params = act._params(self.__name__, args, kwargs)
+        return _engine.elementwise(act.definition, "backward", (grad, x), ("grad", "x"),
+                                   params, out, backend)
+
+    def __repr__(self):
+        return f"<fastrelu activation gradient {self.__name__}>"
+
+
+relu = Activation(BUILTIN["relu"], """ReLU: max(x, 0), keeping NaN; -0 gives +0.
+
+Takes float16/32/64 and integer arrays.  ``relu.backward(grad, x)`` (also
+``relu_backward``) gives ``grad`` where ``x > 0`` and 0 where ``x <= 0``.""")
+leaky_relu = Activation(BUILTIN["leaky_relu"])
+relu6 = Activation(BUILTIN["relu6"])
+elu = Activation(BUILTIN["elu"])
+selu = Activation(BUILTIN["selu"])
+celu = Activation(BUILTIN["celu"])
+silu = Activation(BUILTIN["silu"])
+mish = Activation(BUILTIN["mish"])
+softplus = Activation(BUILTIN["softplus"])
+hardswish = Activation(BUILTIN["hardswish"])
+hardsigmoid = Activation(BUILTIN["hardsigmoid"])
+sigmoid = Activation(BUILTIN["sigmoid"])
+tanh = Activation(BUILTIN["tanh"])
+_gelu_exact = Activation(BUILTIN["gelu"])
+_gelu_tanh = Activation(BUILTIN["gelu_tanh"])
+
+
+def gelu(x, approximate="none", *, out=None, backend=None):
+    """GELU: x * Phi(x); ``approximate="tanh"`` uses the tanh approximation (PyTorch: F.gelu)."""
+    return _gelu_variant(approximate)(x, out=out, backend=backend)
+
+
+def gelu_backward(grad, x, approximate="none", *, out=None, backend=None):
+    """Gradient of :func:`gelu`."""
+    return _gelu_variant(approximate).backward(grad, x, out=out, backend=backend)
+
+
+def _gelu_variant(approximate):
+    if approximate == "none":
+        return _gelu_exact
+    if approximate == "tanh":
+        return _gelu_tanh
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
+
+
+def _channel_slopes(name, x, weight):
+    """``weight`` (one value, or one per channel) broadcast to ``x``'s shape and layout."""
+    weight = np.asarray(weight)
+    channels = 1 if x.ndim == 0 else x.shape[1 if x.ndim >= 2 else 0]
+    if weight.size not in (1, channels) or weight.ndim > 1:
+        raise ValueError(f"{name}: weight must hold 1 or {channels} (the channel count: "
+                         f"axis {1 if x.ndim >= 2 else 0} of x) values, got shape {weight.shape}")
+    _validate.check_dtype(name, PER_ELEMENT_SLOPE, weight.dtype)
+    shape = [1] * x.ndim
+    if weight.size > 1:
+        shape[1 if x.ndim >= 2 else 0] = weight.size
+    slopes = np.empty_like(x)  # same layout as x, so kernels can walk both flat
+    np.copyto(slopes, weight.reshape(shape), casting="unsafe")
+    return slopes
+
+
+def _host_float_array(name, x):
+    x = np.asarray(x)
+    _validate.check_dtype(name, PER_ELEMENT_SLOPE, x.dtype)
+    return x
+
+
+def prelu(x, weight, *, out=None, backend=None):
+    """PReLU: x where x > 0, else weight * x, with one weight or one per channel
+    (axis 1, or axis 0 for 1-D input), as PyTorch's F.prelu."""
+    x = _host_float_array("prelu", x)
+    slopes = _channel_slopes("prelu", x, weight)
+    return _engine.elementwise(PER_ELEMENT_SLOPE, "forward", (x, slopes), ("x", "weight"),
+                               (), out, backend)
+
+
+def prelu_backward(grad, x, weight, *, out=None, backend=None):
+    """Gradients of :func:`prelu`: returns ``(grad_x, grad_weight)``."""
+    x = _host_float_array("prelu_backward", x)
+    weight = np.asarray(weight)
+    slopes = _channel_slopes("prelu_backward", x, weight)
+    grad_x = _engine.elementwise(PER_ELEMENT_SLOPE, "backward", (grad, x, slopes),
+                                 ("grad", "x", "weight"), (), out, backend)
+    grad = np.asarray(grad, dtype=x.dtype)
+    contribution = np.where(x > 0, 0, x * grad)
+    if weight.size == 1:
+        grad_weight = np.asarray(contribution.sum(dtype=np.float64)).reshape(weight.shape)
+    else:
+        axis = 1 if x.ndim >= 2 else 0
+        others = tuple(i for i in range(x.ndim) if i != axis)
+        grad_weight = contribution.sum(axis=others, dtype=np.float64).reshape(weight.shape)
+    return grad_x, grad_weight.astype(weight.dtype if weight.dtype.kind == "f" else x.dtype)
+
+
+def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, rng=None, *, out=None, backend=None):
+    """Randomized leaky ReLU (PyTorch: F.rrelu).
+
+    In evaluation (``training=False``) the slope is ``(lower + upper) / 2`` and
+    the result is an array.  In training each element gets a slope drawn from
+    U(lower, upper) with ``rng`` (a ``numpy.random.Generator``, default a new
+    one) and the call returns ``(y, slopes)``; pass ``slopes`` to
+    :func:`rrelu_backward`.
+    """
+    lower, upper = _validate.check_params("rrelu", ("lower", "upper"), (lower, upper))
+    if not lower <= upper:
+        raise ValueError(f"rrelu: lower ({lower}) must not exceed upper ({upper})")
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2, out=out, backend=backend)
+    x = _host_float_array("rrelu", x)
+    rng = np.random.default_rng() if rng is None else rng
+    slopes = rng.uniform(lower, upper, size=x.shape).astype(x.dtype)
+    y = _engine.elementwise(PER_ELEMENT_SLOPE, "forward", (x, slopes), ("x", "slopes"),
+                            (), out, backend)
+    return y, slopes
+
+
+def rrelu_backward(grad, x, lower=1.0 / 8, upper=1.0 / 3, training=False, slopes=None, *,
+                   out=None, backend=None):
+    """Gradient of :func:`rrelu`; in training pass the ``slopes`` it returned."""
+    lower, upper = _validate.check_params("rrelu_backward", ("lower", "upper"), (lower, upper))
+    if not training:
+        return leaky_relu.backward(grad, x, (lower + upper) / 2, out=out, backend=backend)
+    if slopes is None:
+        raise ValueError("rrelu_backward: training=True needs the slopes that rrelu returned")
+    return _engine.elementwise(PER_ELEMENT_SLOPE, "backward", (grad, x, slopes),
+                               ("grad", "x", "slopes"), (), out, backend)
+
+
+relu_backward = relu.backward
+leaky_relu_backward = leaky_relu.backward
+relu6_backward = relu6.backward
+elu_backward = elu.backward
+selu_backward = selu.backward
+celu_backward = celu.backward
+silu_backward = silu.backward
+mish_backward = mish.backward
+softplus_backward = softplus.backward
+hardswish_backward = hardswish.backward
+hardsigmoid_backward = hardsigmoid.backward
+sigmoid_backward = sigmoid.backward
+tanh_backward = tanh.backward
+
+_PUBLIC = ["relu", "leaky_relu", "relu6", "prelu", "rrelu", "elu", "selu", "celu", "gelu",
+           "silu", "softplus", "mish", "hardswish", "hardsigmoid", "sigmoid", "tanh"]
+
+
+def activations():
+    """Names of the built-in activations (each also has a ``NAME_backward``)."""
+    return list(_PUBLIC)

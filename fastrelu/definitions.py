@@ -1,0 +1,511 @@
+"""Every built-in activation, defined once.
+
+Each activation is a scalar formula and its backward formula, plain Python
+that Numba compiles for every backend (serial loop, parallel loop, ufunc, GPU
+kernel), plus a NumPy expression of the same function: the ``numpy`` backend
+and the reference the tests compare against.
+
+Conventions (those of ``torch.nn.functional``):
+
+* ``backward(g, x, *params)`` returns ``g * f'(x)``, with ``x`` the forward
+  input. At a kink the derivative is PyTorch's choice (0 for relu at 0).
+* NaN propagates through forward. ``relu`` keeps NaN and maps -0 to +0 (the
+  select form ``x if not (x <= 0) else 0``).
+* Where ``x * f(x)`` would give ``inf * 0 = NaN`` at an infinite input (gelu,
+  silu, mish, their gradients), we return the mathematical limit instead.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+INF = math.inf
+SQRT_HALF = 0.7071067811865476  # 1 / sqrt(2)
+INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
+SQRT_2_OVER_PI = 0.7978845608028654
+GELU_TANH_C = 0.044715
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+#: Scalar helpers that formulas call; the compilers register them with Numba
+#: (``register_jitable``) before compiling, so this module never imports Numba.
+HELPERS = []
+
+
+def helper(func):
+    HELPERS.append(func)
+    return func
+
+
+@dataclass(frozen=True, eq=False)
+class Definition:
+    """One activation: scalar formulas for the compiled backends, NumPy ones for the reference."""
+
+    name: str
+    forward: object  # f(x, *params) -> y, scalar
+    backward: object  # b(g, x, *params) -> g * f'(x), scalar
+    reference: object  # NumPy f(x, *params) -> array
+    reference_backward: object  # NumPy b(g, x, *params) -> array
+    params: tuple = ()  # ((name, default), ...) in call order
+    integers: bool = False  # whether integer dtypes are accepted
+    # Optional kernels on the int16 bits of float16 values (Numba cannot do
+    # float16 arithmetic on the CPU); without them float16 is computed in float32.
+    half_forward: object = None
+    half_backward: object = None
+    torch_equivalent: str = ""
+
+
+# --- relu -----------------------------------------------------------------
+
+
+def relu(x):
+    return x if not (x <= 0) else 0
+
+
+def relu_backward(g, x):
+    # 0 where x <= 0 (the derivative at 0 is 0); a NaN input passes g, as in PyTorch.
+    return 0 if x <= 0 else g
+
+
+def relu_half(bits):
+    # float16 bits as int16: every value below -1024 (0xFC00, -inf) is a
+    # negative number or -0, to be zeroed; -1023..-1 are the NaNs with the sign
+    # bit set, which must be kept.
+    return bits if bits > -1024 else 0
+
+
+def relu_backward_half(gbits, xbits):
+    # x <= 0 for +0 (bits 0) and for -0 .. -inf (bits <= -1024).
+    return 0 if (xbits == 0 or xbits <= -1024) else gbits
+
+
+def relu_ref(x):
+    return np.where(x <= 0, x.dtype.type(0), x)
+
+
+def relu_backward_ref(g, x):
+    return np.where(x <= 0, g.dtype.type(0), g)
+
+
+# --- leaky relu, relu6, the hard ones ---------------------------------------
+
+
+def leaky_relu(x, negative_slope):
+    return x if x > 0 else x * negative_slope
+
+
+def leaky_relu_backward(g, x, negative_slope):
+    return g if x > 0 else g * negative_slope
+
+
+def leaky_relu_ref(x, negative_slope):
+    return np.where(x > 0, x, x * negative_slope)
+
+
+def leaky_relu_backward_ref(g, x, negative_slope):
+    return np.where(x > 0, g, g * negative_slope)
+
+
+def relu6(x):
+    if x <= 0:
+        return 0
+    if x >= 6:
+        return 6
+    return x
+
+
+def relu6_backward(g, x):
+    return 0 if (x <= 0 or x >= 6) else g
+
+
+def relu6_ref(x):
+    return np.where(x <= 0, 0, np.where(x >= 6, 6, x)).astype(x.dtype, copy=False)
+
+
+def relu6_backward_ref(g, x):
+    return np.where((x <= 0) | (x >= 6), g.dtype.type(0), g)
+
+
+def hardsigmoid(x):
+    if x <= -3:
+        return 0
+    if x >= 3:
+        return 1
+    return x / 6 + 0.5
+
+
+def hardsigmoid_backward(g, x):
+    return g / 6 if (x > -3 and x < 3) else 0
+
+
+def hardsigmoid_ref(x):
+    return np.where(x <= -3, 0, np.where(x >= 3, 1, x / 6 + 0.5)).astype(x.dtype, copy=False)
+
+
+def hardsigmoid_backward_ref(g, x):
+    return np.where((x > -3) & (x < 3), g / 6, g.dtype.type(0))
+
+
+def hardswish(x):
+    if x < -3:
+        return 0
+    if x <= 3:
+        return x * (x + 3) / 6
+    return x
+
+
+def hardswish_backward(g, x):
+    if x < -3:
+        return 0
+    if x <= 3:
+        return g * (x / 3 + 0.5)
+    return g
+
+
+def hardswish_ref(x):
+    return np.where(x < -3, 0, np.where(x <= 3, x * (x + 3) / 6, x)).astype(x.dtype, copy=False)
+
+
+def hardswish_backward_ref(g, x):
+    return np.where(x < -3, 0, np.where(x <= 3, g * (x / 3 + 0.5), g)).astype(g.dtype, copy=False)
+
+
+# --- exponential family -------------------------------------------------------
+
+
+def elu(x, alpha):
+    return x if x > 0 else alpha * math.expm1(x)
+
+
+def elu_backward(g, x, alpha):
+    return g if x > 0 else g * alpha * math.exp(x)
+
+
+def elu_ref(x, alpha):
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+def elu_backward_ref(g, x, alpha):
+    return np.where(x > 0, g, g * alpha * np.exp(np.minimum(x, 0)))
+
+
+def selu(x):
+    return SELU_SCALE * x if x > 0 else SELU_SCALE * SELU_ALPHA * math.expm1(x)
+
+
+def selu_backward(g, x):
+    return g * SELU_SCALE if x > 0 else g * (SELU_SCALE * SELU_ALPHA) * math.exp(x)
+
+
+def selu_ref(x):
+    neg = (SELU_SCALE * SELU_ALPHA) * np.expm1(np.minimum(x, 0))
+    return np.where(x > 0, SELU_SCALE * x, neg).astype(x.dtype, copy=False)
+
+
+def selu_backward_ref(g, x):
+    neg = g * (SELU_SCALE * SELU_ALPHA) * np.exp(np.minimum(x, 0))
+    return np.where(x > 0, g * SELU_SCALE, neg).astype(g.dtype, copy=False)
+
+
+def celu(x, alpha):
+    return x if x > 0 else alpha * math.expm1(x / alpha)
+
+
+def celu_backward(g, x, alpha):
+    return g if x > 0 else g * math.exp(x / alpha)
+
+
+def celu_ref(x, alpha):
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha))
+
+
+def celu_backward_ref(g, x, alpha):
+    return np.where(x > 0, g, g * np.exp(np.minimum(x, 0) / alpha))
+
+
+@helper
+def _sigmoid(x):
+    # Never exp of a large positive number: no overflow, full accuracy.
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def sigmoid(x):
+    return _sigmoid(x)
+
+
+def sigmoid_backward(g, x):
+    s = _sigmoid(x)
+    return g * s * (1.0 - s)
+
+
+def _sigmoid_ref(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def sigmoid_ref(x):
+    return _sigmoid_ref(x)
+
+
+def sigmoid_backward_ref(g, x):
+    s = _sigmoid_ref(x)
+    return g * s * (1 - s)
+
+
+def tanh(x):
+    return math.tanh(x)
+
+
+def tanh_backward(g, x):
+    t = math.tanh(x)
+    return g * (1.0 - t * t)
+
+
+def tanh_ref(x):
+    return np.tanh(x)
+
+
+def tanh_backward_ref(g, x):
+    t = np.tanh(x)
+    return g * (1 - t * t)
+
+
+def silu(x):
+    if x == -INF:
+        return 0.0
+    return x * _sigmoid(x)
+
+
+def silu_backward(g, x):
+    if x == INF:
+        return g
+    if x == -INF:
+        return 0.0 * g
+    s = _sigmoid(x)
+    return g * s * (1.0 + x * (1.0 - s))
+
+
+def silu_ref(x):
+    with np.errstate(invalid="ignore"):
+        return np.where(x == -np.inf, 0, x * _sigmoid_ref(x)).astype(x.dtype, copy=False)
+
+
+def silu_backward_ref(g, x):
+    s = _sigmoid_ref(x)
+    with np.errstate(invalid="ignore"):
+        d = g * s * (1 + x * (1 - s))
+    d = np.where(x == np.inf, g, d)
+    return np.where(x == -np.inf, 0 * g, d).astype(g.dtype, copy=False)
+
+
+@helper
+def _softplus(x, beta, threshold):
+    if x * beta > threshold:
+        return x
+    return math.log1p(math.exp(x * beta)) / beta
+
+
+def softplus(x, beta, threshold):
+    return _softplus(x, beta, threshold)
+
+
+def softplus_backward(g, x, beta, threshold):
+    if x * beta > threshold:
+        return g
+    return g * _sigmoid(x * beta)
+
+
+def softplus_ref(x, beta, threshold):
+    z = x * beta
+    with np.errstate(over="ignore"):
+        soft = np.log1p(np.exp(np.minimum(z, threshold))) / beta
+    return np.where(z > threshold, x, soft).astype(x.dtype, copy=False)
+
+
+def softplus_backward_ref(g, x, beta, threshold):
+    z = x * beta
+    return np.where(z > threshold, g, g * _sigmoid_ref(z)).astype(g.dtype, copy=False)
+
+
+def mish(x):
+    if x == -INF:
+        return 0.0
+    # tanh(softplus(x)); softplus(x) > 20 gives tanh == 1 to double precision.
+    return x * math.tanh(_softplus(x, 1.0, 20.0))
+
+
+def mish_backward(g, x):
+    if x == INF:
+        return g
+    if x == -INF:
+        return 0.0 * g
+    t = math.tanh(_softplus(x, 1.0, 20.0))
+    return g * (t + x * _sigmoid(x) * (1.0 - t * t))
+
+
+def mish_ref(x):
+    t = np.tanh(softplus_ref(x, 1.0, 20.0))
+    with np.errstate(invalid="ignore"):
+        return np.where(x == -np.inf, 0, x * t).astype(x.dtype, copy=False)
+
+
+def mish_backward_ref(g, x):
+    t = np.tanh(softplus_ref(x, 1.0, 20.0))
+    with np.errstate(invalid="ignore"):
+        d = g * (t + x * _sigmoid_ref(x) * (1 - t * t))
+    d = np.where(x == np.inf, g, d)
+    return np.where(x == -np.inf, 0 * g, d).astype(g.dtype, copy=False)
+
+
+# --- gelu ---------------------------------------------------------------------
+
+
+def gelu(x):
+    if x == -INF:
+        return 0.0
+    return 0.5 * x * (1.0 + math.erf(x * SQRT_HALF))
+
+
+def gelu_backward(g, x):
+    if x == INF:
+        return g
+    if x == -INF:
+        return 0.0 * g
+    cdf = 0.5 * (1.0 + math.erf(x * SQRT_HALF))
+    pdf = INV_SQRT_2PI * math.exp(-0.5 * x * x)
+    return g * (cdf + x * pdf)
+
+
+def gelu_tanh(x):
+    if x == -INF:
+        return 0.0
+    if x == INF:
+        return x
+    inner = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x)
+    return 0.5 * x * (1.0 + math.tanh(inner))
+
+
+def gelu_tanh_backward(g, x):
+    if x == INF:
+        return g
+    if x == -INF:
+        return 0.0 * g
+    inner = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x)
+    t = math.tanh(inner)
+    dinner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_C * x * x)
+    d = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner
+    # For |x| large, 1 - t*t underflows to 0 while x**3 overflows: the limit is 0 or 1.
+    if d != d:
+        d = 1.0 if x > 0 else 0.0
+    return g * d
+
+
+def _erf_ref(x):
+    # NumPy has no erf; math.erf through frompyfunc is slow but exact enough for a reference.
+    return np.frompyfunc(math.erf, 1, 1)(x).astype(np.float64)
+
+
+def gelu_ref(x):
+    with np.errstate(invalid="ignore"):
+        y = 0.5 * x.astype(np.float64) * (1 + _erf_ref(x * SQRT_HALF))
+    return np.where(x == -np.inf, 0, y).astype(x.dtype)
+
+
+def gelu_backward_ref(g, x):
+    x64 = x.astype(np.float64)
+    cdf = 0.5 * (1 + _erf_ref(x64 * SQRT_HALF))
+    pdf = INV_SQRT_2PI * np.exp(-0.5 * x64 * x64)
+    with np.errstate(invalid="ignore"):
+        d = cdf + x64 * pdf
+    d = np.where(x == np.inf, 1, np.where(x == -np.inf, 0, d))
+    return (g * d).astype(g.dtype)
+
+
+def gelu_tanh_ref(x):
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = np.tanh(SQRT_2_OVER_PI * (x64 + GELU_TANH_C * x64**3))
+        y = 0.5 * x64 * (1 + t)
+    return np.where(x == -np.inf, 0, y).astype(x.dtype)
+
+
+def gelu_tanh_backward_ref(g, x):
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = np.tanh(SQRT_2_OVER_PI * (x64 + GELU_TANH_C * x64**3))
+        dinner = SQRT_2_OVER_PI * (1 + 3 * GELU_TANH_C * x64 * x64)
+        d = 0.5 * (1 + t) + 0.5 * x64 * (1 - t * t) * dinner
+    d = np.where(np.isnan(d) & ~np.isnan(x64), np.where(x64 > 0, 1.0, 0.0), d)
+    return (g * d).astype(g.dtype)
+
+
+# --- prelu and rrelu: a slope per element, given as a second array -----------
+
+
+def prelu(x, slope):
+    return x if x > 0 else x * slope
+
+
+def prelu_backward(g, x, slope):
+    return g if x > 0 else g * slope
+
+
+def prelu_ref(x, slope):
+    return np.where(x > 0, x, x * slope)
+
+
+def prelu_backward_ref(g, x, slope):
+    return np.where(x > 0, g, g * slope)
+
+
+#: Shared by prelu (weight broadcast to x) and rrelu in training (random slopes).
+PER_ELEMENT_SLOPE = Definition("prelu", prelu, prelu_backward, prelu_ref, prelu_backward_ref,
+                               torch_equivalent="F.prelu")
+
+
+# --- the table ----------------------------------------------------------------
+
+BUILTIN = {
+    d.name: d
+    for d in [
+        Definition("relu", relu, relu_backward, relu_ref, relu_backward_ref, integers=True,
+                   half_forward=relu_half, half_backward=relu_backward_half,
+                   torch_equivalent="F.relu"),
+        Definition("leaky_relu", leaky_relu, leaky_relu_backward, leaky_relu_ref,
+                   leaky_relu_backward_ref, params=(("negative_slope", 0.01),),
+                   torch_equivalent="F.leaky_relu"),
+        Definition("relu6", relu6, relu6_backward, relu6_ref, relu6_backward_ref,
+                   torch_equivalent="F.relu6"),
+        Definition("elu", elu, elu_backward, elu_ref, elu_backward_ref,
+                   params=(("alpha", 1.0),), torch_equivalent="F.elu"),
+        Definition("selu", selu, selu_backward, selu_ref, selu_backward_ref,
+                   torch_equivalent="F.selu"),
+        Definition("celu", celu, celu_backward, celu_ref, celu_backward_ref,
+                   params=(("alpha", 1.0),), torch_equivalent="F.celu"),
+        Definition("gelu", gelu, gelu_backward, gelu_ref, gelu_backward_ref,
+                   torch_equivalent="F.gelu"),
+        Definition("gelu_tanh", gelu_tanh, gelu_tanh_backward, gelu_tanh_ref,
+                   gelu_tanh_backward_ref, torch_equivalent="F.gelu(approximate='tanh')"),
+        Definition("silu", silu, silu_backward, silu_ref, silu_backward_ref,
+                   torch_equivalent="F.silu"),
+        Definition("mish", mish, mish_backward, mish_ref, mish_backward_ref,
+                   torch_equivalent="F.mish"),
+        Definition("softplus", softplus, softplus_backward, softplus_ref,
+                   softplus_backward_ref, params=(("beta", 1.0), ("threshold", 20.0)),
+                   torch_equivalent="F.softplus"),
+        Definition("hardswish", hardswish, hardswish_backward, hardswish_ref,
+                   hardswish_backward_ref, torch_equivalent="F.hardswish"),
+        Definition("hardsigmoid", hardsigmoid, hardsigmoid_backward, hardsigmoid_ref,
+                   hardsigmoid_backward_ref, torch_equivalent="F.hardsigmoid"),
+        Definition("sigmoid", sigmoid, sigmoid_backward, sigmoid_ref, sigmoid_backward_ref,
+                   torch_equivalent="torch.sigmoid"),
+        Definition("tanh", tanh, tanh_backward, tanh_ref, tanh_backward_ref,
+                   torch_equivalent="torch.tanh"),
+    ]
+}

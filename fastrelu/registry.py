@@ -1,0 +1,127 @@
+"""The backend registry: which implementation runs a call.
+
+Resolution order: ``backend=`` on the call > ``use_backend()`` block >
+``set_backend()`` / ``FASTRELU_BACKEND`` > ``"auto"``.
+"""
+
+import contextlib
+import contextvars
+import threading
+
+from . import _config
+
+AUTO = "auto"
+
+
+class Backend:
+    """Base class of a backend.
+
+    A backend runs an elementwise kernel: ``run(activation, direction,
+    inputs, out, params)`` where ``inputs`` are arrays of one shape and dtype
+    (already validated), ``out`` is an array of the same shape and dtype that
+    does not partly overlap any input, ``direction`` is ``"forward"`` or
+    ``"backward"`` and ``params`` are the activation's scalar parameters.
+    Subclasses compile whatever they need lazily, on first use.
+    """
+
+    name = None
+    #: True for backends that take arrays in GPU memory.
+    device = False
+
+    def unavailable_reason(self):
+        """None if the backend can run here, else a short reason why not."""
+        return None
+
+    def run(self, activation, direction, inputs, out, params):
+        raise NotImplementedError
+
+
+_registry = {}
+_lock = threading.Lock()
+_process_default = _config.DEFAULT_BACKEND
+_block_default = contextvars.ContextVar("fastrelu_backend", default=None)
+
+
+def register_backend(backend, *, replace=False):
+    """Add ``backend`` (a :class:`Backend` instance) under ``backend.name``."""
+    if not isinstance(backend, Backend):
+        raise TypeError(f"expected a fastrelu.Backend instance, got {type(backend).__name__}")
+    name = backend.name
+    if not isinstance(name, str) or not name or name == AUTO:
+        raise ValueError(f"invalid backend name {name!r}")
+    with _lock:
+        if name in _registry and not replace:
+            raise ValueError(f"a backend named {name!r} is already registered")
+        _registry[name] = backend
+
+
+def backends():
+    """Names of the backends that can run on this machine, ``"auto"`` first."""
+    return [AUTO] + [name for name, b in _registry.items() if b.unavailable_reason() is None]
+
+
+def all_backends():
+    """Every registered backend name, with None or the reason it cannot run."""
+    return {name: b.unavailable_reason() for name, b in _registry.items()}
+
+
+def _check_name(name):
+    if name == AUTO:
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"backend name must be a str, got {type(name).__name__}")
+    if name not in _registry:
+        raise ValueError(f"unknown backend {name!r}; available backends: {', '.join(backends())}")
+    return name
+
+
+def get_backend():
+    """The name in force here: a ``use_backend()`` block's, else the process default."""
+    return _block_default.get() or _process_default
+
+
+def set_backend(name):
+    """Set the process-wide default backend."""
+    global _process_default
+    _process_default = _check_name(name)
+
+
+@contextlib.contextmanager
+def use_backend(name):
+    """Use backend ``name`` inside a ``with`` block (per thread and per task)."""
+    token = _block_default.set(_check_name(name))
+    try:
+        yield name
+    finally:
+        _block_default.reset(token)
+
+
+def lookup(name):
+    """The :class:`Backend` registered as ``name``; raises if it cannot run here."""
+    _check_name(name)
+    backend = _registry[name]
+    reason = backend.unavailable_reason()
+    if reason is not None:
+        raise RuntimeError(f"backend {name!r} cannot run here: {reason}")
+    return backend
+
+
+def resolve(name, array):
+    """The backend that runs a call on ``array`` with ``backend=name``."""
+    if name is None:
+        name = get_backend()
+    if _check_name(name) == AUTO:
+        return _auto(array)
+    return lookup(name)
+
+
+def _auto(array):
+    if is_device_array(array):
+        return lookup("cuda")
+    if array.size < _config.PARALLEL_THRESHOLD:
+        return lookup("numba")
+    return lookup("numba-parallel")
+
+
+def is_device_array(array):
+    return hasattr(array, "__cuda_array_interface__")
