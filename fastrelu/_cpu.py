@@ -68,7 +68,7 @@ class _NumbaBackend(Backend):
                 kernel = self._kernels.get(key)
                 if kernel is None:
                     formula = scalar_formula(activation, direction, bits)
-                    kernel = self._kernels[key] = self.compile(_jit.scalar(formula), arity)
+                    kernel = self._kernels[key] = self.compile(formula, arity)
         return kernel
 
     def compile(self, formula, arity):
@@ -86,7 +86,8 @@ class _LoopBackend(_NumbaBackend):
     parallel = False
 
     def compile(self, formula, arity):
-        return _jit.njit(_make_loop(formula, arity, self.parallel), parallel=self.parallel)
+        loop = _make_loop(_jit.scalar(formula), arity, self.parallel)
+        return _jit.njit(loop, parallel=self.parallel)
 
     def launch(self, kernel, inputs, out, params):
         if out.size == 0:
@@ -221,10 +222,13 @@ class _Ufunc:
         if signature not in self._signatures:
             with self._lock:
                 if self._ufunc is None:
-                    self._ufunc = _jit.vectorize(self._formula.py_func)
+                    self._ufunc = _jit.vectorize(self._formula)
                 t = numba.from_dtype(dtype)
                 self._ufunc.add(t(*([t] * (len(inputs) + len(params)))))
                 self._signatures.add(signature)
+        # The loop is named exactly: NumPy would otherwise take the first
+        # loop the inputs cast to safely (int8 data through a float32 loop).
+        loop = (dtype,) * (len(inputs) + len(params) + 1)
         # NaN compares raise the FP 'invalid' flag, which ufuncs would report.
         with np.errstate(all="ignore"):
-            self._ufunc(*inputs, *params, out=out)
+            self._ufunc(*inputs, *params, out=out, signature=loop)

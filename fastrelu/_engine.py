@@ -13,7 +13,7 @@ def elementwise(activation, direction, arrays, labels, params, out, backend):
     """
     name = activation.name if direction == "forward" else activation.name + "_backward"
     arrays = _validate.as_arrays(arrays)
-    _validate.check_inputs(name, activation, arrays, labels)
+    _validate.check_inputs(name, activation, direction, arrays, labels)
     like = arrays[0]
     if out is not None:
         _validate.check_out(name, out, like)
@@ -26,6 +26,11 @@ def elementwise(activation, direction, arrays, labels, params, out, backend):
     if out.size == 0:
         return out
     dtype = out.dtype
+    if dtype.kind == "u":
+        # The integer-taking activations (relu) are the identity on unsigned
+        # values; Numba would also type uint64 against a literal 0 as float64.
+        np.copyto(out, arrays[0])
+        return out
     bit_kernel = activation.half_forward if direction == "forward" else activation.half_backward
     # Numba has no float16 arithmetic on the CPU: without a kernel on the
     # float16 bits, compute in float32 and round once at the end.

@@ -17,13 +17,13 @@ def as_arrays(values):
             for v in values]
 
 
-def check_dtype(name, activation, dtype):
+def check_dtype(name, activation, dtype, direction="forward"):
     """Raise TypeError unless ``activation`` takes arrays of ``dtype``."""
     dtype = np.dtype(dtype)
     if dtype.kind == "f" and dtype.itemsize in (2, 4, 8):
         return
     if dtype.kind in "iu":
-        if activation.integers:
+        if activation.integers and direction == "forward":
             return
         raise TypeError(f"{name} does not take integer arrays (got {dtype}); "
                         "convert to float32 or float64 first")
@@ -31,9 +31,9 @@ def check_dtype(name, activation, dtype):
                     "use float16, float32 or float64" + (" or an integer type" if activation.integers else ""))
 
 
-def check_inputs(name, activation, arrays, labels):
+def check_inputs(name, activation, direction, arrays, labels):
     first = arrays[0]
-    check_dtype(name, activation, first.dtype)
+    check_dtype(name, activation, first.dtype, direction)
     for array, label in zip(arrays[1:], labels[1:]):
         if tuple(array.shape) != tuple(first.shape):
             raise ValueError(f"{name}: {label} has shape {tuple(array.shape)} but "

@@ -49,7 +49,9 @@ class Definition:
     reference: object  # NumPy f(x, *params) -> array
     reference_backward: object  # NumPy b(g, x, *params) -> array
     params: tuple = ()  # ((name, default), ...) in call order
-    integers: bool = False  # whether integer dtypes are accepted
+    # Whether forward takes integer arrays; it must then be the identity on
+    # unsigned ones (relu).
+    integers: bool = False
     # Optional kernels on the int16 bits of float16 values (Numba cannot do
     # float16 arithmetic on the CPU); without them float16 is computed in float32.
     half_forward: object = None

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+import fastrelu
+
+CPU_BACKENDS = ["numpy", "numba", "numba-parallel", "numba-ufunc", "auto"]
+COMPILED_BACKENDS = ["numba", "numba-parallel", "numba-ufunc"]
+FLOATS = [np.float32, np.float64]
+
+# Values every backend must get right: signed zeros, infinities, NaN,
+# subnormals and values near the float32 limits.
+SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 5e-324, -5e-324, 1e38, -1e38,
+           1.0, -1.0, 3.0, -3.0, 6.0, 20.0, -20.0, 1e-8, -1e-8, 0.5, -0.5, 100.0, -100.0]
+
+
+def special_values(dtype):
+    with np.errstate(over="ignore", under="ignore"):
+        return np.array(SPECIAL, dtype=np.float64).astype(dtype)
+
+
+@pytest.fixture(params=CPU_BACKENDS)
+def backend(request):
+    return request.param
+
+
+@pytest.fixture(params=FLOATS, ids=lambda t: np.dtype(t).name)
+def float_dtype(request):
+    return request.param
+
+
+def torch_or_skip():
+    return pytest.importorskip("torch")
+
+
+def random_normal(shape, dtype, seed=0, scale=3.0):
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
+
+
+def assert_same(actual, expected):
+    """Equal values, NaN where NaN (bitwise up to the sign of zero)."""
+    assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
+    assert actual.shape == expected.shape
+    np.testing.assert_array_equal(actual, expected)
+
+
+__all__ = ["fastrelu"]

@@ -1,0 +1,144 @@
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import fastrelu
+from fastrelu import registry
+
+
+def test_backends_lists_cpu_backends_auto_first():
+    names = fastrelu.backends()
+    assert names[0] == "auto"
+    for name in ["numpy", "numba", "numba-parallel", "numba-ufunc"]:
+        assert name in names
+
+
+def test_unknown_backend_lists_the_known_ones():
+    with pytest.raises(ValueError, match="numba-parallel"):
+        fastrelu.relu(np.ones(3), backend="nope")
+    with pytest.raises(ValueError, match="available backends"):
+        fastrelu.set_backend("nope")
+    with pytest.raises(ValueError):
+        with fastrelu.use_backend("nope"):
+            pass
+
+
+def test_backend_name_must_be_a_string():
+    with pytest.raises(TypeError):
+        fastrelu.relu(np.ones(3), backend=3)
+
+
+def test_set_backend_and_use_backend_and_call_keyword(monkeypatch):
+    calls = []
+
+    class Spy(fastrelu.Backend):
+        name = "spy"
+
+        def run(self, activation, direction, inputs, out, params):
+            calls.append(activation.name)
+            out[...] = 42
+
+    fastrelu.register_backend(Spy())
+    try:
+        before = fastrelu.get_backend()
+        with fastrelu.use_backend("spy"):
+            assert fastrelu.get_backend() == "spy"
+            assert fastrelu.relu(np.ones(2))[0] == 42
+            # backend= wins over the block
+            assert fastrelu.relu(np.ones(2), backend="numpy")[0] == 1
+        assert fastrelu.get_backend() == before
+        fastrelu.set_backend("spy")
+        assert fastrelu.relu(np.ones(2))[0] == 42
+        with fastrelu.use_backend("numba"):  # the block wins over the process default
+            assert fastrelu.relu(np.ones(2))[0] == 1
+    finally:
+        fastrelu.set_backend("auto")
+        registry._registry.pop("spy")
+    assert calls == ["relu", "relu"]
+
+
+def test_register_backend_refuses_duplicates_and_bad_objects():
+    with pytest.raises(ValueError, match="already registered"):
+        fastrelu.register_backend(fastrelu._cpu.SerialBackend())
+    with pytest.raises(TypeError):
+        fastrelu.register_backend(object())
+
+    class Nameless(fastrelu.Backend):
+        pass
+
+    with pytest.raises(ValueError):
+        fastrelu.register_backend(Nameless())
+
+
+def test_unavailable_backend_is_hidden_and_refused():
+    class Absent(fastrelu.Backend):
+        name = "absent"
+
+        def unavailable_reason(self):
+            return "no such hardware"
+
+    fastrelu.register_backend(Absent())
+    try:
+        assert "absent" not in fastrelu.backends()
+        assert fastrelu.all_backends()["absent"] == "no such hardware"
+        with pytest.raises(RuntimeError, match="no such hardware"):
+            fastrelu.relu(np.ones(2), backend="absent")
+    finally:
+        registry._registry.pop("absent")
+
+
+def test_use_backend_is_per_thread():
+    seen = {}
+    entered = threading.Event()
+    done = threading.Event()
+
+    def inside():
+        with fastrelu.use_backend("numpy"):
+            seen["inside"] = fastrelu.get_backend()
+            entered.set()
+            done.wait(5)
+
+    t = threading.Thread(target=inside)
+    t.start()
+    entered.wait(5)
+    seen["outside"] = fastrelu.get_backend()
+    done.set()
+    t.join()
+    assert seen == {"inside": "numpy", "outside": "auto"}
+
+
+def test_auto_picks_serial_for_small_and_parallel_for_large():
+    small = np.ones(10)
+    large = np.ones(fastrelu._config.PARALLEL_THRESHOLD)
+    assert registry.resolve("auto", small).name == "numba"
+    assert registry.resolve("auto", large).name == "numba-parallel"
+
+
+def _run(code, **env):
+    full_env = dict(os.environ, **env)
+    return subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_environment_variable_sets_the_default():
+    result = _run("import fastrelu; print(fastrelu.get_backend())", FASTRELU_BACKEND="numba-ufunc")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "numba-ufunc"
+
+
+def test_bad_environment_variable_gives_a_clear_error():
+    result = _run("import fastrelu, numpy; fastrelu.relu(numpy.ones(3))", FASTRELU_BACKEND="bogus")
+    assert result.returncode != 0
+    assert "unknown backend 'bogus'" in result.stderr and "numba" in result.stderr
+
+
+def test_import_compiles_nothing_and_leaves_cuda_alone():
+    code = ("import sys, fastrelu; "
+            "print('numba' in sys.modules, any(m.startswith('numba.cuda') for m in sys.modules))")
+    result = _run(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
