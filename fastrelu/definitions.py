@@ -119,7 +119,7 @@ def relu6(x):
 
 
 def relu6_backward(g, x):
-    return 0 if (x <= 0 or x >= 6) else g
+    return g if (x > 0 and x < 6) else 0
 
 
 def relu6_ref(x):
@@ -127,7 +127,7 @@ def relu6_ref(x):
 
 
 def relu6_backward_ref(g, x):
-    return np.where((x <= 0) | (x >= 6), g.dtype.type(0), g)
+    return np.where((x > 0) & (x < 6), g, g.dtype.type(0))
 
 
 def hardsigmoid(x):
@@ -159,11 +159,12 @@ def hardswish(x):
 
 
 def hardswish_backward(g, x):
-    if x < -3:
+    # PyTorch's kinks: 0 at -3, g at 3; NaN propagates.
+    if x <= -3:
         return 0
-    if x <= 3:
-        return g * (x / 3 + 0.5)
-    return g
+    if x >= 3:
+        return g
+    return g * (x / 3 + 0.5)
 
 
 def hardswish_ref(x):
@@ -171,7 +172,7 @@ def hardswish_ref(x):
 
 
 def hardswish_backward_ref(g, x):
-    return np.where(x < -3, 0, np.where(x <= 3, g * (x / 3 + 0.5), g)).astype(g.dtype, copy=False)
+    return np.where(x <= -3, 0, np.where(x >= 3, g, g * (x / 3 + 0.5))).astype(g.dtype, copy=False)
 
 
 # --- exponential family -------------------------------------------------------
@@ -384,13 +385,18 @@ def gelu_backward(g, x):
     return g * (cdf + x * pdf)
 
 
+# 0.5 * (1 + tanh(u)) is sigmoid(2u), and 1 - tanh(u)**2 is 4 s (1 - s): the
+# sigmoid forms keep full relative accuracy in the left tail, where 1 + tanh(u)
+# cancels.
+
+
 def gelu_tanh(x):
     if x == -INF:
         return 0.0
     if x == INF:
         return x
-    inner = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x)
-    return 0.5 * x * (1.0 + math.tanh(inner))
+    u = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x)
+    return x * _sigmoid(2.0 * u)
 
 
 def gelu_tanh_backward(g, x):
@@ -398,12 +404,12 @@ def gelu_tanh_backward(g, x):
         return g
     if x == -INF:
         return 0.0 * g
-    inner = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x)
-    t = math.tanh(inner)
-    dinner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_C * x * x)
-    d = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner
-    # For |x| large, 1 - t*t underflows to 0 while x**3 overflows: the limit is 0 or 1.
-    if d != d:
+    u = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x)
+    du = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_C * x * x)
+    s = _sigmoid(2.0 * u)
+    d = s + 2.0 * x * s * (1.0 - s) * du
+    # For huge |x|, s * (1 - s) is 0 while du overflows: the limit is 0 or 1.
+    if d != d and x == x:
         d = 1.0 if x > 0 else 0.0
     return g * d
 
@@ -429,20 +435,26 @@ def gelu_backward_ref(g, x):
     return (g * d).astype(g.dtype)
 
 
-def gelu_tanh_ref(x):
+def _gelu_tanh_parts(x):
     x64 = x.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        t = np.tanh(SQRT_2_OVER_PI * (x64 + GELU_TANH_C * x64**3))
-        y = 0.5 * x64 * (1 + t)
+        u = SQRT_2_OVER_PI * (x64 + GELU_TANH_C * x64**3)
+        du = SQRT_2_OVER_PI * (1 + 3 * GELU_TANH_C * x64 * x64)
+        s = _sigmoid_ref(2 * u)
+    return x64, s, du
+
+
+def gelu_tanh_ref(x):
+    x64, s, _ = _gelu_tanh_parts(x)
+    with np.errstate(invalid="ignore"):
+        y = x64 * s
     return np.where(x == -np.inf, 0, y).astype(x.dtype)
 
 
 def gelu_tanh_backward_ref(g, x):
-    x64 = x.astype(np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        t = np.tanh(SQRT_2_OVER_PI * (x64 + GELU_TANH_C * x64**3))
-        dinner = SQRT_2_OVER_PI * (1 + 3 * GELU_TANH_C * x64 * x64)
-        d = 0.5 * (1 + t) + 0.5 * x64 * (1 - t * t) * dinner
+    x64, s, du = _gelu_tanh_parts(x)
+    with np.errstate(invalid="ignore"):
+        d = s + 2 * x64 * s * (1 - s) * du
     d = np.where(np.isnan(d) & ~np.isnan(x64), np.where(x64 > 0, 1.0, 0.0), d)
     return (g * d).astype(g.dtype)
 

@@ -1,0 +1,232 @@
+"""Every activation, forward and backward, on every CPU backend: against the
+NumPy reference, PyTorch and finite differences."""
+
+import numpy as np
+import pytest
+
+import fastrelu
+from conftest import random_normal, special_values, torch_or_skip
+
+# name -> (parameters to call with, PyTorch function of (tensor, *params), kinks)
+CASES = {
+    "relu": ((), lambda F, t: F.relu(t), [0]),
+    "leaky_relu": ((0.1,), lambda F, t, s: F.leaky_relu(t, s), [0]),
+    "relu6": ((), lambda F, t: F.relu6(t), [0, 6]),
+    "elu": ((0.7,), lambda F, t, a: F.elu(t, a), [0]),
+    "selu": ((), lambda F, t: F.selu(t), [0]),
+    "celu": ((1.5,), lambda F, t, a: F.celu(t, a), [0]),
+    "gelu": ((), lambda F, t: F.gelu(t), []),
+    "gelu_tanh": ((), lambda F, t: F.gelu(t, approximate="tanh"), []),
+    "silu": ((), lambda F, t: F.silu(t), []),
+    "mish": ((), lambda F, t: F.mish(t), []),
+    "softplus": ((2.0, 10.0), lambda F, t, b, th: F.softplus(t, b, th), [5.0]),
+    "hardswish": ((), lambda F, t: F.hardswish(t), [-3, 3]),
+    "hardsigmoid": ((), lambda F, t: F.hardsigmoid(t), [-3, 3]),
+    "sigmoid": ((), lambda F, t: F.sigmoid(t), []),
+    "tanh": ((), lambda F, t: F.tanh(t), []),
+}
+PIECEWISE_LINEAR = {"relu", "leaky_relu", "relu6"}  # exact: no rounding anywhere
+SMOOTH_AT_INFINITY = {"gelu", "gelu_tanh", "silu", "mish", "hardswish"}
+# PyTorch computes these in float32 with an intermediate that overflows near
+# 1e38 (x**3, x * 6), giving inf where the true value is finite.
+TORCH_OVERFLOWS = {"gelu_tanh", "hardswish"}
+# PyTorch's float64 hardsigmoid gradient uses 1/6 rounded to float32.
+TORCH_FLOAT32_CONSTANTS = {"hardsigmoid"}
+# PyTorch's float32 tanh-GELU gradient computes 1 + tanh(u), which cancels in
+# the left tail (it returns 0 where the true value is ~5e-6); we use the
+# sigmoid form, checked against a float64 reference in test_matches_reference.
+TORCH_TAIL_CANCELLATION = {"gelu_tanh"}  # return limits where PyTorch gives NaN
+
+
+def forward(name, x, *params, **kw):
+    if name == "gelu_tanh":
+        return fastrelu.gelu(x, "tanh", **kw)
+    return getattr(fastrelu, name)(x, *params, **kw)
+
+
+def backward(name, g, x, *params, **kw):
+    if name == "gelu_tanh":
+        return fastrelu.gelu_backward(g, x, "tanh", **kw)
+    return getattr(fastrelu, name + "_backward")(g, x, *params, **kw)
+
+
+def reference(name, direction):
+    d = fastrelu.definitions.BUILTIN[name]
+    return d.reference if direction == "forward" else d.reference_backward
+
+
+def tolerance(name, dtype):
+    if name in PIECEWISE_LINEAR:
+        return 0
+    return 16 if dtype == np.float32 else 64
+
+
+def assert_close(actual, expected, dtype, ulps):
+    """Within ``ulps`` units of the dtype's precision (relative to the value, or
+    to 1 near zero); NaN exactly where NaN, infinities exact."""
+    assert actual.dtype == expected.dtype == dtype
+    nan = np.isnan(expected)
+    np.testing.assert_array_equal(np.isnan(actual), nan)
+    inf = np.isinf(expected)
+    np.testing.assert_array_equal(actual[inf], expected[inf])
+    finite = ~nan & ~inf
+    a, e = actual[finite].astype(np.float64), expected[finite].astype(np.float64)
+    tol = ulps * np.finfo(dtype).eps * np.maximum(np.abs(e), 1.0)
+    bad = np.abs(a - e) > tol
+    assert not bad.any(), f"{bad.sum()} values off, e.g. {a[bad][:5]} vs {e[bad][:5]}"
+
+
+def test_activations_lists_the_family():
+    names = fastrelu.activations()
+    for name in ["relu", "leaky_relu", "relu6", "prelu", "rrelu", "elu", "selu", "celu", "gelu",
+                 "silu", "softplus", "mish", "hardswish", "hardsigmoid", "sigmoid", "tanh"]:
+        assert name in names
+        assert callable(getattr(fastrelu, name)) and callable(getattr(fastrelu, name + "_backward"))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_matches_reference(name, backend, float_dtype):
+    params = CASES[name][0]
+    x = np.concatenate([special_values(float_dtype), random_normal(2000, float_dtype, scale=4)])
+    g = random_normal(x.shape, float_dtype, seed=7)
+    ulps = tolerance(name, float_dtype)
+    with np.errstate(all="ignore"):
+        assert_close(forward(name, x, *params, backend=backend),
+                     reference(name, "forward")(x, *[float_dtype(p) for p in params]).astype(float_dtype),
+                     float_dtype, ulps)
+        assert_close(backward(name, g, x, *params, backend=backend),
+                     reference(name, "backward")(g, x, *[float_dtype(p) for p in params]).astype(float_dtype),
+                     float_dtype, ulps)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_matches_torch(name, backend, float_dtype):
+    torch = torch_or_skip()
+    F = torch.nn.functional
+    params, torch_fn, _ = CASES[name]
+    x = np.concatenate([special_values(float_dtype), random_normal(2000, float_dtype, scale=4)])
+    if name in SMOOTH_AT_INFINITY:
+        x = x[np.isfinite(x)]  # PyTorch gives NaN at +-inf there; we give the limit
+    if name in TORCH_OVERFLOWS:
+        x = x[~(np.abs(x) >= 1e38)]
+    g = random_normal(x.shape, float_dtype, seed=8)
+    t = torch.from_numpy(x.copy()).requires_grad_(True)
+    y = torch_fn(F, t, *params)
+    y.backward(torch.from_numpy(g))
+    ulps = tolerance(name, float_dtype)
+    if name in TORCH_FLOAT32_CONSTANTS:
+        ulps = 16 * 2**29 if float_dtype == np.float64 else ulps
+    if name in TORCH_TAIL_CANCELLATION and float_dtype == np.float32:
+        ulps = 128
+    assert_close(forward(name, x, *params, backend=backend), y.detach().numpy(), float_dtype, ulps)
+    assert_close(backward(name, g, x, *params, backend=backend), t.grad.numpy(), float_dtype, ulps)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_backward_matches_finite_differences(name, backend):
+    params, _, kinks = CASES[name]
+    x = np.linspace(-8, 8, 801)
+    for k in kinks:
+        x = x[np.abs(x - k) > 1e-3]
+    h = 1e-6
+    numeric = (forward(name, x + h, *params, backend=backend)
+               - forward(name, x - h, *params, backend=backend)) / (2 * h)
+    analytic = backward(name, np.ones_like(x), x, *params, backend=backend)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(SMOOTH_AT_INFINITY))
+def test_limits_at_infinity(name, backend, float_dtype):
+    x = np.array([-np.inf, np.inf], float_dtype)
+    np.testing.assert_array_equal(forward(name, x, backend=backend), [0, np.inf])
+    np.testing.assert_array_equal(backward(name, np.ones_like(x), x, backend=backend), [0, 1])
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_float16_in_float16_out(name, backend):
+    params = CASES[name][0]
+    x = random_normal(500, np.float16)
+    y = forward(name, x, *params, backend=backend)
+    assert y.dtype == np.float16
+    expected = forward(name, x.astype(np.float32), *params, backend="numpy").astype(np.float16)
+    np.testing.assert_array_equal(y, expected)
+
+
+def test_no_overflow_for_large_inputs(backend, float_dtype):
+    big = np.array([-1e30, -700.0, -90.0, 90.0, 700.0, 1e30], float_dtype)
+    with np.errstate(all="raise"):
+        for name in ["softplus", "elu", "selu", "celu", "mish", "sigmoid", "silu", "gelu", "tanh"]:
+            y = forward(name, big, *CASES[name][0], backend=backend)
+            assert np.isfinite(y).all(), (name, y)
+
+
+def test_gelu_rejects_unknown_approximation():
+    with pytest.raises(ValueError, match="tanh"):
+        fastrelu.gelu(np.ones(2), approximate="erf")
+
+
+# --- prelu and rrelu ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape,wsize", [((5,), 1), ((5,), 5), ((4, 3), 3), ((2, 3, 4, 5), 3),
+                                         ((2, 3, 4), 1), ((), 1)])
+def test_prelu_matches_torch(backend, float_dtype, shape, wsize):
+    torch = torch_or_skip()
+    x = np.asarray(random_normal(shape, float_dtype))
+    w = (np.random.default_rng(1).random(wsize) * 0.5).astype(float_dtype)
+    g = np.asarray(random_normal(shape, float_dtype, seed=3))
+    if x.ndim < 2 and wsize > 1:
+        pytest.skip("PyTorch allows one weight for input of fewer than 2 dims")
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    tw = torch.from_numpy(w.copy()).requires_grad_(True)
+    ty = torch.nn.functional.prelu(tx, tw)
+    ty.backward(torch.from_numpy(g))
+    y = fastrelu.prelu(x, w, backend=backend)
+    np.testing.assert_array_equal(y, ty.detach().numpy())
+    gx, gw = fastrelu.prelu_backward(g, x, w, backend=backend)
+    np.testing.assert_array_equal(gx, tx.grad.numpy())
+    assert gw.shape == w.shape and gw.dtype == w.dtype
+    np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_prelu_weight_gradient_by_finite_differences(backend):
+    x = random_normal((6, 3, 4), np.float64)
+    w = np.array([0.1, 0.2, 0.3])
+    g = random_normal((6, 3, 4), np.float64, seed=2)
+    _, gw = fastrelu.prelu_backward(g, x, w, backend=backend)
+    h = 1e-6
+    for c in range(3):
+        dw = np.zeros(3)
+        dw[c] = h
+        numeric = ((fastrelu.prelu(x, w + dw) * g).sum() - (fastrelu.prelu(x, w - dw) * g).sum()) / (2 * h)
+        assert abs(gw[c] - numeric) < 1e-6
+
+
+def test_prelu_bad_weight():
+    with pytest.raises(ValueError, match="channel"):
+        fastrelu.prelu(np.ones((2, 3)), np.ones(2))
+    with pytest.raises(TypeError):
+        fastrelu.prelu(np.ones((2, 3)), np.array(["a"]))
+
+
+def test_rrelu_eval_is_leaky_with_mean_slope(backend, float_dtype):
+    x = random_normal(100, float_dtype)
+    np.testing.assert_array_equal(fastrelu.rrelu(x, 0.1, 0.3, backend=backend),
+                                  fastrelu.leaky_relu(x, 0.2, backend="numpy"))
+
+
+def test_rrelu_training_slopes_and_backward(backend, float_dtype):
+    x = random_normal(10000, float_dtype)
+    y, slopes = fastrelu.rrelu(x, 0.1, 0.3, training=True, rng=np.random.default_rng(0),
+                               backend=backend)
+    assert slopes.shape == x.shape and slopes.dtype == float_dtype
+    assert ((slopes >= float_dtype(0.1)) & (slopes <= float_dtype(0.3))).all()
+    np.testing.assert_array_equal(y, np.where(x > 0, x, x * slopes))
+    # seeded: the same generator state gives the same slopes
+    _, again = fastrelu.rrelu(x, 0.1, 0.3, training=True, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(slopes, again)
+    g = random_normal(x.shape, float_dtype, seed=4)
+    dx = fastrelu.rrelu_backward(g, x, 0.1, 0.3, training=True, slopes=slopes, backend=backend)
+    np.testing.assert_array_equal(dx, np.where(x > 0, g, g * slopes))
+    with pytest.raises(ValueError, match="slopes"):
+        fastrelu.rrelu_backward(g, x, training=True)
