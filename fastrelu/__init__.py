@@ -9,7 +9,9 @@ built on first use, per activation and dtype.
 """
 
 from . import _cpu
+from ._cpu import CompileError
 from ._version import __version__
+from .custom import activation
 from .api import (
     Activation,
     activations,
@@ -62,7 +64,7 @@ for _backend in (_cpu.NumpyBackend(), _cpu.SerialBackend(), _cpu.ParallelBackend
 del _backend
 
 __all__ = [
-    "__version__", "Activation", "Backend", "activations", "all_backends", "backends",
+    "__version__", "Activation", "CompileError", "activation", "Backend", "activations", "all_backends", "backends",
     "get_backend", "register_backend", "set_backend", "use_backend",
     *[name for name in dir() if not name.startswith("_") and name.split("_backward")[0]
       in activations()],

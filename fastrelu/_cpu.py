@@ -50,6 +50,24 @@ def flat_views(arrays):
     return None
 
 
+class CompileError(TypeError):
+    """Numba could not compile an activation's scalar formula."""
+
+
+def raise_compile_error(exc, activation, direction, backend, dtype):
+    """Re-raise a Numba compilation failure as a CompileError naming the function."""
+    from numba.core.errors import NumbaError
+
+    if not isinstance(exc, NumbaError):
+        raise exc
+    formula = activation.forward if direction == "forward" else activation.backward
+    what = getattr(formula, "__qualname__", activation.name)
+    reason = str(exc).strip().splitlines()
+    reason = next((line for line in reason if line.strip()), "unknown reason")
+    raise CompileError(f"cannot compile activation {activation.name!r} ({direction}, {what}) "
+                       f"for backend {backend!r} on {dtype}: {reason}") from exc
+
+
 class _NumbaBackend(Backend):
     """Shared plumbing: kernel cache, float16 bit views, layouts."""
 
@@ -79,7 +97,11 @@ class _NumbaBackend(Backend):
         if bits:
             inputs = [a.view(np.int16) for a in inputs]
             out = out.view(np.int16)
-        self.launch(self.kernel(activation, direction, len(inputs), bits), inputs, out, params)
+        kernel = self.kernel(activation, direction, len(inputs), bits)
+        try:
+            self.launch(kernel, inputs, out, params)
+        except Exception as exc:
+            raise_compile_error(exc, activation, direction, self.name, out.dtype)
 
 
 class _LoopBackend(_NumbaBackend):

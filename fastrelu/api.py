@@ -53,6 +53,9 @@ class Activation:
             if key in values:
                 raise TypeError(f"{name} got multiple values for argument {key!r}")
             values[key] = value
+        missing = [p for p in names if p not in values and self._defaults[p] is inspect.Parameter.empty]
+        if missing:
+            raise TypeError(f"{name} is missing parameter(s) {', '.join(missing)}")
         return _validate.check_params(name, names, [values.get(p, self._defaults[p]) for p in names])
 
     def __call__(self, x, *args, out=None, backend=None, **kwargs):
@@ -69,6 +72,8 @@ class _Backward:
 
     def __call__(self, grad, x, *args, out=None, backend=None, **kwargs):
         act = self._activation
+        if getattr(act.definition.backward, "missing_gradient", False):
+            act.definition.backward()  # raises the explanation
         params = act._params(self.__name__, args, kwargs)
         return _engine.elementwise(act.definition, "backward", (grad, x), ("grad", "x"),
                                    params, out, backend)

@@ -1,0 +1,110 @@
+"""User-defined activations: a scalar Python function becomes an activation
+with the same contract as the built-ins, on every backend."""
+
+import inspect
+
+import numpy as np
+
+from .api import Activation
+from .definitions import Definition
+
+_EMPTY = inspect.Parameter.empty
+
+
+def activation(func=None, *, grad=None, name=None):
+    """Turn a scalar function ``f(x, *params)`` into an activation.
+
+    ::
+
+        @fastrelu.activation(grad=lambda x: 1.0 if x > 0 else 0.05)
+        def my_leaky(x):
+            return x if x > 0 else 0.05 * x
+
+        y = my_leaky(arr, backend="numba-parallel")
+        dx = my_leaky.backward(grad_out, arr)
+
+    ``grad(x, *params)`` is the derivative ``f'(x)``; ``backward`` returns
+    ``grad_out * f'(x)``.  Both functions must be compilable by Numba in
+    nopython mode (plain arithmetic, ``math`` functions, branches); helpers
+    they call must themselves be ``@numba.njit`` functions.  Up to three scalar
+    parameters after ``x`` are supported, with or without defaults.
+    """
+    if func is None:
+        return lambda f: activation(f, grad=grad, name=name)
+    if not callable(func):
+        raise TypeError(f"fastrelu.activation decorates a function, not {type(func).__name__}")
+    params = list(inspect.signature(func).parameters.values())
+    if not params or any(p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params):
+        raise TypeError(f"{func.__qualname__}: an activation takes x and then up to three "
+                        "scalar parameters, all positional (no *args or **kwargs)")
+    extra = params[1:]
+    if len(extra) > 3:
+        raise TypeError(f"{func.__qualname__}: at most three parameters after x, got {len(extra)}")
+    if grad is not None and not callable(grad):
+        raise TypeError("grad must be a function grad(x, *params) giving the derivative")
+
+    import numba.extending
+
+    # Registered functions can be called from compiled code on every target.
+    numba.extending.register_jitable(func)
+    if grad is not None:
+        numba.extending.register_jitable(grad)
+    nparams = len(extra)
+    definition = Definition(
+        name=name or func.__name__,
+        forward=func,
+        backward=_chain_rule(grad, nparams) if grad is not None else _no_gradient(func, nparams),
+        reference=_reference(func, nparams),
+        reference_backward=_reference_backward(grad, nparams) if grad is not None
+        else _no_gradient(func, nparams),
+        params=tuple((p.name, p.default) for p in extra),
+        torch_equivalent="none: user-defined",
+    )
+    act = Activation(definition, doc=func.__doc__ or f"User-defined activation {definition.name}.")
+    act.has_gradient = grad is not None
+    act.py_func = func
+    act.py_grad = grad
+    return act
+
+
+def _chain_rule(grad, nparams):
+    # One spelling per arity: Numba's ufunc compiler does not take *args.
+    if nparams == 0:
+        def backward(g, x):
+            return g * grad(x)
+    elif nparams == 1:
+        def backward(g, x, a):
+            return g * grad(x, a)
+    elif nparams == 2:
+        def backward(g, x, a, b):
+            return g * grad(x, a, b)
+    else:
+        def backward(g, x, a, b, c):
+            return g * grad(x, a, b, c)
+    return backward
+
+
+def _no_gradient(func, nparams):
+    def backward(*args):
+        raise NotImplementedError(
+            f"activation {func.__name__!r} has no gradient: define it with "
+            f"@fastrelu.activation(grad=lambda x{''.join(', p%d' % i for i in range(nparams))}: ...) "
+            "giving the derivative of the function")
+    backward.missing_gradient = True
+    return backward
+
+
+def _reference(func, nparams):
+    elementwise = np.frompyfunc(func, 1 + nparams, 1)
+
+    def reference(x, *params):
+        return elementwise(x, *params).astype(x.dtype)
+    return reference
+
+
+def _reference_backward(grad, nparams):
+    elementwise = np.frompyfunc(grad, 1 + nparams, 1)
+
+    def reference_backward(g, x, *params):
+        return (g * elementwise(x, *params).astype(g.dtype)).astype(g.dtype)
+    return reference_backward
