@@ -8,7 +8,7 @@ Importing fastrelu compiles nothing and never touches CUDA: kernels are
 built on first use, per activation and dtype.
 """
 
-from . import _cpu
+from . import _cpu, _cuda
 from ._cpu import CompileError
 from ._version import __version__
 from .custom import activation
@@ -59,7 +59,7 @@ from .registry import (
 )
 
 for _backend in (_cpu.NumpyBackend(), _cpu.SerialBackend(), _cpu.ParallelBackend(),
-                 _cpu.UfuncBackend()):
+                 _cpu.UfuncBackend(), _cuda.CudaBackend()):
     register_backend(_backend)
 del _backend
 

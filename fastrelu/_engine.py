@@ -13,13 +13,16 @@ def elementwise(activation, direction, arrays, labels, params, out, backend):
     """
     name = activation.name if direction == "forward" else activation.name + "_backward"
     arrays = _validate.as_arrays(arrays)
+    chosen = registry.resolve(backend, arrays[0])
+    if any(registry.is_device_array(a) for a in (*arrays, out)) or chosen.device:
+        if not chosen.device:
+            raise TypeError(f"{name}: backend {chosen.name!r} takes host (NumPy) arrays, "
+                            "but a GPU array was given; use backend='cuda' or 'auto'")
+        return chosen.run_device(activation, direction, arrays, labels, out, params, name)
     _validate.check_inputs(name, activation, direction, arrays, labels)
     like = arrays[0]
     if out is not None:
         _validate.check_out(name, out, like)
-    chosen = registry.resolve(backend, like)
-    if chosen.device or any(registry.is_device_array(a) for a in (*arrays, out)):
-        return chosen.run_device(activation, direction, arrays, out, params, name)
 
     if out is None:
         out = np.empty_like(like)

@@ -124,4 +124,6 @@ def _auto(array):
 
 
 def is_device_array(array):
-    return hasattr(array, "__cuda_array_interface__")
+    """GPU arrays: anything with ``__cuda_array_interface__``, and Numba
+    device arrays (whose simulator twins lack the interface)."""
+    return hasattr(array, "__cuda_array_interface__") or hasattr(array, "copy_to_host")

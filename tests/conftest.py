@@ -44,3 +44,18 @@ def assert_same(actual, expected):
 
 
 __all__ = ["fastrelu"]
+
+
+def _use_the_cuda_simulator_without_a_gpu():
+    """Run the cuda tests under Numba's simulator unless a real GPU is present."""
+    import os
+    import shutil
+
+    if "NUMBA_ENABLE_CUDASIM" in os.environ:
+        return
+    has_gpu = shutil.which("nvidia-smi") is not None or os.path.exists("/dev/nvidia0")
+    if not has_gpu:
+        os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+
+
+_use_the_cuda_simulator_without_a_gpu()

@@ -1,0 +1,185 @@
+"""The ``cuda`` backend: ``numba.cuda.jit`` kernels generated from the same
+scalar formulas as the CPU backends.
+
+Nothing here imports ``numba.cuda`` until the backend is first asked whether
+it can run or is used.  GPU arrays (Numba device arrays, and any object with
+``__cuda_array_interface__``: CuPy arrays, PyTorch CUDA tensors) are used in
+place; results come back as the same kind of object as the first array
+argument (CuPy in, CuPy out; PyTorch in, PyTorch out; otherwise a Numba
+device array).  NumPy arguments are copied to the GPU and the result back.
+"""
+
+import math
+import threading
+
+import numpy as np
+
+from . import _validate
+from .registry import Backend
+
+#: Threads per block of every launch; tests lower it so that several blocks
+#: and the grid-stride tail run under the simulator.
+THREADS_PER_BLOCK = 256
+#: Blocks per multiprocessor: enough resident warps to hide memory latency.
+BLOCKS_PER_SM = 32
+
+
+class CudaBackend(Backend):
+    name = "cuda"
+    device = True
+
+    def __init__(self):
+        self._reason = None
+        self._checked = False
+        self._kernels = {}
+        self._lock = threading.Lock()
+
+    def unavailable_reason(self):
+        if not self._checked:
+            self._reason = _probe()
+            self._checked = True
+        return self._reason
+
+    def run_device(self, activation, direction, arrays, labels, out, params, name):
+        from numba import cuda
+
+        host_result = not any(_is_gpu(a) for a in arrays)
+        wrapped = [_to_device(cuda, a) for a in arrays]
+        _validate.check_inputs(name, activation, direction, wrapped, labels)
+        like = wrapped[0]
+        if out is not None:
+            target = _to_device(cuda, out) if _is_gpu(out) else out
+            _validate.check_out(name, target, like)
+        dtype = like.dtype
+        if dtype.kind in "iu":  # integers: relu only (validated above)
+            raise TypeError(f"{name}: the cuda backend takes float16/32/64 arrays, not {dtype}")
+        params = tuple((np.float32 if dtype == np.float16 else dtype.type)(p) for p in params)
+
+        if out is None:
+            result_obj = _empty_like(cuda, arrays[0], like)
+            device_out = _to_device(cuda, result_obj)
+        elif _is_gpu(out):
+            result_obj, device_out = out, _to_device(cuda, out)
+        else:  # a NumPy out: compute on the GPU, then copy into it
+            result_obj, device_out = out, cuda.device_array(like.shape, dtype)
+        if like.size:
+            staged = device_out
+            if any(_overlap(device_out, a) for a in wrapped):
+                staged = cuda.device_array(like.shape, dtype)
+            formula = activation.forward if direction == "forward" else activation.backward
+            self._launch(cuda, formula, wrapped, staged, params)
+            if staged is not device_out:
+                self._launch(cuda, _copy, [staged], device_out, ())
+        if out is not None and not _is_gpu(out):
+            out[...] = device_out.copy_to_host()
+            return out
+        if host_result and out is None:
+            return device_out.copy_to_host()
+        return result_obj
+
+    # -- kernels ------------------------------------------------------------
+
+    def kernel(self, formula, arity, ndim, widen):
+        key = (formula, arity, ndim, widen)
+        kernel = self._kernels.get(key)
+        if kernel is None:
+            with self._lock:
+                kernel = self._kernels.get(key)
+                if kernel is None:
+                    from ._cuda_kernels import make_kernel
+
+                    kernel = self._kernels[key] = make_kernel(formula, arity, ndim, widen)
+        return kernel
+
+    def _launch(self, cuda, formula, inputs, out, params):
+        widen = out.dtype == np.float16  # compute float16 in float32
+        arrays = [*inputs, out]
+        flat = _flat(arrays)
+        if flat is not None:
+            groups = [flat]
+        elif out.ndim == 2:
+            groups = [arrays]
+        else:  # N-d and strided: one launch per 2-D slice
+            groups = [[a[index] for a in arrays] for index in np.ndindex(*out.shape[:-2])]
+        for group in groups:
+            kernel = self.kernel(formula, len(inputs), group[-1].ndim, widen)
+            kernel[_grid(cuda, group[-1].size)](*group, params)
+
+
+def _copy(x):
+    return x
+
+
+def _probe():
+    try:
+        from numba import cuda
+    except ImportError:
+        return "numba-cuda is not installed (pip install 'fastrelu[cuda]')"
+    try:
+        if not cuda.is_available():
+            return "no CUDA GPU or driver was found"
+    except Exception as exc:  # a broken driver must not crash backends()
+        return f"CUDA failed to initialise: {exc}"
+    return None
+
+
+def _is_gpu(obj):
+    return hasattr(obj, "__cuda_array_interface__") or hasattr(obj, "copy_to_host")
+
+
+def _to_device(cuda, obj):
+    if hasattr(obj, "copy_to_host"):  # already a Numba device array (or the simulator's)
+        return obj
+    if hasattr(obj, "__cuda_array_interface__"):
+        return cuda.as_cuda_array(obj)  # zero copy
+    return cuda.to_device(np.ascontiguousarray(obj))
+
+
+def _empty_like(cuda, original, like):
+    """A result of the same kind as the caller's first array."""
+    module = type(original).__module__.split(".")[0]
+    if module == "cupy":
+        import cupy
+
+        return cupy.empty(like.shape, like.dtype)
+    if module == "torch":
+        import torch
+
+        return torch.empty(like.shape, dtype=original.dtype, device=original.device)
+    return cuda.device_array(like.shape, like.dtype)
+
+
+def _flat(arrays):
+    for order, contiguous in (("C", "is_c_contiguous"), ("F", "is_f_contiguous")):
+        if all(getattr(a, contiguous)() for a in arrays):
+            return [a.reshape(a.size, order=order) if a.ndim != 1 else a for a in arrays]
+    if all(a.ndim == 1 for a in arrays):
+        return arrays  # strided 1-D: the kernel indexes through the strides
+    return None
+
+
+def _extent(a):
+    interface = getattr(a, "__cuda_array_interface__", None)
+    if interface is None:
+        return None
+    start = interface["data"][0]
+    strides = interface.get("strides") or [a.dtype.itemsize] * a.ndim
+    low = start + sum(min(0, (n - 1) * s) for n, s in zip(a.shape, strides))
+    high = start + sum(max(0, (n - 1) * s) for n, s in zip(a.shape, strides)) + a.dtype.itemsize
+    return low, high, start, tuple(strides)
+
+
+def _overlap(out, array):
+    """True when ``out`` partly overlaps ``array`` (exact aliasing is fine)."""
+    a, b = _extent(out), _extent(array)
+    if a is None or b is None:
+        return False
+    if a[2:] == b[2:]:
+        return False
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def _grid(cuda, n):
+    sms = getattr(cuda.get_current_device(), "MULTIPROCESSOR_COUNT", 1)
+    blocks = max(1, min(math.ceil(n / THREADS_PER_BLOCK), sms * BLOCKS_PER_SM))
+    return blocks, THREADS_PER_BLOCK

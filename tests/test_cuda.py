@@ -1,0 +1,161 @@
+"""The cuda backend: every activation against the NumPy reference, forward and
+backward, plus the GPU-array contract.
+
+On CI these run under Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1, set in
+conftest when no GPU is present) on small arrays; on a machine with a GPU the
+same tests run on the device unchanged.
+"""
+
+import numpy as np
+import pytest
+
+import fastrelu
+from conftest import random_normal, special_values
+from test_family import CASES, backward, forward, tolerance, assert_close
+
+cuda_backend = fastrelu.registry._registry["cuda"]
+if cuda_backend.unavailable_reason() is not None:
+    pytest.skip(f"cuda backend unavailable: {cuda_backend.unavailable_reason()}",
+                allow_module_level=True)
+
+import numba  # noqa: E402
+from numba import cuda  # noqa: E402
+
+SIMULATED = bool(numba.config.ENABLE_CUDASIM)
+# The simulator runs the formulas as Python on NumPy scalars, which warn on inf/NaN.
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch):
+    # Several blocks and a grid-stride tail even on small arrays.
+    monkeypatch.setattr(fastrelu._cuda, "THREADS_PER_BLOCK", 8 if SIMULATED else 64)
+    monkeypatch.setattr(fastrelu._cuda, "BLOCKS_PER_SM", 1 if SIMULATED else 2)
+
+
+def _data(dtype, n=40):
+    return np.concatenate([special_values(dtype), random_normal(n, dtype, scale=4)])
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_activation_matches_the_reference(name, dtype):
+    params = CASES[name][0]
+    x = _data(dtype)
+    g = random_normal(x.shape, dtype, seed=3)
+    ulps = tolerance(name, dtype)
+    assert_close(forward(name, x, *params, backend="cuda"),
+                 forward(name, x, *params, backend="numpy"), dtype, max(ulps, 4))
+    assert_close(backward(name, g, x, *params, backend="cuda"),
+                 backward(name, g, x, *params, backend="numpy"), dtype, max(ulps, 4))
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "gelu", "silu"])
+def test_float16(name):
+    params = CASES[name][0]
+    x = random_normal(50, np.float16)
+    y = forward(name, x, *params, backend="cuda")
+    assert y.dtype == np.float16
+    expected = forward(name, x.astype(np.float32), *params, backend="numpy").astype(np.float16)
+    np.testing.assert_allclose(y.astype(np.float32), expected.astype(np.float32), rtol=1e-3, atol=1e-3)
+
+
+def test_device_arrays_stay_on_the_device():
+    x = random_normal(100, np.float32)
+    d = cuda.to_device(x)
+    y = fastrelu.relu(d)  # auto routes device arrays to cuda
+    assert fastrelu.registry.is_device_array(y)
+    np.testing.assert_array_equal(y.copy_to_host(), np.where(x <= 0, 0, x))
+    dx = fastrelu.relu_backward(cuda.to_device(np.ones_like(x)), d)
+    np.testing.assert_array_equal(dx.copy_to_host(), (x > 0).astype(np.float32))
+
+
+def test_out_on_the_device_and_in_place():
+    x = random_normal((10, 7), np.float32)
+    d = cuda.to_device(x)
+    out = cuda.device_array_like(d)
+    assert fastrelu.leaky_relu(d, 0.2, out=out) is out
+    np.testing.assert_array_equal(out.copy_to_host(), np.where(x > 0, x, x * np.float32(0.2)))
+    assert fastrelu.relu(d, out=d) is d
+    np.testing.assert_array_equal(d.copy_to_host(), np.where(x <= 0, 0, x))
+
+
+def test_non_contiguous_device_arrays():
+    base = random_normal((6, 8, 5), np.float64)
+    d = cuda.to_device(base)
+    for index in [np.s_[:, ::2, 1:], np.s_[::2, 3], np.s_[1, :, ::-1] if not SIMULATED else np.s_[1, :, ::2]]:
+        view = d[index]
+        y = fastrelu.elu(view, 0.5)
+        np.testing.assert_allclose(y.copy_to_host(), fastrelu.elu(base[index], 0.5, backend="numpy"),
+                                   rtol=1e-14)
+
+
+def test_numpy_out_with_cuda_backend():
+    x = random_normal(33, np.float32)
+    out = np.empty_like(x)
+    assert fastrelu.relu(x, out=out, backend="cuda") is out
+    np.testing.assert_array_equal(out, np.where(x <= 0, 0, x))
+
+
+def test_errors_on_the_device():
+    d = cuda.to_device(np.ones(4, np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        fastrelu.relu(d, out=cuda.device_array(5, np.float32))
+    with pytest.raises(TypeError, match="dtype"):
+        fastrelu.relu(d, out=cuda.device_array(4, np.float64))
+    with pytest.raises(TypeError, match="complex"):
+        fastrelu.relu(cuda.to_device(np.ones(4, np.complex64)))
+    with pytest.raises(TypeError, match="host"):
+        fastrelu.relu(d, backend="numba")
+
+
+def test_user_defined_activation_on_cuda():
+    import math
+
+    @fastrelu.activation(grad=lambda x, a: 1.0 if x > 0 else a * math.exp(x))
+    def my_elu(x, a):
+        return x if x > 0 else a * math.expm1(x)
+
+    x = random_normal(30, np.float64)
+    np.testing.assert_allclose(my_elu(x, 0.3, backend="cuda"), my_elu(x, 0.3, backend="numpy"),
+                               rtol=1e-13)
+    np.testing.assert_allclose(my_elu.backward(np.ones_like(x), x, 0.3, backend="cuda"),
+                               my_elu.backward(np.ones_like(x), x, 0.3, backend="numpy"), rtol=1e-13)
+
+
+def test_prelu_on_cuda():
+    x = random_normal((4, 3, 5), np.float32)
+    w = np.array([0.1, 0.2, 0.3], np.float32)
+    np.testing.assert_array_equal(fastrelu.prelu(x, w, backend="cuda"),
+                                  fastrelu.prelu(x, w, backend="numpy"))
+
+
+def test_torch_and_cupy_arrays_in_place_when_present():
+    if SIMULATED:
+        pytest.skip("CuPy and PyTorch CUDA tensors need a real GPU")
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("PyTorch has no CUDA here")
+    t = torch.randn(1000, device="cuda")
+    y = fastrelu.relu(t)
+    assert isinstance(y, torch.Tensor) and y.is_cuda
+    assert torch.equal(y, torch.relu(t))
+    before = t.data_ptr()
+    fastrelu.relu(t, out=t)
+    assert t.data_ptr() == before and torch.equal(t, y)
+    cupy = pytest.importorskip("cupy")
+    c = cupy.asarray(random_normal(1000, np.float32))
+    yc = fastrelu.leaky_relu(c, 0.1)
+    assert isinstance(yc, cupy.ndarray)
+    np.testing.assert_array_equal(cupy.asnumpy(yc), fastrelu.leaky_relu(cupy.asnumpy(c), 0.1))
+
+
+def test_partial_overlap_on_the_device():
+    if SIMULATED:
+        pytest.skip("the simulator's arrays expose no device pointers")
+    x = random_normal(64, np.float32)
+    d = cuda.to_device(x)
+    fastrelu.relu(d[:-1], out=d[1:])
+    expected = x.copy()
+    expected[1:] = np.where(x[:-1] <= 0, 0, x[:-1])
+    np.testing.assert_array_equal(d.copy_to_host(), expected)
