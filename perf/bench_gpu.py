@@ -1,0 +1,131 @@
+"""GPU throughput of fastrelu's relu and relu_backward beside a device copy.
+
+GB/s counts bytes read plus bytes written (relu: 2 per element times the
+item size, relu_backward: 3, copy: 2).  Each figure is the median over
+repeats of a batch of back-to-back calls timed with CUDA events, so host-side
+launch overhead overlaps device work as it does in a training loop.
+
+    PYTHONPATH=. python perf/bench_gpu.py [--quick] [--json PATH]
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+def timed(cuda, fn, batch, repeats):
+    """Median seconds per call of ``fn``."""
+    fn()
+    cuda.synchronize()
+    samples = []
+    for _ in range(repeats):
+        start, stop = cuda.event(), cuda.event()
+        start.record()
+        for _ in range(batch):
+            fn()
+        stop.record()
+        stop.synchronize()
+        samples.append(start.elapsed_time(stop) / 1e3 / batch)
+    return statistics.median(samples)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
+    parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--exponents", type=int, nargs="+", default=None,
+                        help="sizes as powers of two (default 20..28)")
+    args = parser.parse_args(argv)
+
+    from numba import cuda
+
+    import fastrelu
+
+    try:
+        import torch
+        has_torch = torch.cuda.is_available()
+    except ImportError:
+        torch, has_torch = None, False
+    try:
+        import cupy
+    except ImportError:
+        cupy = None
+
+    device = cuda.get_current_device()
+    name = getattr(device, "name", "simulator")
+    name = name.decode() if isinstance(name, bytes) else str(name)
+    exponents = args.exponents or ([20, 24, 26, 28] if args.quick else list(range(20, 29)))
+    repeats = 5 if args.quick else 11
+    rows = []
+    for dtype in (np.float32, np.float16):
+        for e in exponents:
+            n = 2**e
+            item = np.dtype(dtype).itemsize
+            batch = max(3, min(200, 2**30 // (n * item)))
+            rng = np.random.default_rng(e)
+            host = rng.standard_normal(n, dtype=np.float32).astype(dtype)
+            x = cuda.to_device(host)
+            g = cuda.to_device(rng.standard_normal(n, dtype=np.float32).astype(dtype))
+            y = cuda.device_array(n, dtype)
+            row = {"dtype": np.dtype(dtype).name, "n": n}
+
+            def gbps(bytes_per_element, seconds):
+                return round(bytes_per_element * item * n / seconds / 1e9, 1)
+
+            row["copy"] = gbps(2, timed(cuda, lambda: y.copy_to_device(x), batch, repeats))
+            # correctness first: the figures below are for right answers only
+            fastrelu.relu(x, out=y)
+            expected = np.where(host <= 0, dtype(0), host)
+            assert np.array_equal(y.copy_to_host(), expected), "relu gave a wrong result"
+            row["fastrelu.relu"] = gbps(2, timed(cuda, lambda: fastrelu.relu(x, out=y), batch, repeats))
+            row["fastrelu.relu_backward"] = gbps(
+                3, timed(cuda, lambda: fastrelu.relu_backward(g, x, out=y), batch, repeats))
+            if has_torch:
+                tx, tg = torch.as_tensor(x, device="cuda"), torch.as_tensor(g, device="cuda")
+                ty = torch.as_tensor(y, device="cuda")
+                row["torch.relu"] = gbps(2, timed(cuda, lambda: torch.relu(tx), batch, repeats))
+                row["torch.clamp_min(out=)"] = gbps(
+                    2, timed(cuda, lambda: torch.clamp_min(tx, 0, out=ty), batch, repeats))
+                row["torch threshold_backward"] = gbps(
+                    3, timed(cuda, lambda: torch.ops.aten.threshold_backward(tg, tx, 0), batch, repeats))
+                row["torch copy_"] = gbps(2, timed(cuda, lambda: ty.copy_(tx), batch, repeats))
+            if cupy is not None:
+                cx, cy = cupy.asarray(x), cupy.asarray(y)
+                row["cupy.maximum(out=)"] = gbps(
+                    2, timed(cuda, lambda: cupy.maximum(cx, 0, out=cy), batch, repeats))
+            row["relu/copy"] = round(row["fastrelu.relu"] / row["copy"], 3)
+            row["relu_backward/copy"] = round(row["fastrelu.relu_backward"] / row["copy"], 3)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            del x, g, y
+
+    result = {
+        "device": name,
+        "multiprocessors": getattr(device, "MULTIPROCESSOR_COUNT", None),
+        "python": platform.python_version(),
+        "numba": __import__("numba").__version__,
+        "torch": torch.__version__ if torch else None,
+        "cupy": cupy.__version__ if cupy else None,
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "unit": "GB/s, bytes read + written",
+        "rows": rows,
+    }
+    columns = [k for k in rows[0] if k not in ("dtype", "n")]
+    print("\n| dtype | n | " + " | ".join(columns) + " |")
+    print("|" + "---|" * (len(columns) + 2))
+    for row in rows:
+        print(f"| {row['dtype']} | 2^{int(np.log2(row['n']))} | "
+              + " | ".join(str(row.get(c, "")) for c in columns) + " |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

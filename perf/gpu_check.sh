@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# On a machine with an NVIDIA GPU (no network needed): the CUDA tests on the
+# real device, then the GPU benchmark.  Runs from the source tree.
+#   bash perf/gpu_check.sh [OUTDIR]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-perf/results}
+mkdir -p "$out"
+export PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+unset NUMBA_ENABLE_CUDASIM
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv || true
+python3 -c "import numba, numba_cuda; print('numba', numba.__version__, 'numba-cuda', numba_cuda.__version__)" || true
+timeout 240 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$out/gpu_tests.log"
+tests=${PIPESTATUS[0]}
+timeout 240 python3 perf/bench_gpu.py --json "$out/gpu_bench.json" 2>&1 | tee "$out/gpu_bench.log"
+bench=${PIPESTATUS[0]}
+echo "tests exit $tests, bench exit $bench"
+exit $(( tests || bench ))
