@@ -41,7 +41,7 @@ class CudaBackend(Backend):
         return self._reason
 
     def run_device(self, activation, direction, arrays, labels, out, params, name):
-        from numba import cuda
+        cuda = numba_cuda()
 
         host_result = not any(_is_gpu(a) for a in arrays)
         wrapped = [_to_device(cuda, a) for a in arrays]
@@ -110,9 +110,24 @@ def _copy(x):
     return x
 
 
+def numba_cuda():
+    """Import and return ``numba.cuda``.
+
+    numba-cuda (0.30 and older) registers an overload for ``numpy.row_stack``
+    while compiling its first kernel, and NumPy 2.5 removed that alias of
+    ``numpy.vstack``: every kernel then fails with AttributeError.  We put
+    the alias back, as it was, before numba-cuda looks for it.
+    """
+    if not hasattr(np, "row_stack"):
+        np.row_stack = np.vstack
+    from numba import cuda
+
+    return cuda
+
+
 def _probe():
     try:
-        from numba import cuda
+        cuda = numba_cuda()
     except ImportError:
         return "numba-cuda is not installed (pip install 'fastrelu[cuda]')"
     try:

@@ -42,9 +42,9 @@ def main(argv=None):
                         help="sizes as powers of two (default 20..28)")
     args = parser.parse_args(argv)
 
-    from numba import cuda
-
     import fastrelu
+
+    cuda = fastrelu._cuda.numba_cuda()
 
     try:
         import torch

@@ -19,7 +19,7 @@ if cuda_backend.unavailable_reason() is not None:
                 allow_module_level=True)
 
 import numba  # noqa: E402
-from numba import cuda  # noqa: E402
+cuda = fastrelu._cuda.numba_cuda()
 
 SIMULATED = bool(numba.config.ENABLE_CUDASIM)
 # The simulator runs the formulas as Python on NumPy scalars, which warn on inf/NaN.
