@@ -19,7 +19,7 @@ from .registry import Backend
 
 #: Threads per block of every launch; tests lower it so that several blocks
 #: and the grid-stride tail run under the simulator.
-THREADS_PER_BLOCK = 256
+THREADS_PER_BLOCK = 512
 #: Blocks per multiprocessor: enough resident warps to hide memory latency.
 BLOCKS_PER_SM = 32
 
