@@ -203,6 +203,10 @@ def rrelu_backward(grad, x, lower=1.0 / 8, upper=1.0 / 3, training=False, slopes
                                ("grad", "x", "slopes"), (), out, backend)
 
 
+# Every activation has ``.backward``, the functions written by hand too.
+gelu.backward = gelu_backward
+prelu.backward = prelu_backward
+rrelu.backward = rrelu_backward
 relu_backward = relu.backward
 leaky_relu_backward = leaky_relu.backward
 relu6_backward = relu6.backward

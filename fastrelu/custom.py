@@ -98,7 +98,7 @@ def _reference(func, nparams):
     elementwise = np.frompyfunc(func, 1 + nparams, 1)
 
     def reference(x, *params):
-        return elementwise(x, *params).astype(x.dtype)
+        return np.asarray(elementwise(x, *params)).astype(x.dtype)
     return reference
 
 
@@ -106,5 +106,5 @@ def _reference_backward(grad, nparams):
     elementwise = np.frompyfunc(grad, 1 + nparams, 1)
 
     def reference_backward(g, x, *params):
-        return (g * elementwise(x, *params).astype(g.dtype)).astype(g.dtype)
+        return (g * np.asarray(elementwise(x, *params)).astype(g.dtype)).astype(g.dtype)
     return reference_backward

@@ -416,7 +416,7 @@ def gelu_tanh_backward(g, x):
 
 def _erf_ref(x):
     # NumPy has no erf; math.erf through frompyfunc is slow but exact enough for a reference.
-    return np.frompyfunc(math.erf, 1, 1)(x).astype(np.float64)
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x)).astype(np.float64)
 
 
 def gelu_ref(x):

@@ -1,0 +1,87 @@
+"""Concurrency: many Python threads at once, every threading layer, and fork()."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent("""
+    import os, sys, threading
+    import numpy as np
+    import fastrelu
+
+    n = 300_000  # above the parallel threshold: auto takes numba-parallel
+    errors = []
+
+    def work(seed):
+        rng = np.random.default_rng(seed)
+        for _ in range(15):
+            x = rng.standard_normal(n).astype(np.float32)
+            for backend in ("auto", "numba-parallel", "numba", "numba-ufunc"):
+                y = fastrelu.relu(x, backend=backend)
+                g = fastrelu.leaky_relu_backward(x, x, 0.1, backend=backend)
+                if not (np.array_equal(y, np.where(x <= 0, 0, x))
+                        and np.array_equal(g, np.where(x > 0, x, x * np.float32(0.1)))):
+                    errors.append(backend)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    import numba
+    print("layer", numba.threading_layer(), "errors", len(errors))
+    sys.exit(1 if errors else 0)
+""")
+
+
+def _available_layers():
+    layers = ["workqueue"]
+    try:
+        from numba.np.ufunc import omppool  # noqa: F401
+        layers.append("omp")
+    except ImportError:
+        pass
+    try:
+        from numba.np.ufunc import tbbpool  # noqa: F401
+        layers.append("tbb")
+    except ImportError:
+        pass
+    return layers
+
+
+@pytest.mark.parametrize("layer", _available_layers())
+def test_eight_threads_under_each_threading_layer(layer):
+    env = dict(os.environ, NUMBA_THREADING_LAYER=layer)
+    result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"layer {layer} errors 0" in result.stdout
+
+
+FORK_SCRIPT = textwrap.dedent("""
+    import os, sys
+    import numpy as np
+    import fastrelu
+
+    x = np.random.default_rng(0).standard_normal(300_000)
+    expected = np.where(x <= 0, 0, x)
+    assert np.array_equal(fastrelu.relu(x, backend="numba-parallel"), expected)
+    pid = os.fork()
+    if pid == 0:
+        ok = np.array_equal(fastrelu.relu(x, backend="numba-parallel"), expected)
+        os._exit(0 if ok else 3)
+    _, status = os.waitpid(pid, 0)
+    print("child", os.waitstatus_to_exitcode(status))
+    assert np.array_equal(fastrelu.relu(x, backend="numba-parallel"), expected)
+""")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.parametrize("layer", _available_layers())
+def test_parallel_backend_after_fork(layer):
+    env = dict(os.environ, NUMBA_THREADING_LAYER=layer)
+    result = subprocess.run([sys.executable, "-c", FORK_SCRIPT], env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "child 0" in result.stdout
