@@ -7,4 +7,4 @@ DEFAULT_BACKEND = os.environ.get("FASTRELU_BACKEND", "auto").strip() or "auto"
 
 #: ``auto`` switches from the serial to the multi-threaded CPU kernels at this
 #: many elements.  Measured with ``python perf/bench.py --crossover``.
-PARALLEL_THRESHOLD = int(os.environ.get("FASTRELU_PARALLEL_THRESHOLD", "65536"))
+PARALLEL_THRESHOLD = int(os.environ.get("FASTRELU_PARALLEL_THRESHOLD", "131072"))

@@ -44,6 +44,8 @@ def scalar_formula(activation, direction, bits):
 def flat_views(arrays):
     """1-D views of equally shaped arrays that walk them in the same element
     order, or None when their layouts differ (or any is not contiguous)."""
+    if arrays[0].ndim == 1 and all(a.strides[0] == a.itemsize for a in arrays):
+        return arrays
     for order, flag in (("C", "C_CONTIGUOUS"), ("F", "F_CONTIGUOUS")):
         if all(a.flags[flag] for a in arrays):
             return [a.reshape(-1, order=order) for a in arrays]

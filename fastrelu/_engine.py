@@ -5,12 +5,49 @@ import numpy as np
 from . import _validate, registry
 
 
+_FAST_DTYPES = frozenset([np.dtype(np.float32), np.dtype(np.float64)])
+
+
 def elementwise(activation, direction, arrays, labels, params, out, backend):
     """Apply ``activation`` (forward or backward) elementwise and return ``out``.
 
     ``arrays`` are the array arguments (``(x,)`` or ``(grad, x)``), ``labels``
     their names for error messages, ``params`` the checked scalar parameters.
     """
+    result = _common_case(activation, direction, arrays, params, out, backend)
+    if result is not None:
+        return result
+    return _general_case(activation, direction, arrays, labels, params, out, backend)
+
+
+def _common_case(activation, direction, arrays, params, out, backend):
+    """The call that training loops make, with the fewest checks that make it
+    safe: C-contiguous float32/float64 ndarrays of one shape and dtype, and an
+    ``out`` that is one of the inputs or shares no memory with them.  Anything
+    else returns None and takes the general path, which explains errors."""
+    x = arrays[0]
+    if type(x) is not np.ndarray or x.dtype not in _FAST_DTYPES or not x.flags.c_contiguous:
+        return None
+    for a in arrays[1:]:
+        if (type(a) is not np.ndarray or a.dtype != x.dtype or a.shape != x.shape
+                or not a.flags.c_contiguous):
+            return None
+    if out is None:
+        out = np.empty_like(x)
+    elif (type(out) is not np.ndarray or out.dtype != x.dtype or out.shape != x.shape
+          or not out.flags.c_contiguous or not out.flags.writeable
+          or any(out is not a and np.may_share_memory(out, a) for a in arrays)):
+        return None
+    chosen = registry.resolve(backend, x)
+    if chosen.device:
+        return None
+    if x.size:
+        cast = x.dtype.type
+        chosen.run(activation, direction, arrays, out, tuple(cast(p) for p in params))
+    return out
+
+
+def _general_case(activation, direction, arrays, labels, params, out, backend):
     name = activation.name if direction == "forward" else activation.name + "_backward"
     arrays = _validate.as_arrays(arrays)
     chosen = registry.resolve(backend, arrays[0])

@@ -22,6 +22,9 @@ class Activation:
         names = [p for p, _ in definition.params]
         self._param_names = names
         self._defaults = dict(definition.params)
+        empty = inspect.Parameter.empty
+        self._default_params = (None if any(d is empty for _, d in definition.params)
+                                else tuple(float(d) for _, d in definition.params))
         params = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
                   for p, d in definition.params]
         keywords = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None)
@@ -42,6 +45,8 @@ class Activation:
         return f"<fastrelu activation {self.name}>"
 
     def _params(self, name, args, kwargs):
+        if not args and not kwargs and self._default_params is not None:
+            return self._default_params
         names = self._param_names
         if len(args) > len(names):
             raise TypeError(f"{name} takes at most {len(names)} parameters after the arrays "

@@ -1,0 +1,220 @@
+"""CPU throughput of fastrelu beside a plain memory copy of the same bytes.
+
+GB/s counts bytes read plus bytes written (relu: 2 x itemsize per element).
+Every row is measured in one run, side by side: absolute figures move with
+the machine and its load, the ratios to ``copy`` are what to compare.
+
+    python perf/bench.py --quick          # the table `make demo` prints
+    python perf/bench.py                  # more sizes, float64 too, a plot
+    python perf/bench.py --crossover      # where numba-parallel beats numba
+    python perf/bench.py --activations    # every activation at 1e7 float32
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import fastrelu  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def seconds_per_call(fn, budget=0.2, repeats=5):
+    """Median time of one call, from ``repeats`` batches sized to ~budget/repeats."""
+    fn()
+    start = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - start, 1e-7)
+    inner = max(1, int(budget / repeats / once))
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - start) / inner)
+    return float(np.median(samples))
+
+
+def environment():
+    import numba
+
+    info = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "numba_threads": numba.get_num_threads(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "fastrelu": fastrelu.__version__,
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu"] = next(line.split(":", 1)[1].strip() for line in f
+                               if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        import torch
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        info["torch"] = None
+    return info
+
+
+def relu_table(sizes, dtypes):
+    """relu(x, out=y) per implementation, GB/s."""
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    backends = ["numba", "numba-parallel", "numba-ufunc", "auto"]
+    rows = []
+    for dtype in dtypes:
+        for n in sizes:
+            n = int(n)
+            x = np.random.default_rng(0).standard_normal(n).astype(dtype)
+            y = np.empty_like(x)
+            nbytes = 2 * x.nbytes
+            impls = {
+                "copy": lambda: np.copyto(y, x),
+                "numpy maximum": lambda: np.maximum(x, 0, out=y),
+            }
+            for b in backends:
+                fastrelu.relu(x, out=y, backend=b)
+                impls[f"fastrelu {b}"] = lambda b=b: fastrelu.relu(x, out=y, backend=b)
+            if torch is not None and dtype != np.float16:
+                tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+                impls["torch clamp_min(out=)"] = lambda: torch.clamp_min(tx, 0, out=ty)
+            row = {"dtype": np.dtype(dtype).name, "n": n}
+            for name, fn in impls.items():
+                row[name] = round(nbytes / seconds_per_call(fn) / 1e9, 2)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def crossover(sizes):
+    """Per size, time of the serial and the parallel kernels (float32, out=)."""
+    rows = []
+    for n in sizes:
+        x = np.random.default_rng(0).standard_normal(int(n)).astype(np.float32)
+        y = np.empty_like(x)
+        serial = seconds_per_call(lambda: fastrelu.relu(x, out=y, backend="numba"))
+        parallel = seconds_per_call(lambda: fastrelu.relu(x, out=y, backend="numba-parallel"))
+        rows.append({"n": int(n), "numba_us": round(serial * 1e6, 2),
+                     "numba_parallel_us": round(parallel * 1e6, 2),
+                     "parallel_faster": parallel < serial})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def activations_table(n):
+    """Every activation, forward and backward, float32: best compiled backend vs NumPy."""
+    x = (np.random.default_rng(0).standard_normal(n) * 3).astype(np.float32)
+    g = np.random.default_rng(1).standard_normal(n).astype(np.float32)
+    y = np.empty_like(x)
+    rows = []
+    for name in fastrelu.activations():
+        fn = getattr(fastrelu, name)
+        args = {"prelu": (np.float32(0.25),)}.get(name, ())
+        row = {"activation": name}
+        for direction in ("forward", "backward"):
+            call = fn if direction == "forward" else fn.backward
+            arrays = (x,) if direction == "forward" else (g, x)
+            moved = (len(arrays) + 1) * x.nbytes
+            for backend in ("numba-parallel", "numpy"):
+                if name == "prelu" and direction == "backward":
+                    f = lambda b=backend: call(*arrays, *args, backend=b)
+                else:
+                    f = lambda b=backend: call(*arrays, *args, out=y, backend=b)
+                row[f"{direction} {backend}"] = round(moved / seconds_per_call(f, budget=0.5) / 1e9, 2)
+            row[f"{direction} speedup"] = round(row[f"{direction} numba-parallel"]
+                                                / row[f"{direction} numpy"], 1)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def markdown(rows):
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(f"{row[c]:.0e}" if c == "n" else str(row[c])
+                                       for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def plot(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot")
+        return
+    fig, axes = plt.subplots(1, len({r["dtype"] for r in rows}), figsize=(12, 4.5), squeeze=False)
+    for ax, dtype in zip(axes[0], sorted({r["dtype"] for r in rows})):
+        subset = [r for r in rows if r["dtype"] == dtype]
+        for key in subset[0]:
+            if key in ("dtype", "n"):
+                continue
+            ax.plot([r["n"] for r in subset], [r[key] for r in subset], marker="o", label=key,
+                    linestyle="--" if key == "copy" else "-")
+        ax.set_xscale("log")
+        ax.set_xlabel("elements")
+        ax.set_ylabel("GB/s (read + written)")
+        ax.set_title(f"relu(x, out=y), {dtype}")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few sizes, float32 only")
+    parser.add_argument("--crossover", action="store_true", help="serial vs parallel by size")
+    parser.add_argument("--activations", action="store_true", help="every activation at --n")
+    parser.add_argument("--n", type=float, default=1e7, help="size for --activations")
+    parser.add_argument("--no-save", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+
+    env = environment()
+    print(f"# {env['cpu']}, {env['cores']} cores, numba {env['numba']} "
+          f"({env['numba_threads']} threads), numpy {env['numpy']}, torch {env['torch']}")
+    if args.crossover:
+        kind, rows = "crossover", crossover(np.unique(np.logspace(3, 6.3, 14).astype(int)))
+    elif args.activations:
+        kind, rows = "activations", activations_table(int(args.n))
+    elif args.quick:
+        kind, rows = "quick", relu_table([1e3, 1e5, 1e7], [np.float32])
+    else:
+        kind, rows = "relu", relu_table([1, 10, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 5e7],
+                                        [np.float32, np.float64, np.float16])
+    import numba
+    env["threading_layer"] = numba.threading_layer() if kind != "activations" or True else None
+    table = markdown(rows)
+    print()
+    print(table)
+    if not args.no_save:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"cpu_{kind}.json").write_text(json.dumps({"environment": env, "rows": rows},
+                                                             indent=1))
+        (RESULTS / f"cpu_{kind}.md").write_text(table + "\n")
+        if kind == "relu":
+            plot(rows, RESULTS / "cpu_relu.png")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
