@@ -1,0 +1,257 @@
+"""Just enough to train MLPs on NumPy with any fastrelu activation and backend.
+
+Layers keep what backward needs from forward; ``backward(grad)`` returns the
+gradient for the layer below and stores parameter gradients beside the
+parameters.  Matrix products use NumPy's BLAS; activations run on fastrelu's
+kernels, on the backend given to the layer (or the one in force).
+"""
+
+import math
+
+import numpy as np
+
+from . import api
+
+
+class Parameter:
+    """An array and its gradient."""
+
+    def __init__(self, value):
+        self.value = value
+        self.grad = np.zeros_like(value)
+
+
+class Layer:
+    training = True
+
+    def parameters(self):
+        return []
+
+    def __call__(self, x):
+        return self.forward(x)
+
+
+class Linear(Layer):
+    """``x @ W + b`` with He (Kaiming, for the ReLU family) or Xavier (Glorot) initialisation."""
+
+    def __init__(self, n_in, n_out, *, init="he", rng=None, dtype=np.float32):
+        rng = np.random.default_rng(rng)
+        if init == "he":
+            scale = math.sqrt(2.0 / n_in)
+        elif init == "xavier":
+            scale = math.sqrt(2.0 / (n_in + n_out))
+        else:
+            raise ValueError(f"init must be 'he' or 'xavier', not {init!r}")
+        self.weight = Parameter((rng.standard_normal((n_in, n_out)) * scale).astype(dtype))
+        self.bias = Parameter(np.zeros(n_out, dtype))
+
+    def forward(self, x):
+        self._x = x
+        return x @ self.weight.value + self.bias.value
+
+    def backward(self, grad):
+        self.weight.grad[...] = self._x.T @ grad
+        self.bias.grad[...] = grad.sum(axis=0)
+        return grad @ self.weight.value.T
+
+    def parameters(self):
+        return [self.weight, self.bias]
+
+
+class Activation(Layer):
+    """Any fastrelu activation as a layer: ``Activation("leaky_relu", negative_slope=0.1)``."""
+
+    def __init__(self, name, *, backend=None, **params):
+        self.name = name if isinstance(name, str) else name.name
+        self.function = getattr(api, name) if isinstance(name, str) else name
+        self.params = params
+        self.backend = backend
+
+    def forward(self, x):
+        self._x = x
+        self._y = self.function(x, **self.params, backend=self.backend)
+        return self._y
+
+    def backward(self, grad):
+        # The gradient is written over ``grad``: it is not needed after this.
+        return self.function.backward(grad, self._x, **self.params, out=grad, backend=self.backend)
+
+    def __repr__(self):
+        return f"Activation({self.name!r})"
+
+
+class PReLU(Layer):
+    """PReLU with a learned slope per unit (or one shared slope)."""
+
+    name = "prelu"
+
+    def __init__(self, n_units=1, init=0.25, *, backend=None, dtype=np.float32):
+        self.weight = Parameter(np.full(n_units, init, dtype))
+        self.backend = backend
+
+    def forward(self, x):
+        self._x = x
+        self._y = api.prelu(x, self.weight.value, backend=self.backend)
+        return self._y
+
+    def backward(self, grad):
+        grad_x, grad_w = api.prelu_backward(grad, self._x, self.weight.value, backend=self.backend)
+        self.weight.grad[...] = grad_w
+        return grad_x
+
+    def parameters(self):
+        return [self.weight]
+
+
+class Sequential(Layer):
+    def __init__(self, *layers):
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad):
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return grad
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def activation_layers(self):
+        found = []
+        for layer in self.layers:
+            if isinstance(layer, (Activation, PReLU)):
+                found.append(layer)
+            elif isinstance(layer, (Sequential, Residual)):
+                found.extend(layer.activation_layers())
+        return found
+
+
+class Residual(Layer):
+    """``x + block(x)``."""
+
+    def __init__(self, block):
+        self.block = block
+
+    def forward(self, x):
+        return x + self.block.forward(x)
+
+    def backward(self, grad):
+        return grad + self.block.backward(grad.copy())
+
+    def parameters(self):
+        return self.block.parameters()
+
+    def activation_layers(self):
+        return self.block.activation_layers()
+
+
+def mlp(sizes, activation="relu", *, backend=None, rng=None, residual_middle=False,
+        dtype=np.float32, **params):
+    """An MLP ``sizes[0] -> ... -> sizes[-1]`` with ``activation`` after each hidden layer.
+
+    ``residual_middle`` wraps each hidden-to-hidden layer of equal width in a
+    residual connection (the MNIST-1D paper's MLP).
+    """
+    rng = np.random.default_rng(rng)
+    init = "he" if activation not in ("sigmoid", "tanh") else "xavier"
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        linear = Linear(n_in, n_out, init=init, rng=rng, dtype=dtype)
+        if i == len(sizes) - 2:
+            layers.append(linear)
+            break
+        act = (PReLU(n_out, backend=backend, dtype=dtype) if activation == "prelu"
+               else Activation(activation, backend=backend, **params))
+        block = Sequential(linear, act)
+        layers.append(Residual(block) if residual_middle and i > 0 and n_in == n_out else block)
+    return Sequential(*layers)
+
+
+class SoftmaxCrossEntropy:
+    """Mean cross-entropy of softmax(logits); stable for any logit size."""
+
+    def __call__(self, logits, labels):
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        log_probs = shifted - log_norm
+        n = len(labels)
+        self._probs = np.exp(log_probs)
+        self._labels = labels
+        return float(-log_probs[np.arange(n), labels].mean())
+
+    def backward(self):
+        grad = self._probs.copy()
+        grad[np.arange(len(self._labels)), self._labels] -= 1
+        return grad / len(self._labels)
+
+
+class SGD:
+    def __init__(self, parameters, lr=0.01, momentum=0.0):
+        self.parameters, self.lr, self.momentum = list(parameters), lr, momentum
+        self._velocity = [np.zeros_like(p.value) for p in self.parameters]
+
+    def step(self):
+        for p, v in zip(self.parameters, self._velocity):
+            v *= self.momentum
+            v += p.grad
+            p.value -= self.lr * v
+
+
+class Adam:
+    def __init__(self, parameters, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        self.parameters, self.lr, self.betas, self.eps = list(parameters), lr, betas, eps
+        self._m = [np.zeros_like(p.value) for p in self.parameters]
+        self._v = [np.zeros_like(p.value) for p in self.parameters]
+        self._t = 0
+
+    def step(self):
+        self._t += 1
+        b1, b2 = self.betas
+        c1, c2 = 1 - b1**self._t, 1 - b2**self._t
+        for p, m, v in zip(self.parameters, self._m, self._v):
+            m *= b1
+            m += (1 - b1) * p.grad
+            v *= b2
+            v += (1 - b2) * p.grad * p.grad
+            p.value -= (self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)).astype(p.value.dtype)
+
+
+def clip_grad_norm(parameters, max_norm):
+    """Scale all gradients so that their global L2 norm is at most ``max_norm``; returns the norm."""
+    total = math.sqrt(sum(float((p.grad.astype(np.float64) ** 2).sum()) for p in parameters))
+    if total > max_norm:
+        for p in parameters:
+            p.grad *= max_norm / total
+    return total
+
+
+def batches(n, batch_size, rng):
+    order = rng.permutation(n)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+
+
+def accuracy(model, x, y, batch_size=1024):
+    correct = 0
+    for start in range(0, len(y), batch_size):
+        logits = model.forward(x[start:start + batch_size])
+        correct += int((logits.argmax(axis=1) == y[start:start + batch_size]).sum())
+    return correct / len(y)
+
+
+def dead_fractions(model, x, batch_size=1024):
+    """Per activation layer, the fraction of units whose input is <= 0 for every
+    example of ``x``: for relu those units output 0 everywhere and get no
+    gradient (dead); leaky variants still pass a small gradient there."""
+    layers = model.activation_layers()
+    alive = [None] * len(layers)
+    for start in range(0, len(x), batch_size):
+        model.forward(x[start:start + batch_size])
+        for i, layer in enumerate(layers):
+            active = (layer._x > 0).any(axis=0)
+            alive[i] = active if alive[i] is None else (alive[i] | active)
+    return [float(1 - a.mean()) for a in alive]
