@@ -34,7 +34,7 @@ class Layer:
 class Linear(Layer):
     """``x @ W + b`` with He (Kaiming, for the ReLU family) or Xavier (Glorot) initialisation."""
 
-    def __init__(self, n_in, n_out, *, init="he", rng=None, dtype=np.float32):
+    def __init__(self, n_in, n_out, *, init="he", bias=0.0, rng=None, dtype=np.float32):
         rng = np.random.default_rng(rng)
         if init == "he":
             scale = math.sqrt(2.0 / n_in)
@@ -43,7 +43,7 @@ class Linear(Layer):
         else:
             raise ValueError(f"init must be 'he' or 'xavier', not {init!r}")
         self.weight = Parameter((rng.standard_normal((n_in, n_out)) * scale).astype(dtype))
-        self.bias = Parameter(np.zeros(n_out, dtype))
+        self.bias = Parameter(np.full(n_out, bias, dtype))
 
     def forward(self, x):
         self._x = x
@@ -150,18 +150,20 @@ class Residual(Layer):
 
 
 def mlp(sizes, activation="relu", *, backend=None, rng=None, residual_middle=False,
-        dtype=np.float32, **params):
+        bias=0.0, dtype=np.float32, **params):
     """An MLP ``sizes[0] -> ... -> sizes[-1]`` with ``activation`` after each hidden layer.
 
     ``residual_middle`` wraps each hidden-to-hidden layer of equal width in a
-    residual connection (the MNIST-1D paper's MLP).
+    residual connection (the MNIST-1D paper's MLP); ``bias`` is the initial
+    bias of the hidden layers.
     """
     rng = np.random.default_rng(rng)
     init = "he" if activation not in ("sigmoid", "tanh") else "xavier"
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        linear = Linear(n_in, n_out, init=init, rng=rng, dtype=dtype)
-        if i == len(sizes) - 2:
+        last = i == len(sizes) - 2
+        linear = Linear(n_in, n_out, init=init, bias=0.0 if last else bias, rng=rng, dtype=dtype)
+        if last:
             layers.append(linear)
             break
         act = (PReLU(n_out, backend=backend, dtype=dtype) if activation == "prelu"

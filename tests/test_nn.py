@@ -1,0 +1,130 @@
+"""The training stack: whole-network gradients by finite differences, and the
+example scripts' main functions on tiny configurations."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastrelu import nn
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+sys.path.insert(0, str(EXAMPLES))
+
+
+def loss_of(model, x, y):
+    return nn.SoftmaxCrossEntropy()(model.forward(x), y)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "elu", "gelu", "tanh", "prelu",
+                                        "softplus", "mish", "silu"])
+@pytest.mark.parametrize("backend", ["numpy", "numba", "auto"])
+def test_network_gradients_match_finite_differences(activation, backend):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((7, 5))
+    y = rng.integers(0, 3, 7)
+    model = nn.mlp([5, 6, 6, 3], activation, backend=backend, rng=1, residual_middle=True,
+                   dtype=np.float64)
+    loss_fn = nn.SoftmaxCrossEntropy()
+    loss_fn(model.forward(x), y)
+    model.backward(loss_fn.backward())
+    h = 1e-6
+    for p in model.parameters():
+        flat, grad = p.value.reshape(-1), p.grad.reshape(-1).copy()
+        for i in rng.choice(flat.size, size=min(4, flat.size), replace=False):
+            old = flat[i]
+            flat[i] = old + h
+            up = loss_of(model, x, y)
+            flat[i] = old - h
+            down = loss_of(model, x, y)
+            flat[i] = old
+            assert abs((up - down) / (2 * h) - grad[i]) < 1e-5, (activation, i)
+
+
+def test_cross_entropy_is_stable_for_huge_logits():
+    loss = nn.SoftmaxCrossEntropy()
+    value = loss(np.array([[1e4, 0.0, -1e4]]), np.array([0]))
+    assert value == 0.0
+    assert np.isfinite(loss.backward()).all()
+
+
+def test_optimizers_reduce_a_quadratic():
+    for make in (lambda ps: nn.SGD(ps, lr=0.1, momentum=0.9), lambda ps: nn.Adam(ps, lr=0.1)):
+        p = nn.Parameter(np.array([3.0, -2.0]))
+        opt = make([p])
+        for _ in range(200):
+            p.grad[...] = 2 * p.value
+            opt.step()
+        assert np.abs(p.value).max() < 1e-2
+
+
+def test_clip_grad_norm():
+    p = nn.Parameter(np.zeros(2))
+    p.grad[...] = [3.0, 4.0]
+    assert nn.clip_grad_norm([p], 1.0) == pytest.approx(5.0)
+    assert np.linalg.norm(p.grad) == pytest.approx(1.0)
+
+
+def test_dead_fractions_counts_units_negative_everywhere():
+    model = nn.mlp([2, 4, 2], "relu", rng=0, dtype=np.float64)
+    linear = model.layers[0].layers[0]
+    linear.weight.value[:] = 0
+    linear.bias.value[:] = [-1, 1, -1, 1]
+    assert nn.dead_fractions(model, np.ones((5, 2))) == [0.5]
+
+
+def test_train_mlp_digits_tiny():
+    pytest.importorskip("sklearn")
+    import train_mlp
+
+    result = train_mlp.main(["--dataset", "digits", "--epochs", "2", "--limit", "300",
+                             "--no-bar", "--backend", "numba"])
+    assert 0 <= result["test_accuracy"] <= 1 and result["epochs"] == 2
+    assert len(result["dead_fraction_per_layer"]) == 2
+
+
+def test_train_mlp_mnist1d_tiny():
+    pytest.importorskip("mnist1d")
+    import train_mlp
+
+    result = train_mlp.main(["--dataset", "mnist1d", "--steps", "20", "--no-bar"])
+    assert result["steps"] == 20
+
+
+def test_compare_activations_tiny(tmp_path):
+    pytest.importorskip("sklearn")
+    import compare_activations
+
+    runs = compare_activations.main(["--depth", "3", "--epochs", "1", "--limit", "200",
+                                     "--activations", "sigmoid", "relu", "--no-bar",
+                                     "--out", str(tmp_path)])
+    assert set(runs) == {"sigmoid", "relu"}
+    assert (tmp_path / "compare_activations.md").exists()
+
+
+def test_dying_relu_tiny(tmp_path):
+    pytest.importorskip("sklearn")
+    import dying_relu
+
+    rows = dying_relu.main(["--epochs", "1", "--lrs", "0.1", "--biases", "-3", "--limit", "200",
+                            "--activations", "relu", "prelu", "--no-bar", "--out", str(tmp_path)])
+    assert len(rows) == 2 and all(0 <= r["dead_at_start"] <= 1 for r in rows)
+
+
+def test_plot_activations(tmp_path):
+    pytest.importorskip("matplotlib")
+    import plot_activations
+
+    data = plot_activations.main(["--out", str(tmp_path / "a.png")])
+    assert (tmp_path / "a.png").stat().st_size > 0
+    x, y, dy = data["relu"]
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
+
+
+def test_custom_activation_example():
+    pytest.importorskip("sklearn")
+    import custom_activation
+
+    hist = custom_activation.main(["--epochs", "1", "--limit", "200", "--no-bar"])
+    assert len(hist) == 1
