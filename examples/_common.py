@@ -50,6 +50,18 @@ def load_dataset(name, seed=0, limit=None):
     return (np.ascontiguousarray(x_train), y_train, np.ascontiguousarray(x_test), y_test)
 
 
+def pyplot():
+    """matplotlib's pyplot drawing to files, or None (with a note) when it is missing."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no figure")
+        return None
+    return plt
+
+
 def progress(iterable, total, desc, enabled=True):
     """tqdm when it is installed and wanted, else the plain iterable."""
     if enabled:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import load_dataset, train
+from _common import load_dataset, pyplot, train
 
 from fastrelu import nn
 
@@ -74,12 +74,8 @@ def markdown(runs):
 
 
 def figure(runs, path, depth):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no figure")
+    plt = pyplot()
+    if plt is None:
         return
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     for name, hist in runs.items():

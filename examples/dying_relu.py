@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import load_dataset, train
+from _common import load_dataset, pyplot, train
 
 from fastrelu import nn
 
@@ -89,12 +89,8 @@ def markdown(rows):
 
 
 def figure(rows, path, args):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no figure")
+    plt = pyplot()
+    if plt is None:
         return
     fig, axes = plt.subplots(1, len(args.biases), figsize=(4.5 * len(args.biases), 4), squeeze=False)
     for ax, bias in zip(axes[0], args.biases):

@@ -5,11 +5,15 @@ shape get closest to a device copy.  Used to choose the cuda backend's form.
     PYTHONPATH=. python perf/gpu_kernel_variants.py
 """
 
-import statistics
+import sys
+from pathlib import Path
 
 import numpy as np
 
 import fastrelu
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_gpu  # noqa: E402
 
 cuda = fastrelu._cuda.numba_cuda()
 
@@ -54,18 +58,7 @@ def one_per_thread(x, out):
 
 
 def timed(fn, batch=20, repeats=7):
-    fn()
-    cuda.synchronize()
-    samples = []
-    for _ in range(repeats):
-        start, stop = cuda.event(), cuda.event()
-        start.record()
-        for _ in range(batch):
-            fn()
-        stop.record()
-        stop.synchronize()
-        samples.append(start.elapsed_time(stop) / 1e3 / batch)
-    return statistics.median(samples)
+    return bench_gpu.timed(cuda, fn, batch, repeats)
 
 
 def main():
