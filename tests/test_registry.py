@@ -142,3 +142,22 @@ def test_import_compiles_nothing_and_leaves_cuda_alone():
     result = _run(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_scalar_compiles_where_numba_cannot_cache():
+    # A function with no source file: Numba refuses cache=True for it at
+    # decoration time, as it does for a read-only install; we fall back.
+    namespace = {}
+    exec("def triple(x):\n    return 3 * x\n", namespace)
+    compiled = fastrelu._jit.scalar(namespace["triple"])
+    assert compiled(2.0) == 6.0
+
+
+def test_read_only_cache_directory_still_works(tmp_path):
+    # NUMBA_CACHE_DIR pointing at a file: no cache can be written there.
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    result = _run("import numpy, fastrelu; print(fastrelu.elu(numpy.array([-1.0, 2.0])))",
+                  NUMBA_CACHE_DIR=str(blocker / "cache"))
+    assert result.returncode == 0, result.stderr
+    assert "2." in result.stdout
