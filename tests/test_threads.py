@@ -36,17 +36,16 @@ SCRIPT = textwrap.dedent("""
 
 
 def _available_layers():
+    """workqueue always; omp and tbb where Numba's pool for them imports."""
+    import importlib
+
     layers = ["workqueue"]
-    try:
-        from numba.np.ufunc import omppool  # noqa: F401
-        layers.append("omp")
-    except ImportError:
-        pass
-    try:
-        from numba.np.ufunc import tbbpool  # noqa: F401
-        layers.append("tbb")
-    except ImportError:
-        pass
+    for layer in ("omp", "tbb"):
+        try:
+            importlib.import_module(f"numba.np.ufunc.{layer}pool")
+        except ImportError:
+            continue
+        layers.append(layer)
     return layers
 
 
