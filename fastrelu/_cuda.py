@@ -9,6 +9,7 @@ argument (CuPy in, CuPy out; PyTorch in, PyTorch out; otherwise a Numba
 device array).  NumPy arguments are copied to the GPU and the result back.
 """
 
+import functools
 import math
 import threading
 
@@ -64,7 +65,7 @@ class CudaBackend(Backend):
             result_obj, device_out = out, cuda.device_array(like.shape, dtype)
         if like.size:
             staged = device_out
-            if any(_overlap(device_out, a) for a in wrapped):
+            if out is not None and any(_overlap(device_out, a) for a in wrapped):
                 staged = cuda.device_array(like.shape, dtype)
             formula = activation.forward if direction == "forward" else activation.backward
             self._launch(cuda, formula, wrapped, staged, params)
@@ -186,6 +187,8 @@ def _extent(a):
 
 def _overlap(out, array):
     """True when ``out`` partly overlaps ``array`` (exact aliasing is fine)."""
+    if out is array:
+        return False
     a, b = _extent(out), _extent(array)
     if a is None or b is None:
         return False
@@ -194,7 +197,14 @@ def _overlap(out, array):
     return a[0] < b[1] and b[0] < a[1]
 
 
+@functools.cache
+def _multiprocessors(device_id):
+    from numba import cuda
+
+    return getattr(cuda.get_current_device(), "MULTIPROCESSOR_COUNT", 1)
+
+
 def _grid(cuda, n):
-    sms = getattr(cuda.get_current_device(), "MULTIPROCESSOR_COUNT", 1)
+    sms = _multiprocessors(getattr(cuda.get_current_device(), "id", 0))
     blocks = max(1, min(math.ceil(n / THREADS_PER_BLOCK), sms * BLOCKS_PER_SM))
     return blocks, THREADS_PER_BLOCK

@@ -1,0 +1,48 @@
+"""Where the host time of one fastrelu call on GPU arrays goes.
+
+Times ``relu(x, out=y)`` on a small device array (launch-bound) against a
+bare launch of the same kernel, and prints a cProfile of the call path.
+
+    PYTHONPATH=. python perf/gpu_call_overhead.py
+"""
+
+import cProfile
+import pstats
+import time
+
+import numpy as np
+
+import fastrelu
+
+cuda = fastrelu._cuda.numba_cuda()
+
+
+def per_call_us(fn, n=2000):
+    fn()
+    cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    cuda.synchronize()
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def main():
+    x = cuda.to_device(np.random.default_rng(0).standard_normal(1024).astype(np.float32))
+    y = cuda.device_array_like(x)
+    backend = fastrelu.registry.lookup("cuda")
+    formula = fastrelu.relu.definition.forward
+    kernel = backend.kernel(formula, 1, 1, False)
+    grid = fastrelu._cuda._grid(cuda, x.size)
+    print(f"fastrelu.relu(x, out=y): {per_call_us(lambda: fastrelu.relu(x, out=y)):.1f} us per call")
+    print(f"bare kernel[grid](x, y, ()): {per_call_us(lambda: kernel[grid](x, y, ())):.1f} us per call")
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(500):
+        fastrelu.relu(x, out=y)
+    profile.disable()
+    pstats.Stats(profile).sort_stats("tottime").print_stats(14)
+
+
+if __name__ == "__main__":
+    main()
