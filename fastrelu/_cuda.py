@@ -140,7 +140,7 @@ def _probe():
 
 
 def _is_gpu(obj):
-    return hasattr(obj, "__cuda_array_interface__") or hasattr(obj, "copy_to_host")
+    return hasattr(obj, "copy_to_host") or hasattr(obj, "__cuda_array_interface__")
 
 
 def _to_device(cuda, obj):

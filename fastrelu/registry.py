@@ -126,4 +126,6 @@ def _auto(array):
 def is_device_array(array):
     """GPU arrays: anything with ``__cuda_array_interface__``, and Numba
     device arrays (whose simulator twins lack the interface)."""
-    return hasattr(array, "__cuda_array_interface__") or hasattr(array, "copy_to_host")
+    # copy_to_host first: on Numba arrays the interface is a property that
+    # builds a dict at every access.
+    return hasattr(array, "copy_to_host") or hasattr(array, "__cuda_array_interface__")
