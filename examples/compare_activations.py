@@ -13,7 +13,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 
 from _common import load_dataset, pyplot, train
 

@@ -38,7 +38,7 @@ def run(torch, model, data, steps, batch=100, lr=1e-2):
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = np.random.default_rng(42)
     start = time.perf_counter()
-    for step in range(steps):
+    for _ in range(steps):
         idx = torch.from_numpy(gen.integers(0, len(y), batch))
         loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
         opt.zero_grad()

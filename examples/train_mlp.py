@@ -11,21 +11,11 @@ Adam at lr 1e-2, batch 100, 6000 steps, seed 42.
 
 import argparse
 import json
-import time
 
-import numpy as np
-
-from _common import load_dataset, train
+import _common  # noqa: F401  (source-tree path)
 
 import fastrelu
-from fastrelu import nn
-
-PRESETS = {
-    "digits": dict(sizes=[64, 128, 128, 10], lr=1e-3, batch_size=32, epochs=30, steps=None,
-                   residual=False),
-    "mnist1d": dict(sizes=[40, 100, 100, 10], lr=1e-2, batch_size=100, epochs=None, steps=6000,
-                    residual=True),
-}
+from fastrelu.training import PRESETS, describe, pyplot, train_mlp
 
 
 def parse(argv=None):
@@ -45,33 +35,10 @@ def parse(argv=None):
 
 def main(argv=None):
     args = parse(argv)
-    preset = dict(PRESETS[args.dataset])
-    if args.epochs is not None:
-        preset.update(epochs=args.epochs, steps=None)
-    if args.steps is not None:
-        preset.update(steps=args.steps, epochs=None)
-    seed = args.seed if args.seed is not None else (42 if args.dataset == "mnist1d" else 0)
-    data = load_dataset(args.dataset, seed=seed, limit=args.limit)
-    model = nn.mlp(preset["sizes"], args.activation, backend=args.backend, rng=seed,
-                   residual_middle=preset["residual"])
-    start = time.perf_counter()
-    history = train(model, data, steps=preset["steps"], epochs=preset["epochs"],
-                    batch_size=preset["batch_size"], lr=preset["lr"], seed=seed,
-                    bar=not args.no_bar, desc=f"{args.dataset} {args.activation} {args.backend}")
-    elapsed = time.perf_counter() - start
-    dead = nn.dead_fractions(model, data[0])
-    result = {
-        "dataset": args.dataset, "activation": args.activation, "backend": args.backend,
-        "seed": seed, "test_accuracy": history[-1]["test_acc"],
-        "best_test_accuracy": max(h["test_acc"] for h in history),
-        "epochs": len(history), "steps": history[-1]["step"], "train_seconds": round(elapsed, 2),
-        "seconds_per_epoch": round(float(np.median([h["seconds"] for h in history])), 4),
-        "dead_fraction_per_layer": [round(d, 3) for d in dead],
-    }
-    print(f"{args.dataset}: {args.activation} on {args.backend}: test accuracy "
-          f"{result['test_accuracy']:.4f} (best {result['best_test_accuracy']:.4f}) after "
-          f"{result['steps']} steps, {result['seconds_per_epoch'] * 1e3:.1f} ms per epoch, "
-          f"dead units per layer {result['dead_fraction_per_layer']}")
+    result, history, _ = train_mlp(args.dataset, args.activation, args.backend, seed=args.seed,
+                                   epochs=args.epochs, steps=args.steps, limit=args.limit,
+                                   bar=not args.no_bar)
+    print(describe(result))
     if args.plot:
         plot(history, args.plot, f"{args.dataset}, {args.activation}, {args.backend}")
     if args.json:
@@ -81,10 +48,9 @@ def main(argv=None):
 
 
 def plot(history, path, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
+    if plt is None:
+        return
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
     steps = [h["step"] for h in history]
     a.plot(steps, [h["loss"] for h in history])

@@ -64,8 +64,12 @@ for _backend in (_cpu.NumpyBackend(), _cpu.SerialBackend(), _cpu.ParallelBackend
 del _backend
 
 __all__ = [
-    "__version__", "Activation", "CompileError", "activation", "Backend", "activations", "all_backends", "backends",
-    "get_backend", "register_backend", "set_backend", "use_backend",
-    *[name for name in dir() if not name.startswith("_") and name.split("_backward")[0]
-      in activations()],
+    "__version__", "Activation", "Backend", "CompileError", "activation", "activations",
+    "all_backends", "backends", "get_backend", "register_backend", "set_backend",
+    "use_backend", "relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "relu6",
+    "relu6_backward", "prelu", "prelu_backward", "rrelu", "rrelu_backward", "elu",
+    "elu_backward", "selu", "selu_backward", "celu", "celu_backward", "gelu", "gelu_backward",
+    "silu", "silu_backward", "softplus", "softplus_backward", "mish", "mish_backward",
+    "hardswish", "hardswish_backward", "hardsigmoid", "hardsigmoid_backward", "sigmoid",
+    "sigmoid_backward", "tanh", "tanh_backward",
 ]

@@ -28,7 +28,8 @@ def check_dtype(name, activation, dtype, direction="forward"):
         raise TypeError(f"{name} does not take integer arrays (got {dtype}); "
                         "convert to float32 or float64 first")
     raise TypeError(f"{name} does not support dtype {dtype}; "
-                    "use float16, float32 or float64" + (" or an integer type" if activation.integers else ""))
+                    "use float16, float32 or float64"
+                    + (" or an integer type" if activation.integers else ""))
 
 
 def check_inputs(name, activation, direction, arrays, labels):
@@ -58,7 +59,8 @@ def check_out(name, out, like):
 def check_params(name, names, values):
     checked = []
     for pname, value in zip(names, values):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        real = isinstance(value, (int, float, np.integer, np.floating))
+        if isinstance(value, (bool, np.bool_)) or not real:
             raise TypeError(f"{name}: {pname} must be a real number, not {type(value).__name__}")
         checked.append(float(value))
     return tuple(checked)

@@ -110,7 +110,6 @@ def main(argv=None):
                     row["fastrelu.relu_backward"] / row["torch threshold_backward"], 3)
             rows.append(row)
             print(json.dumps(row), flush=True)
-            del x, g, y
 
     result = {
         "device": name,

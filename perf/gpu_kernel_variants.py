@@ -84,7 +84,6 @@ def main():
                 gbps = nbytes / timed(fn) / 1e9
                 print(f"| {np.dtype(dtype).name} | 2^{e} | {label} | {gbps:.0f} | {gbps / copy:.2f} |",
                       flush=True)
-            del x, y
 
 
 if __name__ == "__main__":

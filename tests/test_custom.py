@@ -30,7 +30,8 @@ def test_example_from_the_readme(backend, float_dtype):
     y = my_leaky(arr, backend=backend)
     assert y.dtype == float_dtype and y.shape == arr.shape
     # the formula's 0.05 is a Python float: computed in float64, rounded once
-    np.testing.assert_array_equal(y, np.where(arr > 0, arr, 0.05 * arr.astype(np.float64)).astype(float_dtype))
+    expected = np.where(arr > 0, arr, 0.05 * arr.astype(np.float64)).astype(float_dtype)
+    np.testing.assert_array_equal(y, expected)
     grad = random_normal(arr.shape, float_dtype, seed=1)
     dx = my_leaky.backward(grad, arr, backend=backend)
     np.testing.assert_allclose(dx, np.where(arr > 0, grad, grad * 0.05), rtol=1e-6)

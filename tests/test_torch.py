@@ -1,6 +1,5 @@
 """fastrelu.torch: autograd functions checked by torch.autograd.gradcheck."""
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")

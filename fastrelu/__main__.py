@@ -1,0 +1,80 @@
+"""Command line: ``python -m fastrelu info | bench | train``."""
+
+import argparse
+import sys
+
+
+def info(args):
+    import os
+
+    import llvmlite.binding as llvm
+    import numba
+    import numpy as np
+
+    import fastrelu
+
+    print(f"fastrelu {fastrelu.__version__}, numpy {np.__version__}, numba {numba.__version__}")
+    print(f"default backend: {fastrelu.get_backend()}; auto goes parallel at "
+          f"{fastrelu._config.PARALLEL_THRESHOLD} elements")
+    for name, reason in fastrelu.all_backends().items():
+        print(f"  {name:15} {'available' if reason is None else 'unavailable: ' + reason}")
+    fastrelu.relu(np.zeros(fastrelu._config.PARALLEL_THRESHOLD, np.float32),
+                  backend="numba-parallel")  # the threading layer is fixed at first use
+    print(f"numba threading layer: {numba.threading_layer()}, {numba.get_num_threads()} threads")
+    features = llvm.get_host_cpu_features()
+    simd = [f for f in ("sse4.2", "avx", "avx2", "fma", "avx512f", "avx512bw", "neon", "sve")
+            if features.get(f)]
+    print(f"cpu: {llvm.get_host_cpu_name()}, SIMD: {' '.join(simd) or 'none found'}")
+    if fastrelu.all_backends().get("cuda") is None:
+        device = fastrelu._cuda.numba_cuda().get_current_device()
+        name = getattr(device, "name", b"simulator")
+        print(f"gpu: {name.decode() if isinstance(name, bytes) else name}")
+    else:
+        print("gpu: none")
+    cache = numba.config.CACHE_DIR or os.path.join(os.path.dirname(fastrelu.__file__), "__pycache__")
+    print(f"numba cache: {cache}")
+
+
+def bench(args):
+    from . import bench as quick_bench
+
+    env, rows = quick_bench.quick()
+    print(f"# {env['cpu']}, {env['cores']} cores, numba {env['numba']}, torch {env['torch']}")
+    print(quick_bench.markdown(rows))
+
+
+def train(args):
+    from .training import describe, train_mlp
+
+    result, _, _ = train_mlp(args.dataset, args.activation, args.backend, epochs=args.epochs,
+                             steps=args.steps, bar=not args.no_bar)
+    print(describe(result))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m fastrelu",
+                                     description="fastrelu: fast ReLU-family activations")
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("info", help="versions, backends, threading layer, CPU, GPU, cache")
+    p.set_defaults(run=info)
+    p = commands.add_parser("bench", help="relu throughput beside a memory copy (quick table)")
+    p.set_defaults(run=bench)
+    p = commands.add_parser("train", help="train the example MLP")
+    p.add_argument("--dataset", choices=["digits", "mnist1d"], default="digits")
+    p.add_argument("--activation", default="relu")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--no-bar", action="store_true")
+    p.set_defaults(run=train)
+    for sub in commands.choices.values():
+        sub.add_argument("--backend", default="auto", help="the default backend for the command")
+    args = parser.parse_args(argv)
+    from .registry import set_backend
+
+    set_backend(args.backend)
+    args.run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
