@@ -1,0 +1,116 @@
+"""Fused kernels: ``bias_relu(x, bias) = relu(x + bias)`` in one pass.
+
+The bias broadcasts over the last axis of ``x`` (the layout after a dense
+layer, ``x @ W``).  One read of ``x`` and one write of the result, instead of
+NumPy's ``np.maximum(x + b, 0)`` which writes and reads a temporary.
+"""
+
+import numpy as np
+
+from . import _config, _validate, registry
+from .definitions import BUILTIN
+
+_kernels = {}
+
+
+def _compiled(name):
+    """The fused loops, compiled once per process on first use (and cached on disk)."""
+    if not _kernels:
+        import numba
+
+        from ._jit import FASTMATH
+
+        options = dict(cache=True, fastmath=set(FASTMATH))
+
+        def forward(x, b, out):
+            rows, cols = x.shape
+            for i in numba.prange(rows):
+                for j in range(cols):
+                    v = x[i, j] + b[j]
+                    out[i, j] = v if not (v <= 0) else 0
+
+        def backward(g, x, b, grad_x):
+            rows, cols = x.shape
+            for i in numba.prange(rows):
+                for j in range(cols):
+                    grad_x[i, j] = 0 if x[i, j] + b[j] <= 0 else g[i, j]
+
+        for label, fn in (("forward", forward), ("backward", backward)):
+            for parallel in (False, True):
+                try:
+                    _kernels[label, parallel] = numba.njit(parallel=parallel, **options)(fn)
+                except RuntimeError:  # nowhere to cache: compile without
+                    _kernels[label, parallel] = numba.njit(parallel=parallel,
+                                                           fastmath=set(FASTMATH))(fn)
+    return _kernels[name]
+
+
+def _prepare(name, arrays, labels, bias):
+    arrays = _validate.as_arrays(arrays)
+    if any(registry.is_device_array(a) for a in arrays) or registry.is_device_array(bias):
+        raise NotImplementedError(f"{name} runs on host arrays only (no cuda kernel yet)")
+    _validate.check_inputs(name, BUILTIN["leaky_relu"], "forward", arrays, labels)
+    x = arrays[-1]
+    bias = np.asarray(bias, dtype=x.dtype)
+    if x.ndim == 0 or bias.shape != (x.shape[-1],):
+        raise ValueError(f"{name}: bias must have shape ({x.shape[-1] if x.ndim else '...'},), "
+                         f"one value per column of x (last axis), got {bias.shape}")
+    return arrays, bias
+
+
+def _route(backend, x):
+    """Which loop: NumPy's expression, or the serial or the parallel fused loop."""
+    name = registry.get_backend() if backend is None else backend
+    chosen = registry.resolve(name, x)
+    if chosen.name == "numpy":
+        return "numpy"
+    if chosen.name == "numba-parallel" or (name == "auto" and x.size >= _config.PARALLEL_THRESHOLD):
+        return True
+    return False
+
+
+def _as_2d(a):
+    return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
+
+
+def bias_relu(x, bias, *, out=None, backend=None):
+    """``relu(x + bias)``, with ``bias`` broadcast over the last axis, in one pass."""
+    (x,), bias = _prepare("bias_relu", (x,), ("x",), bias)
+    if out is None:
+        out = np.empty(x.shape, x.dtype)
+    else:
+        _validate.check_out("bias_relu", out, x)
+    route = _route(backend, x)
+    if x.size == 0:
+        return out
+    if route == "numpy" or x.dtype == np.float16:
+        with np.errstate(invalid="ignore"):
+            y = x + bias
+            np.copyto(out, np.where(y <= 0, x.dtype.type(0), y))
+        return out
+    target = out if (out.flags.c_contiguous and not np.may_share_memory(out, x)) or out is x \
+        else np.empty(x.shape, x.dtype)
+    _compiled(("forward", route))(_as_2d(x), bias, target.reshape(-1, x.shape[-1]))
+    if target is not out:
+        np.copyto(out, target)
+    return out
+
+
+def bias_relu_backward(grad, x, bias, *, backend=None):
+    """Gradients of :func:`bias_relu` from its input ``x``: ``(grad_x, grad_bias)``.
+
+    ``grad_x`` is ``grad`` where ``x + bias > 0`` and 0 elsewhere;
+    ``grad_bias`` sums ``grad_x`` over every axis but the last.
+    """
+    (grad, x), bias = _prepare("bias_relu_backward", (grad, x), ("grad", "x"), bias)
+    route = _route(backend, x)
+    if route == "numpy" or x.dtype == np.float16:
+        with np.errstate(invalid="ignore"):
+            grad_x = np.where(x + bias <= 0, x.dtype.type(0), grad)
+    else:
+        grad_x = np.empty(x.shape, x.dtype)
+        if x.size:
+            _compiled(("backward", route))(_as_2d(grad), _as_2d(x), bias,
+                                           grad_x.reshape(-1, x.shape[-1]))
+    grad_bias = grad_x.reshape(-1, x.shape[-1]).sum(axis=0) if x.size else np.zeros_like(bias)
+    return grad_x, grad_bias.astype(x.dtype)
