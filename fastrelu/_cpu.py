@@ -110,8 +110,15 @@ class _LoopBackend(_NumbaBackend):
     parallel = False
 
     def compile(self, formula, arity):
-        loop = _make_loop(_jit.scalar(formula), arity, self.parallel)
-        return _jit.njit(loop, parallel=self.parallel)
+        from .definitions import HELPERS
+
+        _jit.register_helpers()
+        loop = _make_loop(_jit.jitable(formula), arity, self.parallel)
+        cache = _jit.cacheable(formula)
+        if cache:  # one cache file per formula, renamed when the formula changes
+            stamp = _jit.code_stamp(formula, *HELPERS)
+            loop.__qualname__ = f"{formula.__name__}_loop_{'parallel' if self.parallel else 'serial'}_{stamp}"
+        return _jit.njit(loop, parallel=self.parallel, cache=cache)
 
     def launch(self, kernel, inputs, out, params):
         if out.size == 0:

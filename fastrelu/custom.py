@@ -43,12 +43,12 @@ def activation(func=None, *, grad=None, name=None):
     if grad is not None and not callable(grad):
         raise TypeError("grad must be a function grad(x, *params) giving the derivative")
 
-    import numba.extending
+    from . import _jit
 
     # Registered functions can be called from compiled code on every target.
-    numba.extending.register_jitable(func)
+    _jit.jitable(func)
     if grad is not None:
-        numba.extending.register_jitable(grad)
+        _jit.jitable(grad)
     nparams = len(extra)
     definition = Definition(
         name=name or func.__name__,

@@ -16,8 +16,6 @@ Parameters are positional, in PyTorch's order, without defaults
 module imports Numba.
 """
 
-from numba.extending import register_jitable
-
 from . import _jit
 from .definitions import BUILTIN, PER_ELEMENT_SLOPE
 
@@ -27,6 +25,6 @@ __all__ = []
 for _definition in [*BUILTIN.values(), PER_ELEMENT_SLOPE]:
     for _name, _formula in ((_definition.name, _definition.forward),
                             (_definition.name + "_backward", _definition.backward)):
-        globals()[_name] = register_jitable(_formula)
+        globals()[_name] = _jit.jitable(_formula)
         __all__.append(_name)
 del _definition, _name, _formula

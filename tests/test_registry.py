@@ -144,13 +144,23 @@ def test_import_compiles_nothing_and_leaves_cuda_alone():
     assert result.stdout.split() == ["False", "False"]
 
 
-def test_scalar_compiles_where_numba_cannot_cache():
+def test_compiles_where_numba_cannot_cache():
     # A function with no source file: Numba refuses cache=True for it at
     # decoration time, as it does for a read-only install; we fall back.
     namespace = {}
     exec("def triple(x):\n    return 3 * x\n", namespace)
-    compiled = fastrelu._jit.scalar(namespace["triple"])
+    compiled = fastrelu._jit.njit(namespace["triple"], cache=True)
     assert compiled(2.0) == 6.0
+
+
+def test_builtin_kernels_load_from_the_cache_in_a_new_process(tmp_path):
+    code = ("import numpy, fastrelu; from fastrelu import registry; "
+            "fastrelu.elu(numpy.ones(3, numpy.float32), backend='numba'); "
+            "k = registry.lookup('numba').kernel(fastrelu.elu.definition, 'forward', 1); "
+            "print(sum(k.stats.cache_hits.values()))")
+    env = {"NUMBA_CACHE_DIR": str(tmp_path)}
+    _run(code, **env)  # compiles and saves
+    assert _run(code, **env).stdout.split()[-1] == "1"  # loads
 
 
 def test_read_only_cache_directory_still_works(tmp_path):
