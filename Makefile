@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 demo: $(STAMP)
-	$(PY) perf/bench.py --quick
+	$(PY) perf/bench.py --quick --no-save
 	$(PY) examples/train_mlp.py --dataset digits --epochs 30
 
 bench: $(STAMP)

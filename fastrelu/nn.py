@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from . import api
+from . import api, fused
 
 
 class Parameter:
@@ -58,6 +58,31 @@ class Linear(Layer):
         return [self.weight, self.bias]
 
 
+class LinearReLU(Linear):
+    """``relu(x @ W + b)`` with the bias add fused into the relu: one pass
+    over the layer's output instead of two (``fastrelu.bias_relu``)."""
+
+    name = "relu"
+
+    def __init__(self, n_in, n_out, *, backend=None, **kwargs):
+        super().__init__(n_in, n_out, **kwargs)
+        self.backend = backend
+
+    def forward(self, x):
+        self._x = x
+        self._h = x @ self.weight.value  # kept: backward needs h + b > 0
+        return fused.bias_relu(self._h, self.bias.value, backend=self.backend)
+
+    def backward(self, grad):
+        grad, self.bias.grad[...] = fused.bias_relu_backward(grad, self._h, self.bias.value,
+                                                             backend=self.backend)
+        self.weight.grad[...] = self._x.T @ grad
+        return grad @ self.weight.value.T
+
+    def preactivation(self):
+        return self._h + self.bias.value
+
+
 class Activation(Layer):
     """Any fastrelu activation as a layer: ``Activation("leaky_relu", negative_slope=0.1)``."""
 
@@ -75,6 +100,9 @@ class Activation(Layer):
     def backward(self, grad):
         # The gradient is written over ``grad``: it is not needed after this.
         return self.function.backward(grad, self._x, **self.params, out=grad, backend=self.backend)
+
+    def preactivation(self):
+        return self._x
 
     def __repr__(self):
         return f"Activation({self.name!r})"
@@ -102,6 +130,9 @@ class PReLU(Layer):
     def parameters(self):
         return [self.weight]
 
+    def preactivation(self):
+        return self._x
+
 
 class Sequential(Layer):
     def __init__(self, *layers):
@@ -123,7 +154,7 @@ class Sequential(Layer):
     def activation_layers(self):
         found = []
         for layer in self.layers:
-            if isinstance(layer, (Activation, PReLU)):
+            if isinstance(layer, (Activation, PReLU, LinearReLU)):
                 found.append(layer)
             elif isinstance(layer, (Sequential, Residual)):
                 found.extend(layer.activation_layers())
@@ -150,25 +181,29 @@ class Residual(Layer):
 
 
 def mlp(sizes, activation="relu", *, backend=None, rng=None, residual_middle=False,
-        bias=0.0, dtype=np.float32, **params):
+        bias=0.0, dtype=np.float32, fused=True, **params):
     """An MLP ``sizes[0] -> ... -> sizes[-1]`` with ``activation`` after each hidden layer.
 
     ``residual_middle`` wraps each hidden-to-hidden layer of equal width in a
     residual connection (the MNIST-1D paper's MLP); ``bias`` is the initial
-    bias of the hidden layers.
+    bias of the hidden layers.  With ``fused`` (the default) a relu layer adds
+    its bias inside the relu kernel (:class:`LinearReLU`).
     """
     rng = np.random.default_rng(rng)
     init = "he" if activation not in ("sigmoid", "tanh") else "xavier"
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        last = i == len(sizes) - 2
-        linear = Linear(n_in, n_out, init=init, bias=0.0 if last else bias, rng=rng, dtype=dtype)
-        if last:
-            layers.append(linear)
+        if i == len(sizes) - 2:
+            layers.append(Linear(n_in, n_out, init=init, rng=rng, dtype=dtype))
             break
-        act = (PReLU(n_out, backend=backend, dtype=dtype) if activation == "prelu"
-               else Activation(activation, backend=backend, **params))
-        block = Sequential(linear, act)
+        if fused and activation == "relu":
+            block = Sequential(LinearReLU(n_in, n_out, init=init, bias=bias, rng=rng, dtype=dtype,
+                                          backend=backend))
+        else:
+            linear = Linear(n_in, n_out, init=init, bias=bias, rng=rng, dtype=dtype)
+            act = (PReLU(n_out, backend=backend, dtype=dtype) if activation == "prelu"
+                   else Activation(activation, backend=backend, **params))
+            block = Sequential(linear, act)
         layers.append(Residual(block) if residual_middle and i > 0 and n_in == n_out else block)
     return Sequential(*layers)
 
@@ -254,6 +289,6 @@ def dead_fractions(model, x, batch_size=1024):
     for start in range(0, len(x), batch_size):
         model.forward(x[start:start + batch_size])
         for i, layer in enumerate(layers):
-            active = (layer._x > 0).any(axis=0)
+            active = (layer.preactivation() > 0).any(axis=0)
             alive[i] = active if alive[i] is None else (alive[i] | active)
     return [float(1 - a.mean()) for a in alive]

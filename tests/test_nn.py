@@ -128,3 +128,21 @@ def test_custom_activation_example():
 
     hist = custom_activation.main(["--epochs", "1", "--limit", "200", "--no-bar"])
     assert len(hist) == 1
+
+
+def test_fused_relu_layers_train_exactly_like_separate_ones():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((16, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 16)
+    fused = nn.mlp([5, 8, 8, 3], "relu", rng=0, residual_middle=True)
+    plain = nn.mlp([5, 8, 8, 3], "relu", rng=0, residual_middle=True, fused=False)
+    assert any(isinstance(layer, nn.LinearReLU) for block in fused.layers[:-1]
+               for layer in getattr(block, "block", block).layers)
+    for model in (fused, plain):
+        loss = nn.SoftmaxCrossEntropy()
+        loss(model.forward(x), y)
+        model.backward(loss.backward())
+    for a, b in zip(fused.parameters(), plain.parameters()):
+        np.testing.assert_array_equal(a.value, b.value)
+        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-6, atol=1e-7)
+    assert nn.dead_fractions(fused, x) == nn.dead_fractions(plain, x)
