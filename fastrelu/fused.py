@@ -18,9 +18,7 @@ def _compiled(name):
     if not _kernels:
         import numba
 
-        from ._jit import FASTMATH
-
-        options = dict(cache=True, fastmath=set(FASTMATH))
+        from . import _jit
 
         def forward(x, b, out):
             rows, cols = x.shape
@@ -37,11 +35,7 @@ def _compiled(name):
 
         for label, fn in (("forward", forward), ("backward", backward)):
             for parallel in (False, True):
-                try:
-                    _kernels[label, parallel] = numba.njit(parallel=parallel, **options)(fn)
-                except RuntimeError:  # nowhere to cache: compile without
-                    _kernels[label, parallel] = numba.njit(parallel=parallel,
-                                                           fastmath=set(FASTMATH))(fn)
+                _kernels[label, parallel] = _jit.njit(fn, parallel=parallel, cache=True)
     return _kernels[name]
 
 

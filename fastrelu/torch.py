@@ -46,10 +46,12 @@ class _Function(torch.autograd.Function):
 
 
 def _function(name):
+    """The Activation object behind ``name`` ("gelu_tanh": GELU's tanh form)."""
+    special = {"gelu": api._gelu_exact, "gelu_tanh": api._gelu_tanh}
+    if name in special:
+        return special[name]
     if name in ("prelu", "rrelu") or name not in api.activations():
         raise ValueError(f"fastrelu.torch supports {', '.join(supported())}, not {name!r}")
-    if name == "gelu":
-        return api._gelu_exact
     return getattr(api, name)
 
 
@@ -60,19 +62,7 @@ def supported():
 
 def apply(name, x, *params, backend=None):
     """``name`` applied to tensor ``x``, differentiable through fastrelu's backward."""
-    if name == "gelu_tanh":
-        fn_name, params = "gelu_tanh", tuple(float(p) for p in params)
-        return _TanhGelu.apply(x, fn_name, params, backend)
     return _Function.apply(x, name, tuple(float(p) for p in params), backend)
-
-
-class _TanhGelu(_Function):
-    @staticmethod
-    def forward(ctx, x, name, params, backend):
-        fn = api._gelu_tanh
-        ctx.save_for_backward(x)
-        ctx.fn, ctx.params, ctx.backend = fn, params, backend
-        return _tensor(fn(_host_or_device(x), backend=backend), x)
 
 
 class Activation(torch.nn.Module):
@@ -80,9 +70,8 @@ class Activation(torch.nn.Module):
 
     def __init__(self, name, *, backend=None, **params):
         super().__init__()
-        _function(name if name != "gelu_tanh" else "gelu")
         self.name, self.backend = name, backend
-        definition = api._gelu_tanh.definition if name == "gelu_tanh" else _function(name).definition
+        definition = _function(name).definition
         defaults = dict(definition.params)
         unknown = set(params) - set(defaults)
         if unknown:

@@ -49,13 +49,18 @@ def _available_layers():
     return layers
 
 
-@pytest.mark.parametrize("layer", _available_layers())
-def test_eight_threads_under_each_threading_layer(layer):
+def _run_under(layer, script):
+    """Run ``script`` in a new interpreter with Numba's threading layer set."""
     env = dict(os.environ, NUMBA_THREADING_LAYER=layer)
-    result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                             text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"layer {layer} errors 0" in result.stdout
+    return result.stdout
+
+
+@pytest.mark.parametrize("layer", _available_layers())
+def test_eight_threads_under_each_threading_layer(layer):
+    assert f"layer {layer} errors 0" in _run_under(layer, SCRIPT)
 
 
 FORK_SCRIPT = textwrap.dedent("""
@@ -79,8 +84,4 @@ FORK_SCRIPT = textwrap.dedent("""
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 @pytest.mark.parametrize("layer", _available_layers())
 def test_parallel_backend_after_fork(layer):
-    env = dict(os.environ, NUMBA_THREADING_LAYER=layer)
-    result = subprocess.run([sys.executable, "-c", FORK_SCRIPT], env=env, capture_output=True,
-                            text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "child 0" in result.stdout
+    assert "child 0" in _run_under(layer, FORK_SCRIPT)
