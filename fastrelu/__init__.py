@@ -13,6 +13,7 @@ from ._cpu import CompileError
 from ._version import __version__
 from .custom import activation
 from .fused import bias_relu, bias_relu_backward
+from .masks import relu_backward_mask, relu_mask
 from .api import (
     Activation,
     activations,
@@ -66,7 +67,7 @@ del _backend
 
 __all__ = [
     "__version__", "Activation", "Backend", "CompileError", "activation", "activations",
-    "bias_relu", "bias_relu_backward",
+    "bias_relu", "bias_relu_backward", "relu_mask", "relu_backward_mask",
     "all_backends", "backends", "get_backend", "register_backend", "set_backend",
     "use_backend", "relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "relu6",
     "relu6_backward", "prelu", "prelu_backward", "rrelu", "rrelu_backward", "elu",

@@ -57,7 +57,7 @@ class CudaBackend(Backend):
         params = tuple((np.float32 if dtype == np.float16 else dtype.type)(p) for p in params)
 
         if out is None:
-            result_obj = _empty_like(cuda, arrays[0], like)
+            result_obj = _empty(cuda, arrays[0], like.shape, like.dtype)
             device_out = _to_device(cuda, result_obj)
         elif _is_gpu(out):
             result_obj, device_out = out, _to_device(cuda, out)
@@ -77,6 +77,85 @@ class CudaBackend(Backend):
         if host_result and out is None:
             return device_out.copy_to_host()
         return result_obj
+
+    # -- the 1-bit relu mask (fastrelu.masks) ---------------------------------
+
+    def relu_mask(self, x, out, name):
+        from .definitions import BUILTIN
+        from .masks import mask_size
+
+        cuda = numba_cuda()
+        device_x = _to_device(cuda, x)
+        _validate.check_inputs(name, BUILTIN["relu"], "forward", [device_x], ("x",))
+        self._check_float(name, device_x.dtype)
+        mask_obj = _empty(cuda, x, (mask_size(device_x.size),), np.uint8)
+        y = self._mask_launch(cuda, "forward", x, device_x, out, _to_device(cuda, mask_obj), name)
+        if not _is_gpu(x) and not _is_gpu(out):
+            return y, mask_obj.copy_to_host()
+        return y, mask_obj
+
+    def relu_backward_mask(self, grad, mask, out, name):
+        from .definitions import BUILTIN
+        from .masks import mask_size
+
+        cuda = numba_cuda()
+        device_grad = _to_device(cuda, grad)
+        _validate.check_dtype(name, BUILTIN["relu"], device_grad.dtype, "backward")
+        self._check_float(name, device_grad.dtype)
+        device_mask = _to_device(cuda, mask)
+        expected = (mask_size(device_grad.size),)
+        if device_mask.dtype != np.uint8 or tuple(device_mask.shape) != expected:
+            raise ValueError(f"{name}: mask must be a uint8 array of shape {expected}, "
+                             f"got {device_mask.dtype} {tuple(device_mask.shape)}")
+        return self._mask_launch(cuda, "backward", grad, device_grad, out, device_mask, name)
+
+    @staticmethod
+    def _check_float(name, dtype):
+        if dtype.kind != "f":
+            raise TypeError(f"{name}: the cuda backend takes float16/32/64 arrays, not {dtype}")
+
+    def _mask_launch(self, cuda, direction, original, source, out, mask, name):
+        """Run a mask kernel on contiguous 1-D views; return the result like ``run_device``."""
+        if out is None:
+            result_obj = _empty(cuda, original, source.shape, source.dtype)
+            device_out = _to_device(cuda, result_obj)
+        else:
+            device_out = (_to_device(cuda, out) if _is_gpu(out)
+                          else cuda.device_array(source.shape, source.dtype))
+            _validate.check_out(name, device_out if _is_gpu(out) else out, source)
+            result_obj = out
+        contiguous = source
+        if not source.is_c_contiguous():
+            contiguous = cuda.device_array(source.shape, source.dtype)
+            self._launch(cuda, _copy, [source], contiguous, ())
+        staged = device_out
+        if not device_out.is_c_contiguous() or _overlap(device_out, source):
+            staged = cuda.device_array(source.shape, source.dtype)
+        if source.size:
+            kernels = self.mask_kernels(source.dtype == np.float16)
+            kernel = kernels[0 if direction == "forward" else 1]
+            kernel[_grid(cuda, mask.size)](contiguous.reshape(contiguous.size),
+                                           staged.reshape(staged.size), mask)
+        if staged is not device_out:
+            self._launch(cuda, _copy, [staged], device_out, ())
+        if out is not None and not _is_gpu(out):
+            out[...] = device_out.copy_to_host()
+            return out
+        if out is None and not _is_gpu(original):
+            return device_out.copy_to_host()
+        return result_obj
+
+    def mask_kernels(self, widen):
+        key = ("mask", widen)
+        kernels = self._kernels.get(key)
+        if kernels is None:
+            with self._lock:
+                kernels = self._kernels.get(key)
+                if kernels is None:
+                    from ._cuda_kernels import make_mask_kernels
+
+                    kernels = self._kernels[key] = make_mask_kernels(widen)
+        return kernels
 
     # -- kernels ------------------------------------------------------------
 
@@ -151,18 +230,19 @@ def _to_device(cuda, obj):
     return cuda.to_device(np.ascontiguousarray(obj))
 
 
-def _empty_like(cuda, original, like):
-    """A result of the same kind as the caller's first array."""
+def _empty(cuda, original, shape, dtype):
+    """A new device array of the same kind as the caller's first array."""
     module = type(original).__module__.split(".")[0]
     if module == "cupy":
         import cupy
 
-        return cupy.empty(like.shape, like.dtype)
+        return cupy.empty(shape, dtype)
     if module == "torch":
         import torch
 
-        return torch.empty(like.shape, dtype=original.dtype, device=original.device)
-    return cuda.device_array(like.shape, like.dtype)
+        torch_dtype = torch.from_numpy(np.empty(0, dtype)).dtype
+        return torch.empty(shape, dtype=torch_dtype, device=original.device)
+    return cuda.device_array(shape, dtype)
 
 
 def _flat(arrays):

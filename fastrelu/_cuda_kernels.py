@@ -87,3 +87,33 @@ def make_kernel(formula, arity, ndim, widen):
                     r, c = i // cols, i % cols
                     out[r, c] = device(load(a[r, c]), load(b[r, c]), load(c_[r, c]), *params)
     return cuda.jit(kernel)
+
+
+def make_mask_kernels(widen):
+    """The relu mask kernels for 1-D contiguous arrays: one thread per mask
+    byte, so that no two threads write the same byte."""
+    load = _to_float32 if widen else _unchanged
+
+    def forward(x, out, mask):
+        n = x.size
+        for j in range(cuda.grid(1), mask.size, cuda.gridsize(1)):
+            bits = 0
+            for k in range(8):
+                i = 8 * j + k
+                if i < n:
+                    v = load(x[i])
+                    out[i] = v if not (v <= 0) else 0
+                    if v > 0:
+                        bits |= 1 << k
+            mask[j] = bits
+
+    def backward(grad, out, mask):
+        n = grad.size
+        for j in range(cuda.grid(1), mask.size, cuda.gridsize(1)):
+            bits = mask[j]
+            for k in range(8):
+                i = 8 * j + k
+                if i < n:
+                    out[i] = grad[i] if (bits >> k) & 1 else 0
+
+    return cuda.jit(forward), cuda.jit(backward)

@@ -159,3 +159,45 @@ def test_partial_overlap_on_the_device():
     expected = x.copy()
     expected[1:] = np.where(x[:-1] <= 0, 0, x[:-1])
     np.testing.assert_array_equal(d.copy_to_host(), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64], ids=lambda t: np.dtype(t).name)
+def test_relu_mask_on_the_device(dtype):
+    x = _data(dtype, n=45)  # 69 elements: a partial last mask byte
+    grad = random_normal(x.size, dtype, seed=3)
+    want_mask = np.packbits(x > 0, bitorder="little")
+    want_y = np.where(x <= 0, dtype(0), x)
+    want_grad = np.where(x > 0, grad, dtype(0))
+    # Host arrays in, host arrays out.
+    y, mask = fastrelu.relu_mask(x, backend="cuda")
+    assert isinstance(y, np.ndarray) and isinstance(mask, np.ndarray)
+    np.testing.assert_array_equal(y, want_y)
+    np.testing.assert_array_equal(mask, want_mask)
+    np.testing.assert_array_equal(fastrelu.relu_backward_mask(grad, mask, backend="cuda"), want_grad)
+    # Device arrays stay on the device, mask included; auto routes them to cuda.
+    d_x, d_grad = cuda.to_device(x), cuda.to_device(grad)
+    d_y, d_mask = fastrelu.relu_mask(d_x)
+    assert hasattr(d_y, "copy_to_host") and hasattr(d_mask, "copy_to_host")
+    np.testing.assert_array_equal(d_y.copy_to_host(), want_y)
+    np.testing.assert_array_equal(d_mask.copy_to_host(), want_mask)
+    d_out = cuda.device_array_like(grad)
+    assert fastrelu.relu_backward_mask(d_grad, d_mask, out=d_out) is d_out
+    np.testing.assert_array_equal(d_out.copy_to_host(), want_grad)
+    # In place on the device.
+    fastrelu.relu_mask(d_x, out=d_x)
+    np.testing.assert_array_equal(d_x.copy_to_host(), want_y)
+
+
+def test_relu_mask_strided_device_array_and_errors():
+    x = random_normal((6, 10), np.float32)
+    d_view = cuda.to_device(x)[:, ::3]  # not contiguous
+    y, mask = fastrelu.relu_mask(d_view)
+    view = x[:, ::3]
+    np.testing.assert_array_equal(y.copy_to_host(), np.where(view <= 0, 0, view))
+    np.testing.assert_array_equal(mask.copy_to_host(), np.packbits(view.ravel() > 0, bitorder="little"))
+    with pytest.raises(ValueError, match="mask"):
+        fastrelu.relu_backward_mask(cuda.to_device(x), cuda.to_device(np.zeros(3, np.uint8)))
+    with pytest.raises(TypeError, match="float16/32/64"):
+        fastrelu.relu_mask(np.arange(5), backend="cuda")
+    with pytest.raises(TypeError, match="host"):
+        fastrelu.relu_mask(cuda.to_device(x), backend="numba")

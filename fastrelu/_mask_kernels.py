@@ -1,0 +1,89 @@
+"""CPU loops of the 1-bit relu mask; imported on first use (it imports Numba).
+
+Every loop works on the integer bits of the values (int16/32/64 views of
+float16/32/64, or integer data as it is), which keeps NaN without a float
+compare and writes every element with a full store.
+"""
+
+import numba
+import numpy as np
+
+from . import _jit
+
+#: Mask bytes per chunk of work: 16384 elements, small enough that a chunk's
+#: staging bytes stay in cache, large enough to make the loop overhead negligible.
+CHUNK_BYTES = 2048
+
+# Multiplying eight 0/1 bytes by this gathers their bits into the top byte,
+# the first (lowest-addressed) byte's bit lowest.
+_GATHER = np.uint64(0x0102040810204080)
+_TOP_BYTE = np.uint64(56)
+# And back: a byte times _SPREAD is eight copies of it; _SELECT keeps bit k of byte k.
+_SPREAD = np.uint64(0x0101010101010101)
+_SELECT = np.uint64(0x8040201008040201)
+
+
+def _forward_chunk(bits, out, flags, mask, low, high):
+    # Slices indexed from 0: simple enough for LLVM to vectorise.
+    for t in range(bits.size):
+        v = bits[t]
+        out[t] = v if v > low else 0
+        flags[t] = (v > 0) & (v <= high)
+    words = flags.view(np.uint64)
+    for t in range(mask.size):
+        mask[t] = (words[t] * _GATHER) >> _TOP_BYTE
+
+
+def _backward_chunk(grad_bits, mask, out_bits, flags):
+    # Each mask byte spread to eight bytes (byte k keeps bit k), then grad's
+    # bits ANDed with all ones or all zeros: keeps NaN and -0 where the bit
+    # is set and writes +0 elsewhere, without a branch.
+    words = flags.view(np.uint64)
+    for j in range(mask.size):
+        words[j] = (np.uint64(mask[j]) * _SPREAD) & _SELECT
+    for t in range(grad_bits.size):
+        out_bits[t] = grad_bits[t] & -np.int32(flags[t] != 0)
+
+
+_forward_chunk = _jit.njit(_forward_chunk, cache=True)
+_backward_chunk = _jit.njit(_backward_chunk, cache=True)
+
+
+def _make_loops(parallel):
+    loop_range = numba.prange if parallel else range
+
+    def forward(bits, out, mask, low, high):
+        whole = bits.size // 8
+        for c in loop_range((whole + CHUNK_BYTES - 1) // CHUNK_BYTES):
+            j0 = c * CHUNK_BYTES
+            j1 = min(whole, j0 + CHUNK_BYTES)
+            flags = np.empty(8 * (j1 - j0), np.uint8)
+            _forward_chunk(bits[8 * j0:8 * j1], out[8 * j0:8 * j1], flags, mask[j0:j1], low, high)
+        rest = bits.size - 8 * whole
+        if rest:  # the last, partial byte, through a zero-padded copy
+            padded = np.zeros(8, bits.dtype)
+            padded[:rest] = bits[8 * whole:]
+            staged = np.empty(8, out.dtype)
+            _forward_chunk(padded, staged, np.empty(8, np.uint8), mask[whole:], low, high)
+            out[8 * whole:] = staged[:rest]
+
+    def backward(grad_bits, out_bits, mask):
+        n = grad_bits.size
+        step = 8 * CHUNK_BYTES
+        for c in loop_range((n + step - 1) // step):
+            i0 = c * step
+            i1 = min(n, i0 + step)
+            bytes_ = mask[i0 // 8:(i1 + 7) // 8]
+            flags = np.empty(8 * bytes_.size, np.uint8)
+            _backward_chunk(grad_bits[i0:i1], bytes_, out_bits[i0:i1], flags)
+
+    kind = "parallel" if parallel else "serial"
+    loops = {}
+    for fn in (forward, backward):
+        # Distinct names: Numba's cache files are named after the function.
+        fn.__qualname__ = f"relu_mask_{fn.__name__}_{kind}"
+        loops[fn.__name__] = _jit.njit(fn, parallel=parallel, cache=True)
+    return loops
+
+
+LOOPS = {False: _make_loops(False), True: _make_loops(True)}

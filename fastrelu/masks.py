@@ -1,0 +1,128 @@
+"""ReLU with a 1-bit mask: what backward needs, in 1/32 of a float32 input.
+
+``relu_mask(x)`` returns ``(y, mask)``: ``y = relu(x)`` and ``mask`` the bits
+``x > 0`` in C order, packed eight to a byte, lowest bit first (equal to
+``np.packbits(x.ravel() > 0, bitorder='little')``).  ``relu_backward_mask(grad,
+mask)`` gives ``relu_backward(grad, x)`` from the mask alone, so a training
+step can free ``x`` (or overwrite it in place) after the forward pass.
+"""
+
+import functools
+
+import numpy as np
+
+from . import _validate, registry
+from .definitions import BUILTIN
+
+@functools.cache
+def _bits_and_limits(dtype):
+    """The integer view of ``dtype`` and the (low, high) limits on its values
+    for the mask loops: relu keeps a value above ``low``, and the mask bit is
+    set for ``0 < value <= high`` (the positive numbers, NaN excluded)."""
+    if dtype.kind == "i":
+        return dtype, 0, np.iinfo(dtype).max
+    bits = np.dtype(f"i{dtype.itemsize}")
+    # -inf's bits as a signed integer: everything at or below is -0 or a
+    # negative number; the negative NaNs lie between it and 0.
+    low = np.array(-np.inf, dtype).view(bits)[()]
+    high = np.array(np.inf, dtype).view(bits)[()]
+    return bits, low, high
+
+
+def mask_size(size):
+    """Bytes in the mask of an array of ``size`` elements: one bit each, rounded up."""
+    return (size + 7) // 8
+
+
+def relu_mask(x, *, out=None, backend=None):
+    """``(relu(x), mask)`` in one pass; ``mask`` holds the bits ``x > 0``.
+
+    ``mask`` is a uint8 array of ``ceil(x.size / 8)`` bytes equal to
+    ``np.packbits(x.ravel() > 0, bitorder='little')``: NaN and -0 give 0
+    bits, so at a NaN input :func:`relu_backward_mask` gives 0 where
+    ``relu_backward`` passes ``grad`` on.  ``out`` may be ``x`` itself: the
+    input is then no longer needed for backward.  GPU arrays give a mask of
+    the same kind on the GPU.
+    """
+    name = "relu_mask"
+    (x,) = _validate.as_arrays((x,))
+    chosen = registry.resolve(backend, x)
+    if registry.is_device_array(x) or registry.is_device_array(out) or chosen.device:
+        _require_device(name, chosen)
+        return chosen.relu_mask(x, out, name)
+    _validate.check_inputs(name, BUILTIN["relu"], "forward", [x], ("x",))
+    if out is not None:
+        _validate.check_out(name, out, x)
+    else:
+        out = np.empty_like(x)
+    mask = np.empty(mask_size(x.size), np.uint8)
+    if chosen.name == "numpy" or x.dtype.kind == "u":
+        mask[...] = np.packbits(x.ravel() > 0, bitorder="little")  # before out may overwrite x
+        np.copyto(out, x if x.dtype.kind == "u" else np.where(x <= 0, x.dtype.type(0), x))
+        return out, mask
+    return _through_loop("forward", chosen, x, out, mask), mask
+
+
+def relu_backward_mask(grad, mask, *, out=None, backend=None):
+    """``relu_backward(grad, x)`` from the mask :func:`relu_mask` gave for ``x``:
+    ``grad`` where the bit is set, +0 elsewhere."""
+    name = "relu_backward_mask"
+    (grad,) = _validate.as_arrays((grad,))
+    chosen = registry.resolve(backend, grad)
+    if any(registry.is_device_array(a) for a in (grad, mask, out)) or chosen.device:
+        _require_device(name, chosen)
+        return chosen.relu_backward_mask(grad, mask, out, name)
+    _validate.check_dtype(name, BUILTIN["relu"], grad.dtype, "backward")
+    mask = check_mask(name, mask, grad.size)
+    if out is not None:
+        _validate.check_out(name, out, grad)
+    else:
+        out = np.empty_like(grad)
+    if chosen.name == "numpy":
+        keep = np.unpackbits(mask, count=grad.size, bitorder="little").reshape(grad.shape)
+        np.copyto(out, np.where(keep.astype(bool), grad, grad.dtype.type(0)))
+        return out
+    return _through_loop("backward", chosen, grad, out, mask)
+
+
+_loops = None
+
+
+def _through_loop(direction, chosen, source, out, mask):
+    """Run a compiled mask loop on C-ordered flat views, staging where ``out``
+    is not C-contiguous or partly overlaps ``source``."""
+    global _loops
+    if _loops is None:
+        from ._mask_kernels import LOOPS as _loops
+    source = np.ascontiguousarray(source)
+    target = out
+    if not out.flags.c_contiguous or (out is not source and np.may_share_memory(out, source)):
+        target = np.empty(source.shape, source.dtype)
+    if source.size:
+        bits, low, high = _bits_and_limits(source.dtype)
+        loop = _loops[chosen.name == "numba-parallel"][direction]
+        limits = (low, high) if direction == "forward" else ()
+        loop(source.reshape(-1).view(bits), target.reshape(-1).view(bits), mask, *limits)
+    if target is not out:
+        np.copyto(out, target)
+    return out
+
+
+def check_mask(name, mask, size):
+    """The mask as a 1-D uint8 array of the right length, or a clear error."""
+    if not isinstance(mask, np.ndarray):
+        raise TypeError(f"{name}: mask must be the uint8 array relu_mask returned, "
+                        f"not {type(mask).__name__}")
+    if mask.dtype != np.uint8:
+        raise TypeError(f"{name}: mask must have dtype uint8, not {mask.dtype}")
+    expected = mask_size(size)
+    if mask.shape != (expected,):
+        raise ValueError(f"{name}: mask has shape {mask.shape}, expected ({expected},) "
+                         f"for a grad of {size} elements")
+    return np.ascontiguousarray(mask)
+
+
+def _require_device(name, chosen):
+    if not chosen.device:
+        raise TypeError(f"{name}: backend {chosen.name!r} takes host (NumPy) arrays, "
+                        "but a GPU array was given; use backend='cuda' or 'auto'")
