@@ -1,19 +1,21 @@
 """PyTorch autograd functions and modules that run fastrelu's kernels.
 
     import fastrelu.torch as frt
-    y = frt.apply("gelu", x)            # differentiable, like F.gelu(x)
-    layer = frt.Activation("leaky_relu", negative_slope=0.1)
+    y = frt.apply("gelu", x)                 # differentiable, like F.gelu(x)
+    layer = frt.Activation("leaky_relu", negative_slope=0.1, inplace=True)
+    prelu = frt.PReLU(num_parameters=64)     # learnable nn.Parameter weight
+    relu = frt.ReLUMask()                    # saves 1 bit per element for backward
 
 CPU tensors go through NumPy without a copy (contiguous or not); CUDA
 tensors go to the ``cuda`` backend through ``__cuda_array_interface__``,
-without a round trip through the host.  This is the minimal bridge; PReLU's
-learnable weight, in-place variants and the 1-bit relu mask are still to come.
+without a round trip through the host (PReLU and RReLU: CPU tensors only).
 """
 
 import numpy as np
 import torch
 
-from . import api
+from . import api, masks
+from .definitions import SELU_ALPHA, SELU_SCALE
 
 
 def _host_or_device(t):
@@ -28,21 +30,76 @@ def _tensor(result, like):
     return torch.from_numpy(np.asarray(result))
 
 
+def _where_positive(y, g, below):
+    """``g`` where the output ``y > 0``, else ``below``."""
+    return torch.where(y > 0, g, below)
+
+
+def _refuse_negative(what, value):
+    # PyTorch's words and rule (RuntimeError at backward time).
+    if value < 0:
+        raise RuntimeError(f"In-place {what} backward calculation is triggered with a negative "
+                           "slope which is not supported. Call the out-of-place version instead.")
+
+
+def _leaky_from_output(g, y, slope):
+    _refuse_negative("leakyReLu", slope)
+    return _tensor(api.leaky_relu.backward(_host_or_device(g), _host_or_device(y), slope), y)
+
+
+def _elu_from_output(g, y, alpha):
+    _refuse_negative("elu", alpha)
+    return _where_positive(y, g, g * (y + alpha))
+
+
+def _celu_from_output(g, y, alpha):
+    _refuse_negative("celu", alpha)
+    return _where_positive(y, g, g * (y / alpha + 1))
+
+
+#: In place, the input is gone: these gradients are written in terms of the
+#: output y, as PyTorch's in-place forms do (y > 0 exactly where x > 0).
+_FROM_OUTPUT = {
+    "relu": lambda g, y: _tensor(api.relu.backward(_host_or_device(g), _host_or_device(y)), y),
+    "leaky_relu": _leaky_from_output,
+    "relu6": lambda g, y: _tensor(api.relu6.backward(_host_or_device(g), _host_or_device(y)), y),
+    "elu": _elu_from_output,
+    "celu": _celu_from_output,
+    "selu": lambda g, y: _where_positive(y, g * SELU_SCALE, g * (y + SELU_SCALE * SELU_ALPHA)),
+    "sigmoid": lambda g, y: g * y * (1 - y),
+    "tanh": lambda g, y: g * (1 - y * y),
+}
+#: In place with a gradient that needs the input: like PyTorch, keep a copy of it.
+_FROM_SAVED_INPUT = {"hardswish", "hardsigmoid", "silu", "mish"}
+
+
 class _Function(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, name, params, backend):
+    def forward(ctx, x, name, params, backend, inplace):
         fn = _function(name)
-        ctx.save_for_backward(x)
-        ctx.fn, ctx.params, ctx.backend = fn, params, backend
-        return _tensor(fn(_host_or_device(x), *params, backend=backend), x)
+        ctx.fn, ctx.name, ctx.params, ctx.backend, ctx.inplace = fn, name, params, backend, inplace
+        if not inplace:
+            ctx.save_for_backward(x)
+            return _tensor(fn(_host_or_device(x), *params, backend=backend), x)
+        if name in _FROM_SAVED_INPUT:
+            ctx.save_for_backward(x.detach().clone())
+        target = _host_or_device(x)
+        fn(target, *params, out=target, backend=backend)
+        ctx.mark_dirty(x)
+        if name in _FROM_OUTPUT:
+            ctx.save_for_backward(x)
+        return x
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        (saved,) = ctx.saved_tensors
         grad = grad.contiguous()
-        dx = ctx.fn.backward(_host_or_device(grad), _host_or_device(x), *ctx.params,
-                             backend=ctx.backend)
-        return _tensor(dx, x), None, None, None
+        if ctx.inplace and ctx.name in _FROM_OUTPUT:
+            dx = _FROM_OUTPUT[ctx.name](grad, saved, *ctx.params)
+        else:
+            dx = _tensor(ctx.fn.backward(_host_or_device(grad), _host_or_device(saved), *ctx.params,
+                                         backend=ctx.backend), saved)
+        return dx, None, None, None, None
 
 
 def _function(name):
@@ -51,7 +108,8 @@ def _function(name):
     if name in special:
         return special[name]
     if name in ("prelu", "rrelu") or name not in api.activations():
-        raise ValueError(f"fastrelu.torch supports {', '.join(supported())}, not {name!r}")
+        raise ValueError(f"fastrelu.torch.apply supports {', '.join(supported())}, not {name!r} "
+                         "(PReLU and RReLU are modules: fastrelu.torch.PReLU, fastrelu.torch.RReLU)")
     return getattr(api, name)
 
 
@@ -60,26 +118,172 @@ def supported():
     return [n for n in api.activations() if n not in ("prelu", "rrelu")] + ["gelu_tanh"]
 
 
-def apply(name, x, *params, backend=None):
-    """``name`` applied to tensor ``x``, differentiable through fastrelu's backward."""
-    return _Function.apply(x, name, tuple(float(p) for p in params), backend)
+def supports_inplace(name):
+    """Whether PyTorch has an in-place form of ``name`` (and so :func:`apply` takes inplace=True)."""
+    return name in _FROM_OUTPUT or name in _FROM_SAVED_INPUT
+
+
+def apply(name, x, *params, backend=None, inplace=False):
+    """``name`` applied to tensor ``x``, differentiable through fastrelu's backward.
+
+    ``inplace=True`` overwrites ``x`` and returns it, as PyTorch's in-place
+    forms do: the gradient then comes from the output (relu, leaky_relu with
+    a slope >= 0, relu6, elu/celu with alpha >= 0, selu, sigmoid, tanh) or
+    from a copy of the input that is kept for backward (hardswish,
+    hardsigmoid, silu, mish).  PyTorch's refusals hold: a leaf tensor that
+    requires grad cannot be changed in place, and gelu and softplus have no
+    in-place form.
+    """
+    if inplace and not supports_inplace(name):
+        _function(name)  # an unknown name gets its own error first
+        raise ValueError(f"{name} has no in-place form (PyTorch has none either)")
+    params = _function(name)._params(name, params, {})  # defaults filled in, checked
+    return _Function.apply(x, name, params, backend, bool(inplace))
 
 
 class Activation(torch.nn.Module):
     """Any supported fastrelu activation as an ``nn.Module``: ``Activation("elu", alpha=0.5)``."""
 
-    def __init__(self, name, *, backend=None, **params):
+    def __init__(self, name, *, backend=None, inplace=False, **params):
         super().__init__()
-        self.name, self.backend = name, backend
+        self.name, self.backend, self.inplace = name, backend, inplace
         definition = _function(name).definition
         defaults = dict(definition.params)
         unknown = set(params) - set(defaults)
         if unknown:
             raise TypeError(f"{name} has no parameter(s) {', '.join(sorted(unknown))}")
+        if inplace and not supports_inplace(name):
+            raise ValueError(f"{name} has no in-place form (PyTorch has none either)")
         self.params = tuple(float(params.get(p, d)) for p, d in definition.params)
 
     def forward(self, x):
-        return apply(self.name, x, *self.params, backend=self.backend)
+        return apply(self.name, x, *self.params, backend=self.backend, inplace=self.inplace)
 
     def extra_repr(self):
-        return repr(self.name)
+        return repr(self.name) + (", inplace=True" if self.inplace else "")
+
+
+# --- ReLU that saves a 1-bit mask --------------------------------------------
+
+
+class _ReLUMaskFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, backend, inplace):
+        source = _host_or_device(x)
+        y, mask = masks.relu_mask(source, out=source if inplace else None, backend=backend)
+        ctx.save_for_backward(_tensor(mask, x))
+        ctx.backend = backend
+        if inplace:
+            ctx.mark_dirty(x)
+            return x
+        return _tensor(y, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (mask,) = ctx.saved_tensors
+        grad = grad.contiguous()
+        dx = masks.relu_backward_mask(_host_or_device(grad), _host_or_device(mask), backend=ctx.backend)
+        return _tensor(dx, grad), None, None
+
+
+def relu_mask(x, *, backend=None, inplace=False):
+    """ReLU whose backward needs only a 1-bit mask of ``x > 0`` (1/32 of a
+    float32 input), not ``x`` or the output.  At a NaN input the gradient
+    is 0 (``torch.relu`` passes it on)."""
+    return _ReLUMaskFunction.apply(x, backend, bool(inplace))
+
+
+class ReLUMask(torch.nn.Module):
+    """``nn.ReLU`` that saves a 1-bit mask for backward: see :func:`relu_mask`."""
+
+    def __init__(self, inplace=False, *, backend=None):
+        super().__init__()
+        self.inplace, self.backend = inplace, backend
+
+    def forward(self, x):
+        return relu_mask(x, backend=self.backend, inplace=self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+# --- PReLU and RReLU: the ones with a weight or with randomness ---------------
+
+
+def _cpu_only(name, *tensors):
+    if any(t.is_cuda for t in tensors):
+        raise NotImplementedError(f"fastrelu.torch.{name} runs on CPU tensors only "
+                                  "(fastrelu's prelu/rrelu have no cuda path yet)")
+
+
+class _PReLUFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, backend):
+        ctx.save_for_backward(x, weight)
+        ctx.backend = backend
+        return torch.from_numpy(api.prelu(x.detach().numpy(), weight.detach().numpy(), backend=backend))
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        grad_x, grad_weight = api.prelu_backward(grad.contiguous().numpy(), x.detach().numpy(),
+                                                 weight.detach().numpy(), backend=ctx.backend)
+        return torch.from_numpy(grad_x), torch.from_numpy(np.asarray(grad_weight)), None
+
+
+def prelu(x, weight, *, backend=None):
+    """PReLU with a learnable ``weight`` (one value, or one per channel: axis 1), like F.prelu."""
+    _cpu_only("prelu", x, weight)
+    return _PReLUFunction.apply(x, weight, backend)
+
+
+class PReLU(torch.nn.Module):
+    """``nn.PReLU`` on fastrelu's kernels: ``weight`` is an ``nn.Parameter`` of
+    ``num_parameters`` values (1, or the channel count), starting at ``init``."""
+
+    def __init__(self, num_parameters=1, init=0.25, *, backend=None, dtype=None):
+        super().__init__()
+        self.num_parameters, self.backend = num_parameters, backend
+        self.weight = torch.nn.Parameter(torch.full((num_parameters,), float(init), dtype=dtype))
+
+    def forward(self, x):
+        return prelu(x, self.weight, backend=self.backend)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class _RReLUFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, lower, upper, rng, backend):
+        y, slopes = api.rrelu(x.detach().numpy(), lower, upper, training=True, rng=rng,
+                              backend=backend)
+        ctx.save_for_backward(x, torch.from_numpy(slopes))
+        ctx.lower, ctx.upper, ctx.backend = lower, upper, backend
+        return torch.from_numpy(y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, slopes = ctx.saved_tensors
+        dx = api.rrelu_backward(grad.contiguous().numpy(), x.detach().numpy(), ctx.lower, ctx.upper,
+                                training=True, slopes=slopes.numpy(), backend=ctx.backend)
+        return torch.from_numpy(dx), None, None, None, None
+
+
+class RReLU(torch.nn.Module):
+    """``nn.RReLU``: in training a slope from U(lower, upper) per element, drawn
+    with a NumPy Generator seeded by ``seed``; in eval the mean slope."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, *, seed=None, backend=None):
+        super().__init__()
+        self.lower, self.upper, self.backend = float(lower), float(upper), backend
+        self.rng = np.random.default_rng(seed)
+
+    def forward(self, x):
+        _cpu_only("RReLU", x)
+        if self.training:
+            return _RReLUFunction.apply(x, self.lower, self.upper, self.rng, self.backend)
+        return apply("leaky_relu", x, (self.lower + self.upper) / 2, backend=self.backend)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}"

@@ -39,3 +39,113 @@ def test_torch_mlp_example_tiny():
 
     results = torch_mlp.main(["--steps", "30"])
     assert len(results) == 2 and all(0 <= acc <= 1 for acc, _ in results.values())
+
+
+INPLACE = [n for n in frt.supported() if frt.supports_inplace(n)]
+
+
+@pytest.mark.parametrize("name", INPLACE)
+def test_inplace_matches_pytorch_and_gradchecks(name):
+    x = torch.linspace(-7.05, 7.05, 48, dtype=torch.float64)
+    reference = getattr(torch.nn.functional, name)
+    leaf = x.clone().requires_grad_(True)
+    expected = reference(leaf * 1, inplace=True) if name not in ("sigmoid", "tanh") else \
+        getattr(torch, name)(leaf * 1)
+    expected.sum().backward()
+
+    ours = x.clone().requires_grad_(True)
+    y = ours * 1  # not a leaf: in place is allowed
+    out = frt.apply(name, y, inplace=True)
+    assert out is y and out._version > 0
+    torch.testing.assert_close(out, expected)
+    out.sum().backward()
+    torch.testing.assert_close(ours.grad, leaf.grad)
+    assert torch.autograd.gradcheck(lambda t: frt.apply(name, t * 1, inplace=True), (leaf,))
+
+
+def test_inplace_refusals_are_pytorchs():
+    leaf = torch.randn(5, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        frt.apply("relu", leaf, inplace=True)
+    with pytest.raises(ValueError, match="no in-place form"):
+        frt.apply("gelu", torch.randn(3), inplace=True)
+    with pytest.raises(ValueError, match="no in-place form"):
+        frt.Activation("softplus", inplace=True)
+    for name, param in (("leaky_relu", -0.1), ("elu", -1.0)):
+        x = torch.randn(5, requires_grad=True)
+        y = frt.apply(name, x * 1, param, inplace=True)
+        with pytest.raises(RuntimeError, match="negative slope"):
+            y.sum().backward()
+    x = torch.randn(4, 3)
+    layer = frt.Activation("relu", inplace=True)
+    assert "inplace=True" in repr(layer)
+    expected = torch.relu(x)
+    assert layer(x) is x and torch.equal(x, expected)
+
+
+def test_relu_mask_matches_relu_and_saves_a_bit_per_element():
+    x = torch.randn(64, 100, dtype=torch.float64)
+    x[0, :3] = torch.tensor([0.0, -0.0, 1e-300])
+    a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    g = torch.randn(64, 100, dtype=torch.float64)
+    torch.relu(a).backward(g)
+    y = frt.relu_mask(b)
+    assert torch.equal(y, torch.relu(x))
+    y.backward(g)
+    assert torch.equal(a.grad, b.grad)
+    assert torch.autograd.gradcheck(frt.relu_mask, (torch.linspace(-3.05, 3, 40, dtype=torch.float64)
+                                                    .requires_grad_(True),))
+
+    def saved_bytes(layer):
+        sizes = []
+
+        def pack(t):
+            sizes.append(t.numel() * t.element_size())
+            return t
+
+        x = torch.randn(256, 1000, requires_grad=True) * 1
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            layer(x)
+        return sum(sizes)
+
+    assert saved_bytes(frt.Activation("relu")) == 256 * 1000 * 4
+    assert saved_bytes(frt.ReLUMask()) == 256 * 1000 // 8
+    module = frt.ReLUMask(inplace=True)
+    x = torch.randn(5, 3, requires_grad=True)
+    y = x * 1
+    assert module(y) is y
+    y.sum().backward()
+    assert torch.equal(x.grad, (x > 0).to(x.dtype))
+
+
+def test_prelu_module_learns_its_weight():
+    torch.manual_seed(0)
+    layer = frt.PReLU(num_parameters=3, init=0.1, dtype=torch.float64)
+    assert isinstance(layer.weight, torch.nn.Parameter) and layer.weight.shape == (3,)
+    reference = torch.nn.PReLU(3, init=0.1, dtype=torch.float64)
+    x = torch.randn(8, 3, 5, dtype=torch.float64)
+    torch.testing.assert_close(layer(x), reference(x))
+    layer(x).square().sum().backward()
+    reference(x).square().sum().backward()
+    torch.testing.assert_close(layer.weight.grad, reference.weight.grad)
+    x = x.requires_grad_(True)
+    w = torch.tensor([0.2, -0.3, 0.5], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(frt.prelu, (x, w))
+    # The weight moves under an optimiser, as nn.PReLU's does.
+    before = layer.weight.detach().clone()
+    torch.optim.SGD(layer.parameters(), lr=0.1).step()
+    assert not torch.equal(before, layer.weight.detach())
+
+
+def test_rrelu_module():
+    x = torch.linspace(-3.05, 3, 30, dtype=torch.float64)
+    layer = frt.RReLU(0.1, 0.3, seed=0)
+    y = layer(x)
+    negative = x < 0
+    slopes = y[negative] / x[negative]
+    assert ((slopes >= 0.1) & (slopes <= 0.3)).all() and torch.equal(y[~negative], x[~negative])
+    leaf = x.clone().requires_grad_(True)
+    layer(leaf).sum().backward()
+    assert ((leaf.grad[negative] >= 0.1) & (leaf.grad[negative] <= 0.3)).all()
+    layer.eval()
+    torch.testing.assert_close(layer(x), torch.nn.functional.rrelu(x, 0.1, 0.3, training=False))
