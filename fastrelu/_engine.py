@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from . import _validate, registry
+from . import _dask, _validate, registry
 
 
 _FAST_DTYPES = frozenset([np.dtype(np.float32), np.dtype(np.float64)])
@@ -49,6 +49,8 @@ def _common_case(activation, direction, arrays, params, out, backend):
 
 def _general_case(activation, direction, arrays, labels, params, out, backend):
     name = activation.name if direction == "forward" else activation.name + "_backward"
+    if _dask.any_dask(*arrays, out):
+        return _dask.elementwise(activation, direction, arrays, labels, params, out, backend, name)
     arrays = _validate.as_arrays(arrays)
     chosen = registry.resolve(backend, arrays[0])
     if any(registry.is_device_array(a) for a in (*arrays, out)) or chosen.device:

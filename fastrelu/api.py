@@ -4,7 +4,7 @@ import inspect
 
 import numpy as np
 
-from . import _engine, _validate
+from . import _dask, _engine, _validate
 from .definitions import BUILTIN, PER_ELEMENT_SLOPE
 
 
@@ -133,6 +133,8 @@ def _channel_slopes(name, x, weight):
         raise ValueError(f"{name}: weight must hold 1 or {channels} (the channel count: "
                          f"axis {1 if x.ndim >= 2 else 0} of x) values, got shape {weight.shape}")
     _validate.check_dtype(name, PER_ELEMENT_SLOPE, weight.dtype)
+    if _dask.is_dask_array(x):
+        return _dask.per_channel(weight, x, 1 if x.ndim >= 2 else 0)
     shape = [1] * x.ndim
     if weight.size > 1:
         shape[1 if x.ndim >= 2 else 0] = weight.size
@@ -142,7 +144,7 @@ def _channel_slopes(name, x, weight):
 
 
 def _host_float_array(name, x):
-    x = np.asarray(x)
+    x = x if _dask.is_dask_array(x) else np.asarray(x)
     _validate.check_dtype(name, PER_ELEMENT_SLOPE, x.dtype)
     return x
 
@@ -163,7 +165,7 @@ def prelu_backward(grad, x, weight, *, out=None, backend=None):
     slopes = _channel_slopes("prelu_backward", x, weight)
     grad_x = _engine.elementwise(PER_ELEMENT_SLOPE, "backward", (grad, x, slopes),
                                  ("grad", "x", "weight"), (), out, backend)
-    grad = np.asarray(grad, dtype=x.dtype)
+    grad = grad if _dask.is_dask_array(grad) else np.asarray(grad, dtype=x.dtype)
     contribution = np.where(x > 0, 0, x * grad)
     if weight.size == 1:
         grad_weight = np.asarray(contribution.sum(dtype=np.float64)).reshape(weight.shape)
@@ -190,7 +192,10 @@ def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, rng=None, *, out=None
         return leaky_relu(x, (lower + upper) / 2, out=out, backend=backend)
     x = _host_float_array("rrelu", x)
     rng = np.random.default_rng() if rng is None else rng
-    slopes = rng.uniform(lower, upper, size=x.shape).astype(x.dtype)
+    if _dask.is_dask_array(x):
+        slopes = _dask.uniform(rng, lower, upper, x)
+    else:
+        slopes = rng.uniform(lower, upper, size=x.shape).astype(x.dtype)
     y = _engine.elementwise(PER_ELEMENT_SLOPE, "forward", (x, slopes), ("x", "slopes"),
                             (), out, backend)
     return y, slopes

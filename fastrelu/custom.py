@@ -94,17 +94,17 @@ def _no_gradient(func, nparams):
     return backward
 
 
+# The np.frompyfunc ufuncs are made at each call: they cannot be pickled, and
+# a Definition must be (Dask sends it to worker processes).
 def _reference(func, nparams):
-    elementwise = np.frompyfunc(func, 1 + nparams, 1)
-
     def reference(x, *params):
+        elementwise = np.frompyfunc(func, 1 + nparams, 1)
         return np.asarray(elementwise(x, *params)).astype(x.dtype)
     return reference
 
 
 def _reference_backward(grad, nparams):
-    elementwise = np.frompyfunc(grad, 1 + nparams, 1)
-
     def reference_backward(g, x, *params):
+        elementwise = np.frompyfunc(grad, 1 + nparams, 1)
         return (g * np.asarray(elementwise(x, *params)).astype(g.dtype)).astype(g.dtype)
     return reference_backward

@@ -58,6 +58,13 @@ class Definition:
     half_backward: object = None
     torch_equivalent: str = ""
 
+    def __reduce_ex__(self, protocol):
+        # Built-ins pickle by name, so that a worker process (Dask) finds its
+        # own copy and the kernels it has compiled for it.
+        if builtin(self.name) is self:
+            return builtin, (self.name,)
+        return super().__reduce_ex__(protocol)
+
 
 # --- relu -----------------------------------------------------------------
 
@@ -523,3 +530,8 @@ BUILTIN = {
                    torch_equivalent="torch.tanh"),
     ]
 }
+
+
+def builtin(name):
+    """The built-in Definition called ``name`` (prelu: the per-element slope one), or None."""
+    return PER_ELEMENT_SLOPE if name == "prelu" else BUILTIN.get(name)

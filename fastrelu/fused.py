@@ -7,7 +7,7 @@ NumPy's ``np.maximum(x + b, 0)`` which writes and reads a temporary.
 
 import numpy as np
 
-from . import _config, _validate, registry
+from . import _config, _dask, _validate, registry
 from .definitions import BUILTIN
 
 _kernels = {}
@@ -40,6 +40,7 @@ def _compiled(name):
 
 
 def _prepare(name, arrays, labels, bias):
+    _dask.refuse(name, *arrays, bias)
     arrays = _validate.as_arrays(arrays)
     if any(registry.is_device_array(a) for a in arrays) or registry.is_device_array(bias):
         raise NotImplementedError(f"{name} runs on host arrays only (no cuda kernel yet)")

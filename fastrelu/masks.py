@@ -11,7 +11,7 @@ import functools
 
 import numpy as np
 
-from . import _validate, registry
+from . import _dask, _validate, registry
 from .definitions import BUILTIN
 
 @functools.cache
@@ -45,6 +45,7 @@ def relu_mask(x, *, out=None, backend=None):
     the same kind on the GPU.
     """
     name = "relu_mask"
+    _dask.refuse(name, x, out)  # the bits run across chunk boundaries
     (x,) = _validate.as_arrays((x,))
     chosen = registry.resolve(backend, x)
     if registry.is_device_array(x) or registry.is_device_array(out) or chosen.device:
@@ -67,6 +68,7 @@ def relu_backward_mask(grad, mask, *, out=None, backend=None):
     """``relu_backward(grad, x)`` from the mask :func:`relu_mask` gave for ``x``:
     ``grad`` where the bit is set, +0 elsewhere."""
     name = "relu_backward_mask"
+    _dask.refuse(name, grad, mask, out)
     (grad,) = _validate.as_arrays((grad,))
     chosen = registry.resolve(backend, grad)
     if any(registry.is_device_array(a) for a in (grad, mask, out)) or chosen.device:

@@ -1,0 +1,89 @@
+"""Dask arrays: every activation maps over the chunks, lazily.
+
+Nothing here imports Dask until a Dask array is passed in.  Each chunk is a
+NumPy (or CuPy) array and runs through the same engine as a direct call, on
+whichever worker holds it: threads, processes or a ``distributed`` cluster.
+"""
+
+import numpy as np
+
+from . import _validate, registry
+
+
+def is_dask_array(obj):
+    """True for a ``dask.array.Array``, without importing Dask."""
+    return type(obj).__module__.startswith("dask.") and hasattr(obj, "map_blocks")
+
+
+def any_dask(*objs):
+    return any(is_dask_array(o) for o in objs)
+
+
+def refuse(name, *objs):
+    """A clear error (instead of a silent compute of the whole array) for the
+    functions that have no chunked form."""
+    if any_dask(*objs):
+        raise TypeError(f"{name} does not take Dask arrays; call it on NumPy arrays, "
+                        "or chunk by chunk with map_blocks")
+
+
+def elementwise(activation, direction, arrays, labels, params, out, backend, name):
+    """A lazy Dask array: ``activation`` applied chunk by chunk."""
+    import dask.array as da
+
+    if out is not None:
+        raise TypeError(f"{name}: out= is not supported with Dask arrays (they are immutable); "
+                        "use the returned array, or da.store() it into a target")
+    lead = next(a for a in arrays if is_dask_array(a))
+    arrays = [a if is_dask_array(a) else da.from_array(np.asarray(a, dtype=lead.dtype), chunks=lead.chunks)
+              for a in arrays]
+    _validate.check_inputs(name, activation, direction, arrays, labels)
+    blocks = _Blocks(activation, direction, labels, params, block_backend(backend, lead))
+    return da.map_blocks(blocks, *arrays, dtype=lead.dtype, meta=lead._meta, token=name)
+
+
+def block_backend(backend, lead):
+    """The backend each chunk runs on, fixed when the graph is built (the
+    worker threads see no ``use_backend`` block).  ``auto`` means one thread
+    per chunk: Dask already runs chunks in parallel."""
+    name = registry.get_backend() if backend is None else backend
+    registry.resolve(name, lead._meta)  # unknown or unavailable names fail now, not on a worker
+    if name == registry.AUTO:
+        return "cuda" if registry.is_device_array(lead._meta) else "numba"
+    return name
+
+
+class _Blocks:
+    """The task run on each chunk (a class, so that workers can unpickle it)."""
+
+    def __init__(self, activation, direction, labels, params, backend):
+        self.activation, self.direction, self.labels = activation, direction, labels
+        self.params, self.backend = params, backend
+
+    def __call__(self, *chunks):
+        from . import _engine
+
+        return _engine.elementwise(self.activation, self.direction, chunks, self.labels,
+                                   self.params, None, self.backend)
+
+
+def per_channel(weight, x, axis):
+    """``weight`` (one value, or one per channel along ``axis``) broadcast to
+    ``x``'s shape and chunks, as a Dask array."""
+    import dask.array as da
+
+    shape = [1] * x.ndim
+    if weight.size > 1:
+        shape[axis] = weight.size
+    column = da.from_array(weight.astype(x.dtype).reshape(shape),
+                           chunks=tuple(c if n > 1 else (1,) for c, n in zip(x.chunks, shape)))
+    return da.broadcast_to(column, x.shape, chunks=x.chunks)
+
+
+def uniform(rng, lower, upper, like):
+    """Random slopes in U(lower, upper), chunked like ``like``, drawn from a
+    seed taken from the NumPy Generator ``rng``."""
+    import dask.array as da
+
+    generator = da.random.default_rng(int(rng.integers(2**63)))
+    return generator.uniform(lower, upper, size=like.shape, chunks=like.chunks).astype(like.dtype)
