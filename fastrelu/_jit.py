@@ -13,7 +13,7 @@ import threading
 FASTMATH = frozenset({"contract"})
 
 
-_registered = set()
+_registered: set = set()
 _lock = threading.Lock()
 
 

@@ -1,8 +1,13 @@
 """The public activation objects: thin Python over the engine."""
 
+from __future__ import annotations
+
 import inspect
+from collections.abc import Callable
 
 import numpy as np
+
+from ._types import Array, BackendName
 
 from . import _dask, _engine, _validate
 from .definitions import BUILTIN, PER_ELEMENT_SLOPE
@@ -15,6 +20,11 @@ class Activation:
     ``grad * f'(x)``, with ``x`` the forward input.
     """
 
+    # Set on user-defined activations (fastrelu.activation).
+    has_gradient: bool = True
+    py_func: Callable[..., float] | None = None
+    py_grad: Callable[..., float] | None = None
+
     def __init__(self, definition, doc=None):
         self.definition = definition
         self.__name__ = self.__qualname__ = definition.name
@@ -25,11 +35,12 @@ class Activation:
         empty = inspect.Parameter.empty
         self._default_params = (None if any(d is empty for _, d in definition.params)
                                 else tuple(float(d) for _, d in definition.params))
-        params = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
-                  for p, d in definition.params]
+        # The signature help() shows, with this activation's own parameters
+        # (the annotations for type checkers are on __call__).
+        positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        params = [inspect.Parameter(p, positional, default=d) for p, d in definition.params]
         keywords = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None)
                     for k in ("out", "backend")]
-        positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
         self.__signature__ = inspect.Signature(
             [inspect.Parameter("x", positional), *params, *keywords])
         self.backward = _Backward(self)
@@ -63,7 +74,8 @@ class Activation:
             raise TypeError(f"{name} is missing parameter(s) {', '.join(missing)}")
         return _validate.check_params(name, names, [values.get(p, self._defaults[p]) for p in names])
 
-    def __call__(self, x, *args, out=None, backend=None, **kwargs):
+    def __call__(self, x: Array, *args: float, out: Array = None, backend: BackendName = None,
+                 **kwargs: float) -> Array:
         params = self._params(self.name, args, kwargs)
         return _engine.elementwise(self.definition, "forward", (x,), ("x",),
                                    params, out, backend)
@@ -75,7 +87,8 @@ class _Backward:
         self.__name__ = self.__qualname__ = activation.name + "_backward"
         self.__doc__ = f"Gradient of {activation.name}: grad * {activation.name}'(x)."
 
-    def __call__(self, grad, x, *args, out=None, backend=None, **kwargs):
+    def __call__(self, grad: Array, x: Array, *args: float, out: Array = None,
+                 backend: BackendName = None, **kwargs: float) -> Array:
         act = self._activation
         if getattr(act.definition.backward, "missing_gradient", False):
             act.definition.backward()  # raises the explanation
@@ -107,12 +120,14 @@ _gelu_exact = Activation(BUILTIN["gelu"])
 _gelu_tanh = Activation(BUILTIN["gelu_tanh"])
 
 
-def gelu(x, approximate="none", *, out=None, backend=None):
+def gelu(x: Array, approximate: str = "none", *, out: Array = None,
+         backend: BackendName = None) -> Array:
     """GELU: x * Phi(x); ``approximate="tanh"`` uses the tanh approximation (PyTorch: F.gelu)."""
     return _gelu_variant(approximate)(x, out=out, backend=backend)
 
 
-def gelu_backward(grad, x, approximate="none", *, out=None, backend=None):
+def gelu_backward(grad: Array, x: Array, approximate: str = "none", *, out: Array = None,
+                  backend: BackendName = None) -> Array:
     """Gradient of :func:`gelu`."""
     return _gelu_variant(approximate).backward(grad, x, out=out, backend=backend)
 
@@ -149,7 +164,7 @@ def _host_float_array(name, x):
     return x
 
 
-def prelu(x, weight, *, out=None, backend=None):
+def prelu(x: Array, weight: Array, *, out: Array = None, backend: BackendName = None) -> Array:
     """PReLU: x where x > 0, else weight * x, with one weight or one per channel
     (axis 1, or axis 0 for 1-D input), as PyTorch's F.prelu."""
     x = _host_float_array("prelu", x)
@@ -158,7 +173,8 @@ def prelu(x, weight, *, out=None, backend=None):
                                (), out, backend)
 
 
-def prelu_backward(grad, x, weight, *, out=None, backend=None):
+def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
+                   backend: BackendName = None) -> tuple[Array, Array]:
     """Gradients of :func:`prelu`: returns ``(grad_x, grad_weight)``."""
     x = _host_float_array("prelu_backward", x)
     weight = np.asarray(weight)
@@ -176,7 +192,9 @@ def prelu_backward(grad, x, weight, *, out=None, backend=None):
     return grad_x, grad_weight.astype(weight.dtype if weight.dtype.kind == "f" else x.dtype)
 
 
-def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, rng=None, *, out=None, backend=None):
+def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          rng: np.random.Generator | None = None, *, out: Array = None,
+          backend: BackendName = None) -> Array | tuple[Array, Array]:
     """Randomized leaky ReLU (PyTorch: F.rrelu).
 
     In evaluation (``training=False``) the slope is ``(lower + upper) / 2`` and
@@ -201,8 +219,9 @@ def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, rng=None, *, out=None
     return y, slopes
 
 
-def rrelu_backward(grad, x, lower=1.0 / 8, upper=1.0 / 3, training=False, slopes=None, *,
-                   out=None, backend=None):
+def rrelu_backward(grad: Array, x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+                   training: bool = False, slopes: Array = None, *, out: Array = None,
+                   backend: BackendName = None) -> Array:
     """Gradient of :func:`rrelu`; in training pass the ``slopes`` it returned."""
     lower, upper = _validate.check_params("rrelu_backward", ("lower", "upper"), (lower, upper))
     if not training:
@@ -214,9 +233,9 @@ def rrelu_backward(grad, x, lower=1.0 / 8, upper=1.0 / 3, training=False, slopes
 
 
 # Every activation has ``.backward``, the functions written by hand too.
-gelu.backward = gelu_backward
-prelu.backward = prelu_backward
-rrelu.backward = rrelu_backward
+gelu.backward = gelu_backward  # type: ignore[attr-defined]
+prelu.backward = prelu_backward  # type: ignore[attr-defined]
+rrelu.backward = rrelu_backward  # type: ignore[attr-defined]
 relu_backward = relu.backward
 leaky_relu_backward = leaky_relu.backward
 relu6_backward = relu6.backward
@@ -235,6 +254,6 @@ _PUBLIC = ["relu", "leaky_relu", "relu6", "prelu", "rrelu", "elu", "selu", "celu
            "silu", "softplus", "mish", "hardswish", "hardsigmoid", "sigmoid", "tanh"]
 
 
-def activations():
+def activations() -> list[str]:
     """Names of the built-in activations (each also has a ``NAME_backward``)."""
     return list(_PUBLIC)

@@ -1,7 +1,11 @@
 """User-defined activations: a scalar Python function becomes an activation
 with the same contract as the built-ins, on every backend."""
 
+from __future__ import annotations
+
 import inspect
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -11,7 +15,8 @@ from .definitions import Definition
 _EMPTY = inspect.Parameter.empty
 
 
-def activation(func=None, *, grad=None, name=None):
+def activation(func: Callable[..., float] | None = None, *,
+               grad: Callable[..., float] | None = None, name: str | None = None) -> Any:
     """Turn a scalar function ``f(x, *params)`` into an activation.
 
     ::

@@ -31,7 +31,7 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 #: Scalar helpers that formulas call; the compilers register them with Numba
 #: (``register_jitable``) before compiling, so this module never imports Numba.
-HELPERS = []
+HELPERS: list = []
 
 
 def helper(func):

@@ -5,12 +5,15 @@ layer, ``x @ W``).  One read of ``x`` and one write of the result, instead of
 NumPy's ``np.maximum(x + b, 0)`` which writes and reads a temporary.
 """
 
+from __future__ import annotations
+
 import numpy as np
 
 from . import _config, _dask, _validate, registry
+from ._types import Array, BackendName
 from .definitions import BUILTIN
 
-_kernels = {}
+_kernels: dict = {}
 
 
 def _compiled(name):
@@ -68,7 +71,7 @@ def _as_2d(a):
     return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
 
 
-def bias_relu(x, bias, *, out=None, backend=None):
+def bias_relu(x: Array, bias: Array, *, out: Array = None, backend: BackendName = None) -> Array:
     """``relu(x + bias)``, with ``bias`` broadcast over the last axis, in one pass."""
     (x,), bias = _prepare("bias_relu", (x,), ("x",), bias)
     if out is None:
@@ -91,7 +94,8 @@ def bias_relu(x, bias, *, out=None, backend=None):
     return out
 
 
-def bias_relu_backward(grad, x, bias, *, backend=None):
+def bias_relu_backward(grad: Array, x: Array, bias: Array, *,
+                       backend: BackendName = None) -> tuple[Array, Array]:
     """Gradients of :func:`bias_relu` from its input ``x``: ``(grad_x, grad_bias)``.
 
     ``grad_x`` is ``grad`` where ``x + bias > 0`` and 0 elsewhere;

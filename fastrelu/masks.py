@@ -7,11 +7,14 @@ mask)`` gives ``relu_backward(grad, x)`` from the mask alone, so a training
 step can free ``x`` (or overwrite it in place) after the forward pass.
 """
 
+from __future__ import annotations
+
 import functools
 
 import numpy as np
 
 from . import _dask, _validate, registry
+from ._types import Array, BackendName
 from .definitions import BUILTIN
 
 @functools.cache
@@ -29,12 +32,12 @@ def _bits_and_limits(dtype):
     return bits, low, high
 
 
-def mask_size(size):
+def mask_size(size: int) -> int:
     """Bytes in the mask of an array of ``size`` elements: one bit each, rounded up."""
     return (size + 7) // 8
 
 
-def relu_mask(x, *, out=None, backend=None):
+def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tuple[Array, Array]:
     """``(relu(x), mask)`` in one pass; ``mask`` holds the bits ``x > 0``.
 
     ``mask`` is a uint8 array of ``ceil(x.size / 8)`` bytes equal to
@@ -64,7 +67,8 @@ def relu_mask(x, *, out=None, backend=None):
     return _through_loop("forward", chosen, x, out, mask), mask
 
 
-def relu_backward_mask(grad, mask, *, out=None, backend=None):
+def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
+                       backend: BackendName = None) -> Array:
     """``relu_backward(grad, x)`` from the mask :func:`relu_mask` gave for ``x``:
     ``grad`` where the bit is set, +0 elsewhere."""
     name = "relu_backward_mask"

@@ -4,9 +4,13 @@ Resolution order: ``backend=`` on the call > ``use_backend()`` block >
 ``set_backend()`` / ``FASTRELU_BACKEND`` > ``"auto"``.
 """
 
+from __future__ import annotations
+
 import contextlib
 import contextvars
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 from . import _config
 
@@ -24,25 +28,35 @@ class Backend:
     Subclasses compile whatever they need lazily, on first use.
     """
 
-    name = None
+    name: str | None = None
     #: True for backends that take arrays in GPU memory.
-    device = False
+    device: bool = False
 
-    def unavailable_reason(self):
+    def unavailable_reason(self) -> str | None:
         """None if the backend can run here, else a short reason why not."""
         return None
 
     def run(self, activation, direction, inputs, out, params):
         raise NotImplementedError
 
+    # Device backends (device = True) take GPU arrays through these instead.
+    def run_device(self, activation, direction, arrays, labels, out, params, name):
+        raise NotImplementedError
 
-_registry = {}
+    def relu_mask(self, x, out, name):
+        raise NotImplementedError
+
+    def relu_backward_mask(self, grad, mask, out, name):
+        raise NotImplementedError
+
+
+_registry: dict[str, Backend] = {}
 _lock = threading.Lock()
 _process_default = _config.DEFAULT_BACKEND
 _block_default = contextvars.ContextVar("fastrelu_backend", default=None)
 
 
-def register_backend(backend, *, replace=False):
+def register_backend(backend: Backend, *, replace: bool = False) -> None:
     """Add ``backend`` (a :class:`Backend` instance) under ``backend.name``."""
     if not isinstance(backend, Backend):
         raise TypeError(f"expected a fastrelu.Backend instance, got {type(backend).__name__}")
@@ -55,12 +69,12 @@ def register_backend(backend, *, replace=False):
         _registry[name] = backend
 
 
-def backends():
+def backends() -> list[str]:
     """Names of the backends that can run on this machine, ``"auto"`` first."""
     return [AUTO] + [name for name, b in _registry.items() if b.unavailable_reason() is None]
 
 
-def all_backends():
+def all_backends() -> dict[str, str | None]:
     """Every registered backend name, with None or the reason it cannot run."""
     return {name: b.unavailable_reason() for name, b in _registry.items()}
 
@@ -75,19 +89,19 @@ def _check_name(name):
     return name
 
 
-def get_backend():
+def get_backend() -> str:
     """The name in force here: a ``use_backend()`` block's, else the process default."""
     return _block_default.get() or _process_default
 
 
-def set_backend(name):
+def set_backend(name: str) -> None:
     """Set the process-wide default backend."""
     global _process_default
     _process_default = _check_name(name)
 
 
 @contextlib.contextmanager
-def use_backend(name):
+def use_backend(name: str) -> Iterator[str]:
     """Use backend ``name`` inside a ``with`` block (per thread and per task)."""
     token = _block_default.set(_check_name(name))
     try:
@@ -96,7 +110,7 @@ def use_backend(name):
         _block_default.reset(token)
 
 
-def lookup(name):
+def lookup(name: str) -> Backend:
     """The :class:`Backend` registered as ``name``; raises if it cannot run here."""
     _check_name(name)
     backend = _registry[name]
@@ -106,7 +120,7 @@ def lookup(name):
     return backend
 
 
-def resolve(name, array):
+def resolve(name: str | None, array: Any) -> Backend:
     """The backend that runs a call on ``array`` with ``backend=name``."""
     if name is None:
         name = get_backend()
@@ -123,7 +137,7 @@ def _auto(array):
     return lookup("numba-parallel")
 
 
-def is_device_array(array):
+def is_device_array(array: Any) -> bool:
     """GPU arrays: anything with ``__cuda_array_interface__``, and Numba
     device arrays (whose simulator twins lack the interface)."""
     # copy_to_host first: on Numba arrays the interface is a property that

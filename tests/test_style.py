@@ -1,4 +1,4 @@
-"""The code base stays ruff-clean (where ruff is installed)."""
+"""The code base stays ruff-clean and mypy-clean (where they are installed)."""
 
 import shutil
 import subprocess
@@ -15,4 +15,12 @@ def test_ruff_clean():
     if not Path(ruff).exists():
         pytest.skip("ruff is not installed")
     result = subprocess.run([ruff, "check", str(ROOT)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_clean():
+    mypy = shutil.which("mypy") or str(Path(sys.executable).with_name("mypy"))
+    if not Path(mypy).exists():
+        pytest.skip("mypy is not installed")
+    result = subprocess.run([mypy, "fastrelu"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
