@@ -110,13 +110,13 @@ class _LoopBackend(_NumbaBackend):
     parallel = False
 
     def compile(self, formula, arity):
-        from .definitions import HELPERS
+        from .definitions import HELPERS, VECTOR_MATH
 
         _jit.register_helpers()
         loop = _make_loop(_jit.jitable(formula), arity, self.parallel)
         cache = _jit.cacheable(formula)
         if cache:  # one cache file per formula, renamed when the formula changes
-            stamp = _jit.code_stamp(formula, *HELPERS)
+            stamp = _jit.code_stamp(formula, *HELPERS, *VECTOR_MATH.values(), *_vecmath_functions())
             loop.__qualname__ = f"{formula.__name__}_loop_{'parallel' if self.parallel else 'serial'}_{stamp}"
         return _jit.njit(loop, parallel=self.parallel, cache=cache)
 
@@ -137,24 +137,67 @@ class _LoopBackend(_NumbaBackend):
         kernel(*args)
 
 
+def _vecmath_functions():
+    import inspect
+
+    from . import _vecmath
+
+    return [f for _, f in inspect.getmembers(_vecmath, inspect.isfunction)
+            if f.__module__ == _vecmath.__name__]
+
+
 def _make_loop(formula, arity, parallel):
+    """The loop applying ``formula`` element by element.
+
+    One spelling per number of arrays and of scalar parameters: Numba can
+    inline ``formula`` into the loop (which lets LLVM vectorise it) only
+    when it is called with its arguments written out, not with ``*params``.
+    """
+    import inspect
+
     import numba
 
     loop_range = numba.prange if parallel else range
-    if arity == 1:
-        def loop(x, out, *params):
+    nparams = len(inspect.signature(formula).parameters) - arity
+    key = (arity, nparams)
+    if key == (1, 0):
+        def loop(x, out):
             for i in loop_range(out.size):
-                out[i] = formula(x[i], *params)
-    elif arity == 2:
-        def loop(a, b, out, *params):
+                out[i] = formula(x[i])
+    elif key == (1, 1):
+        def loop(x, out, p):
             for i in loop_range(out.size):
-                out[i] = formula(a[i], b[i], *params)
-    elif arity == 3:
-        def loop(a, b, c, out, *params):
+                out[i] = formula(x[i], p)
+    elif key == (1, 2):
+        def loop(x, out, p, q):
             for i in loop_range(out.size):
-                out[i] = formula(a[i], b[i], c[i], *params)
+                out[i] = formula(x[i], p, q)
+    elif key == (1, 3):
+        def loop(x, out, p, q, r):
+            for i in loop_range(out.size):
+                out[i] = formula(x[i], p, q, r)
+    elif key == (2, 0):
+        def loop(a, b, out):
+            for i in loop_range(out.size):
+                out[i] = formula(a[i], b[i])
+    elif key == (2, 1):
+        def loop(a, b, out, p):
+            for i in loop_range(out.size):
+                out[i] = formula(a[i], b[i], p)
+    elif key == (2, 2):
+        def loop(a, b, out, p, q):
+            for i in loop_range(out.size):
+                out[i] = formula(a[i], b[i], p, q)
+    elif key == (2, 3):
+        def loop(a, b, out, p, q, r):
+            for i in loop_range(out.size):
+                out[i] = formula(a[i], b[i], p, q, r)
+    elif key == (3, 0):
+        def loop(a, b, c, out):
+            for i in loop_range(out.size):
+                out[i] = formula(a[i], b[i], c[i])
     else:
-        raise ValueError(f"kernels take 1 to 3 arrays, not {arity}")
+        raise ValueError(f"no loop for {arity} arrays and {nparams} parameters")
     return loop
 
 

@@ -3,14 +3,25 @@
 Numba is imported here lazily, so ``import fastrelu`` stays light.
 """
 
+import inspect
 import sys
 import threading
+import types
 
 # Fast-math flags that keep IEEE special values: 'nnan' and 'ninf' are left out
 # on purpose, since with them LLVM may fold NaN away (relu(nan) would become 0).
 # 'arcp' is left out too: it turns x / 3 into x * (1/3), which fused with the
 # next add gives 2.8e-17 where hardswish's gradient is exactly 0 (x = -1.5).
 FASTMATH = frozenset({"contract"})
+
+# Division by zero gives inf or NaN, as in NumPy, instead of raising
+# ZeroDivisionError: the check is a branch in every loop that divides, and
+# it stops LLVM from vectorising the loop (sigmoid, silu, celu, ...).
+ERROR_MODEL = "numpy"
+
+# Options of the scalar functions called from CPU loops: with no exception
+# path to keep, LLVM inlines them into the loop and can vectorise it.
+CPU_HELPER_OPTIONS = {"fastmath": set(FASTMATH), "error_model": ERROR_MODEL}
 
 
 _registered: set = set()
@@ -19,23 +30,61 @@ _lock = threading.Lock()
 
 def jitable(func):
     """Make a plain scalar function callable from compiled code on every
-    target (CPU and CUDA), once; returns the function itself."""
+    target (CPU and CUDA), once; returns the function itself.
+
+    On the CPU it compiles with the loops' options (no ZeroDivisionError
+    check, hence no exception path), which lets LLVM inline it into a loop
+    and, where the inlined code is small enough, vectorise the loop.
+    """
     if func not in _registered:
         with _lock:
             if func not in _registered:
-                from numba.extending import register_jitable
+                from numba.extending import overload, register_jitable
 
-                register_jitable(func)
+                register_jitable(func)  # every target, CUDA included
+
+                def _cpu(*args):
+                    return func
+
+                # Numba matches the typer's signature against the call's arguments.
+                _cpu.__signature__ = inspect.signature(func)
+                overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)(_cpu)
                 _registered.add(func)
     return func
 
 
 def register_helpers():
-    """Make the scalar helpers of the built-in formulas callable from compiled code."""
-    from .definitions import HELPERS
+    """Make the scalar helpers of the built-in formulas callable from compiled
+    code; on the CPU, exp, expm1, log1p and tanh become the vectorisable
+    versions of ``_vecmath`` (CUDA keeps ``math``'s)."""
+    from .definitions import HELPERS, VECTOR_MATH
 
     for helper in HELPERS:
         jitable(helper)
+    for name, func in VECTOR_MATH.items():
+        if func not in _registered:
+            with _lock:
+                if func not in _registered:
+                    _register_cpu_version(func, name)
+                    _registered.add(func)
+
+
+def _register_cpu_version(func, name):
+    from numba.extending import overload, register_jitable
+
+    from . import _vecmath
+
+    register_jitable(func)  # every target: the math module's function
+    implementation = _vecmath.FUNCTIONS[name]
+
+    @overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)  # the CPU target prefers its own
+    def _cpu(x):
+        return implementation
+
+
+def options_stamp():
+    """The compiler options that change generated code, for cache names."""
+    return repr((sorted(FASTMATH), ERROR_MODEL))
 
 
 def cacheable(func):
@@ -58,12 +107,19 @@ def code_stamp(*funcs):
     """
     import hashlib
 
-    digest = hashlib.sha1()
-    for func in funcs:
-        code = func.__code__
+    digest = hashlib.sha1(options_stamp().encode())
+
+    def add(code):
         digest.update(code.co_code)
-        digest.update(repr(code.co_consts).encode())
         digest.update(repr(code.co_names).encode())
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):  # a nested function: its repr holds an address
+                add(const)
+            else:
+                digest.update(repr(const).encode())
+
+    for func in funcs:
+        add(func.__code__)
     return digest.hexdigest()[:12]
 
 
@@ -76,7 +132,7 @@ def njit(func, *, parallel=False, cache=False):
     """
     import numba
 
-    options = dict(parallel=parallel, fastmath=set(FASTMATH))
+    options = dict(parallel=parallel, fastmath=set(FASTMATH), error_model=ERROR_MODEL)
     if cache:
         try:
             return numba.njit(cache=True, **options)(func)
@@ -89,4 +145,4 @@ def vectorize(func):
     """A lazily compiled ufunc; signatures are added per dtype on first use."""
     import numba
 
-    return numba.vectorize(fastmath=set(FASTMATH))(func)
+    return numba.vectorize(fastmath=set(FASTMATH))(func)  # ufuncs use the numpy error model already

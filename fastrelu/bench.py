@@ -94,10 +94,10 @@ def relu_table(sizes, dtypes, verbose=True):
 
 
 def markdown(rows):
-    columns = list(rows[0])
+    columns = list(dict.fromkeys(c for row in rows for c in row))  # every key, first-seen order
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        lines.append("| " + " | ".join(f"{row[c]:.0e}" if c == "n" else str(row[c])
+        lines.append("| " + " | ".join(f"{row[c]:.0e}" if c == "n" else str(row.get(c, ""))
                                        for c in columns) + " |")
     return "\n".join(lines)
 

@@ -39,6 +39,37 @@ def helper(func):
     return func
 
 
+#: The elementary functions the formulas call, by name: plain ``math`` here
+#: (for CUDA, the simulator and Python callers), and in the CPU loops
+#: vectorisable versions (``_vecmath``), swapped in by ``_jit.register_helpers``.
+VECTOR_MATH: dict = {}
+
+
+def vector_math(func):
+    VECTOR_MATH[func.__name__.lstrip("_")] = func
+    return func
+
+
+@vector_math
+def _exp(x):
+    return math.exp(x)
+
+
+@vector_math
+def _expm1(x):
+    return math.expm1(x)
+
+
+@vector_math
+def _log1p(x):
+    return math.log1p(x)
+
+
+@vector_math
+def _tanh(x):
+    return math.tanh(x)
+
+
 @dataclass(frozen=True, eq=False)
 class Definition:
     """One activation: scalar formulas for the compiled backends, NumPy ones for the reference."""
@@ -185,12 +216,26 @@ def hardswish_backward_ref(g, x):
 # --- exponential family -------------------------------------------------------
 
 
+# The smooth formulas compute every part and pick with a select at the end:
+# a branch around exp & co. would stop the CPU loops from vectorising.  The
+# parts the select drops get a harmless argument (_not_positive), so that
+# Python's math (CUDA simulator) never overflows.
+
+
+@helper
+def _not_positive(x):
+    # x where x <= 0 or NaN; else x - x (0, or NaN for +inf: dropped anyway).
+    return x if not (x > 0) else x - x
+
+
 def elu(x, alpha):
-    return x if x > 0 else alpha * math.expm1(x)
+    negative = alpha * _expm1(_not_positive(x))
+    return x if x > 0 else negative
 
 
 def elu_backward(g, x, alpha):
-    return g if x > 0 else g * alpha * math.exp(x)
+    negative = g * alpha * _exp(_not_positive(x))
+    return g if x > 0 else negative
 
 
 def elu_ref(x, alpha):
@@ -203,11 +248,13 @@ def elu_backward_ref(g, x, alpha):
 
 
 def selu(x):
-    return SELU_SCALE * x if x > 0 else SELU_SCALE * SELU_ALPHA * math.expm1(x)
+    negative = SELU_SCALE * SELU_ALPHA * _expm1(_not_positive(x))
+    return SELU_SCALE * x if x > 0 else negative
 
 
 def selu_backward(g, x):
-    return g * SELU_SCALE if x > 0 else g * (SELU_SCALE * SELU_ALPHA) * math.exp(x)
+    negative = g * (SELU_SCALE * SELU_ALPHA) * _exp(_not_positive(x))
+    return g * SELU_SCALE if x > 0 else negative
 
 
 def selu_ref(x):
@@ -221,11 +268,13 @@ def selu_backward_ref(g, x):
 
 
 def celu(x, alpha):
-    return x if x > 0 else alpha * math.expm1(x / alpha)
+    negative = alpha * _expm1(_not_positive(x) / alpha)
+    return x if x > 0 else negative
 
 
 def celu_backward(g, x, alpha):
-    return g if x > 0 else g * math.exp(x / alpha)
+    negative = g * _exp(_not_positive(x) / alpha)
+    return g if x > 0 else negative
 
 
 def celu_ref(x, alpha):
@@ -238,11 +287,11 @@ def celu_backward_ref(g, x, alpha):
 
 @helper
 def _sigmoid(x):
-    # Never exp of a large positive number: no overflow, full accuracy.
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
+    # exp of -|x| only: no overflow, full accuracy in both tails; one exp and
+    # a select, no branch, so that the loops vectorise.
+    e = _exp(-abs(x))
+    r = 1.0 / (1.0 + e)
+    return r if x >= 0 else e * r
 
 
 def sigmoid(x):
@@ -269,11 +318,11 @@ def sigmoid_backward_ref(g, x):
 
 
 def tanh(x):
-    return math.tanh(x)
+    return _tanh(x)
 
 
 def tanh_backward(g, x):
-    t = math.tanh(x)
+    t = _tanh(x)
     return g * (1.0 - t * t)
 
 
@@ -287,18 +336,15 @@ def tanh_backward_ref(g, x):
 
 
 def silu(x):
-    if x == -INF:
-        return 0.0
-    return x * _sigmoid(x)
+    y = x * _sigmoid(x)
+    return 0.0 if x == -INF else y  # -inf * 0 is NaN: the limit is 0
 
 
 def silu_backward(g, x):
-    if x == INF:
-        return g
-    if x == -INF:
-        return 0.0 * g
     s = _sigmoid(x)
-    return g * s * (1.0 + x * (1.0 - s))
+    d = g * s * (1.0 + x * (1.0 - s))
+    d = g if x == INF else d
+    return 0.0 * g if x == -INF else d
 
 
 def silu_ref(x):
@@ -316,9 +362,11 @@ def silu_backward_ref(g, x):
 
 @helper
 def _softplus(x, beta, threshold):
-    if x * beta > threshold:
-        return x
-    return math.log1p(math.exp(x * beta)) / beta
+    z = x * beta
+    # Above the threshold softplus is x; the clamp (which keeps NaN) spares
+    # exp an overflow, and the select keeps the loop free of branches.
+    soft = _log1p(_exp(threshold if z > threshold else z)) / beta
+    return x if z > threshold else soft
 
 
 def softplus(x, beta, threshold):
@@ -326,9 +374,9 @@ def softplus(x, beta, threshold):
 
 
 def softplus_backward(g, x, beta, threshold):
-    if x * beta > threshold:
-        return g
-    return g * _sigmoid(x * beta)
+    z = x * beta
+    d = g * _sigmoid(z)
+    return g if z > threshold else d
 
 
 def softplus_ref(x, beta, threshold):
@@ -344,19 +392,16 @@ def softplus_backward_ref(g, x, beta, threshold):
 
 
 def mish(x):
-    if x == -INF:
-        return 0.0
     # tanh(softplus(x)); softplus(x) > 20 gives tanh == 1 to double precision.
-    return x * math.tanh(_softplus(x, 1.0, 20.0))
+    y = x * _tanh(_softplus(x, 1.0, 20.0))
+    return 0.0 if x == -INF else y
 
 
 def mish_backward(g, x):
-    if x == INF:
-        return g
-    if x == -INF:
-        return 0.0 * g
-    t = math.tanh(_softplus(x, 1.0, 20.0))
-    return g * (t + x * _sigmoid(x) * (1.0 - t * t))
+    t = _tanh(_softplus(x, 1.0, 20.0))
+    d = g * (t + x * _sigmoid(x) * (1.0 - t * t))
+    d = g if x == INF else d
+    return 0.0 * g if x == -INF else d
 
 
 def mish_ref(x):
@@ -388,7 +433,7 @@ def gelu_backward(g, x):
     if x == -INF:
         return 0.0 * g
     cdf = 0.5 * (1.0 + math.erf(x * SQRT_HALF))
-    pdf = INV_SQRT_2PI * math.exp(-0.5 * x * x)
+    pdf = INV_SQRT_2PI * _exp(-0.5 * x * x)
     return g * (cdf + x * pdf)
 
 
@@ -398,27 +443,22 @@ def gelu_backward(g, x):
 
 
 def gelu_tanh(x):
-    if x == -INF:
-        return 0.0
-    if x == INF:
-        return x
     u = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x)
-    return x * _sigmoid(2.0 * u)
+    y = x * _sigmoid(2.0 * u)
+    y = x if x == INF else y
+    return 0.0 if x == -INF else y
 
 
 def gelu_tanh_backward(g, x):
-    if x == INF:
-        return g
-    if x == -INF:
-        return 0.0 * g
     u = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x)
     du = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_C * x * x)
     s = _sigmoid(2.0 * u)
     d = s + 2.0 * x * s * (1.0 - s) * du
     # For huge |x|, s * (1 - s) is 0 while du overflows: the limit is 0 or 1.
-    if d != d and x == x:
-        d = 1.0 if x > 0 else 0.0
-    return g * d
+    limit = 1.0 if x > 0 else 0.0
+    d = limit if (d != d) & (x == x) else d
+    d = g if x == INF else g * d
+    return 0.0 * g if x == -INF else d
 
 
 def _erf_ref(x):

@@ -39,11 +39,45 @@ def crossover(sizes):
     return rows
 
 
+def torch_calls():
+    """Per activation, PyTorch's forward and the backward its autograd runs
+    (float32 tensors; torch allocates its results), or None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    F, aten = torch.nn.functional, torch.ops.aten
+    torch.set_num_threads(fastrelu.bench.environment()["cores"])
+    return {
+        "relu": (F.relu, lambda g, x: aten.threshold_backward(g, x, 0)),
+        "leaky_relu": (lambda x: F.leaky_relu(x, 0.01),
+                       lambda g, x: aten.leaky_relu_backward(g, x, 0.01, False)),
+        "relu6": (F.relu6, lambda g, x: aten.hardtanh_backward(g, x, 0.0, 6.0)),
+        "elu": (F.elu, lambda g, x: aten.elu_backward(g, 1.0, 1.0, 1.0, False, x)),
+        "selu": (F.selu, lambda g, x: aten.elu_backward(g, 1.6732632423543772, 1.0507009873554805,
+                                                        1.0, False, x)),
+        "celu": (F.celu, lambda g, x: aten.elu_backward(g, 1.0, 1.0, 1.0, False, x)),
+        "gelu": (F.gelu, lambda g, x: aten.gelu_backward(g, x)),
+        "silu": (F.silu, aten.silu_backward),
+        "softplus": (F.softplus, lambda g, x: aten.softplus_backward(g, x, 1.0, 20.0)),
+        "mish": (F.mish, aten.mish_backward),
+        "hardswish": (F.hardswish, aten.hardswish_backward),
+        "hardsigmoid": (F.hardsigmoid, aten.hardsigmoid_backward),
+        "sigmoid": (torch.sigmoid, lambda g, x: aten.sigmoid_backward(g, torch.sigmoid(x))),
+        "tanh": (torch.tanh, lambda g, x: aten.tanh_backward(g, torch.tanh(x))),
+    }
+
+
 def activations_table(n):
-    """Every activation, forward and backward, float32: best compiled backend vs NumPy."""
+    """Every activation, forward and backward, float32: numba-parallel with out=
+    beside NumPy's expression and PyTorch's (allocating) call, in GB/s."""
     x = (np.random.default_rng(0).standard_normal(n) * 3).astype(np.float32)
     g = np.random.default_rng(1).standard_normal(n).astype(np.float32)
     y = np.empty_like(x)
+    torch_fns = torch_calls()
+    if torch_fns is not None:
+        import torch
+        tx, tg = torch.from_numpy(x), torch.from_numpy(g)
     rows = []
     for name in fastrelu.activations():
         fn = getattr(fastrelu, name)
@@ -59,8 +93,14 @@ def activations_table(n):
                 else:
                     f = lambda b=backend: call(*arrays, *args, out=y, backend=b)
                 row[f"{direction} {backend}"] = round(moved / seconds_per_call(f, budget=0.5) / 1e9, 2)
-            row[f"{direction} speedup"] = round(row[f"{direction} numba-parallel"]
-                                                / row[f"{direction} numpy"], 1)
+            row[f"{direction} vs numpy"] = round(row[f"{direction} numba-parallel"]
+                                                 / row[f"{direction} numpy"], 1)
+            if torch_fns is not None and name in torch_fns:
+                pair = torch_fns[name]
+                f = (lambda: pair[0](tx)) if direction == "forward" else (lambda: pair[1](tg, tx))
+                row[f"{direction} torch"] = round(moved / seconds_per_call(f, budget=0.5) / 1e9, 2)
+                row[f"{direction} vs torch"] = round(row[f"{direction} numba-parallel"]
+                                                     / row[f"{direction} torch"], 2)
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows

@@ -1,0 +1,108 @@
+"""Accuracy of fastrelu's vectorisable exp, expm1, log1p and tanh (_vecmath).
+
+    python perf/vecmath_accuracy.py                      # float64: 4 million samples per function
+    python perf/vecmath_accuracy.py --float32-exhaustive # float32: every one of the 2^32 inputs
+
+float64: the error in float64 ulp against NumPy's function evaluated on the
+same input (NumPy's own error, below 1 ulp, is included).  float32: the
+function of a float32 input, computed by _vecmath in float64 and rounded to
+float32 (as the CPU kernels do), against NumPy's float64 function rounded to
+float32: the error in float32 ulp, over every finite float32 input.
+Writes perf/results/vecmath_accuracy.json unless --no-save.
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import numba
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+from fastrelu import _jit, _vecmath  # noqa: E402
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+NUMPY = {"exp": np.exp, "expm1": np.expm1, "log1p": np.log1p, "tanh": np.tanh}
+
+
+def loop(function):
+    def apply(x, out):
+        for i in numba.prange(x.size):
+            out[i] = function(x[i])
+    return numba.njit(parallel=True, fastmath=set(_jit.FASTMATH), error_model=_jit.ERROR_MODEL)(apply)
+
+
+def ulp_error(actual, expected):
+    """Errors in ulp of the expected value's type where both are finite;
+    counts the inputs where NaN, infinity or the sign of zero differ."""
+    finite = np.isfinite(expected) & np.isfinite(actual)
+    spacing = np.spacing(np.abs(expected[finite]).astype(expected.dtype))
+    spacing = np.where(spacing == 0, np.finfo(expected.dtype).smallest_subnormal, spacing)
+    errors = np.abs(actual[finite].astype(np.float64) - expected[finite]) / spacing
+    special = ~finite & ~((actual == expected) | (np.isnan(actual) & np.isnan(expected)))
+    zero = (expected == 0) & (actual == 0) & (np.signbit(actual) != np.signbit(expected))
+    return (float(errors.max()) if errors.size else 0.0), int(special.sum() + zero.sum())
+
+
+def float64_samples(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.concatenate([
+        rng.uniform(-750, 750, n // 4), rng.uniform(-3, 3, n // 4),
+        np.copysign(10.0 ** rng.uniform(-320, 3, n // 2), rng.uniform(-1, 1, n // 2)),
+        [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 709.78, 709.79, -745.13, -745.14]])
+
+
+def check_float64(name, n):
+    x = float64_samples(n)
+    if name == "log1p":
+        x = np.abs(x) - 0.999999
+    out = np.empty_like(x)
+    loop(_vecmath.FUNCTIONS[name])(x, out)
+    with np.errstate(all="ignore"):
+        expected = NUMPY[name](x)
+    worst, mismatched = ulp_error(out, expected)
+    return {"function": name, "dtype": "float64", "inputs": int(x.size), "max_ulp": worst,
+            "special_value_mismatches": mismatched}
+
+
+def check_float32_exhaustive(name, chunk=1 << 24):
+    kernel = loop(_vecmath.FUNCTIONS[name])
+    worst, mismatched, count = 0.0, 0, 0
+    for start in range(0, 1 << 32, chunk):
+        x = np.arange(start, start + chunk, dtype=np.uint64).astype(np.uint32).view(np.float32)
+        out = np.empty(x.size, np.float64)
+        kernel(x, out)
+        with np.errstate(all="ignore"):
+            expected = NUMPY[name](x.astype(np.float64)).astype(np.float32)
+            actual = out.astype(np.float32)
+        w, m = ulp_error(actual, expected)
+        worst, mismatched, count = max(worst, w), mismatched + m, count + x.size
+    return {"function": name, "dtype": "float32", "inputs": count, "max_ulp": worst,
+            "special_value_mismatches": mismatched}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=4_000_000)
+    parser.add_argument("--float32-exhaustive", action="store_true")
+    parser.add_argument("--no-save", action="store_true")
+    args = parser.parse_args(argv)
+    rows = []
+    for name in _vecmath.FUNCTIONS:
+        started = time.perf_counter()
+        row = check_float32_exhaustive(name) if args.float32_exhaustive else check_float64(name, args.samples)
+        row["seconds"] = round(time.perf_counter() - started, 1)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    if not args.no_save:
+        RESULTS.mkdir(exist_ok=True)
+        path = RESULTS / f"vecmath_accuracy{'_float32' if args.float32_exhaustive else ''}.json"
+        path.write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
