@@ -77,6 +77,10 @@ def create(path, size, dtype=np.float32):
     return RawFile(path, dtype, size)
 
 
+def warm_up(activation):
+    getattr(fastrelu, activation)(np.zeros(8, np.float32))
+
+
 def peak_rss():
     """Peak resident memory of this process in bytes (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -114,20 +118,27 @@ def run(gib=1.0, chunk_mib=64, activation="relu", directory=None, cluster=False,
         written = time.perf_counter() - started
 
         x = da.from_array(source, chunks=chunk, asarray=False, lock=False)
+        warm_up(activation)  # compile (or load) the kernel before timing
+        if client is not None:
+            client.run(warm_up, activation)
         y = function(x)  # lazy: nothing runs yet
-        with dask.config.set(**scheduler):
-            started = time.perf_counter()
-            da.store(y, target, lock=False)
-            seconds = time.perf_counter() - started
-        peak = peak_rss()
-        copy_seconds = None
-        if baseline:  # the same pipeline with no activation: what the disk and Dask allow
+
+        def timed(array):
             with dask.config.set(**scheduler):
                 started = time.perf_counter()
-                da.store(x, target, lock=False)
-                copy_seconds = time.perf_counter() - started
-            with dask.config.set(**scheduler):
-                da.store(y, target, lock=False)  # the result back for the check below
+                da.store(array, target, lock=False)
+                return time.perf_counter() - started
+
+        # With --baseline, the same pipeline copying the data unchanged (what
+        # the disk and Dask allow) alternates with the activation, twice each,
+        # and the faster of each pair counts: the first pass over a freshly
+        # written file pays for its write-back.
+        if baseline:
+            copy_first, seconds_first = timed(x), timed(y)
+            copy_seconds, seconds = min(copy_first, timed(x)), min(seconds_first, timed(y))
+        else:
+            copy_seconds, seconds = None, timed(y)
+        peak = peak_rss()
         if client is not None:
             usage = client.run(resource.getrusage, resource.RUSAGE_SELF)
             peak = max(u.ru_maxrss * 1024 for u in usage.values())
