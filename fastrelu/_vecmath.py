@@ -16,7 +16,6 @@ in ``definitions`` call ``math.exp`` and friends through thin helpers, which
 CUDA and the simulator still run as they are.
 """
 
-import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
@@ -173,7 +172,3 @@ def tanh(x):
 #: name -> implementation, for the helpers in ``definitions``.
 FUNCTIONS = {"exp": exp, "expm1": expm1, "log1p": log1p, "tanh": tanh}
 
-
-def jit_versions():
-    """The implementations, compiled, for testing them directly."""
-    return {name: numba.njit(lambda x, f=f: f(x)) for name, f in FUNCTIONS.items()}
