@@ -1,8 +1,10 @@
 """From a public call to a kernel: validate, pick the backend, allocate, run."""
 
+import threading
+
 import numpy as np
 
-from . import _dask, _validate, registry
+from . import _config, _dask, _validate, registry
 
 
 _FAST_DTYPES = frozenset([np.dtype(np.float32), np.dtype(np.float64)])
@@ -45,6 +47,106 @@ def _common_case(activation, direction, arrays, params, out, backend):
         cast = x.dtype.type
         chosen.run(activation, direction, arrays, out, tuple(cast(p) for p in params))
     return out
+
+
+class FastPath:
+    """The small call a training loop makes, in as few Python steps as we can:
+    an activation with its default parameters on float32/float64 ndarrays,
+    where the call's backend is ``numba``, or ``auto`` below the parallel
+    threshold.  The serial kernel's compiled entry checks shapes and overlap
+    itself (``_cpu.SerialBackend.checked_entry``), and Numba's dispatcher
+    checks the layouts: the entry is compiled only for C-contiguous, aligned
+    arrays of one dtype with a writeable ``out``, and compiling at call time
+    is off, so other arrays raise TypeError at once instead of compiling.
+    Each method returns the result, or None for anything else, which then
+    takes the general path (and gets its clear errors there)."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, activation, direction, default_params):
+        self._activation = activation
+        self._direction = direction
+        # The dtypes taken, each with the default parameters cast to it.
+        self._params = {} if default_params is None else {
+            np.dtype(t): tuple(t(p) for p in default_params) for t in (np.float32, np.float64)}
+        self._entry = _not_compiled
+        self._dispatcher = None
+        self._generation = -1
+
+    def forward(self, x, out, backend):
+        if type(x) is not np.ndarray:
+            return None
+        params = self._params.get(x.dtype)
+        if params is None or not self._serial_in_force(backend, x.size):
+            return None
+        if out is None:
+            out = np.empty(x.shape, x.dtype)
+        elif type(out) is not np.ndarray:
+            return None
+        try:
+            done = self._entry(x, out, *params)
+        except Exception:  # not compiled for these arrays: compile if they qualify
+            done = self._compile_and_run((x, out), params)
+        return out if done else None
+
+    def backward(self, grad, x, out, backend):
+        if type(x) is not np.ndarray or type(grad) is not np.ndarray:
+            return None
+        params = self._params.get(x.dtype)
+        if params is None or not self._serial_in_force(backend, x.size):
+            return None
+        if out is None:
+            out = np.empty(x.shape, x.dtype)
+        elif type(out) is not np.ndarray:
+            return None
+        try:
+            done = self._entry(grad, x, out, *params)
+        except Exception:  # as in forward
+            done = self._compile_and_run((grad, x, out), params)
+        return out if done else None
+
+    def _serial_in_force(self, backend, size):
+        """Whether the call's backend (``backend=``, else the one in force)
+        runs it on the serial kernel, whose checked entry this path has."""
+        # registry.get_backend() spelled out: a call costs 10% of the whole.
+        name = backend or registry._block_default.get() or registry._process_default
+        if name != "numba" and (name != registry.AUTO or size >= _config.PARALLEL_THRESHOLD):
+            return False
+        if self._generation != registry.generation:  # first call, or backends changed
+            self._find_entry()
+        return self._dispatcher is not None
+
+    def _find_entry(self):
+        serial = registry.lookup("numba")
+        with self._lock:
+            self._entry, self._dispatcher = _not_compiled, None
+            if hasattr(serial, "checked_entry"):  # a replaced "numba" may lack it
+                arity = 1 if self._direction == "forward" else 2
+                self._dispatcher = serial.checked_entry(self._activation, self._direction, arity)
+            self._generation = registry.generation
+
+    def _compile_and_run(self, arrays, params):
+        """Compile the entry for these arrays if the fast path takes them, and
+        run it; False (nothing written) otherwise or if compiling fails."""
+        dtype = arrays[-1].dtype
+        if not (arrays[-1].flags.writeable and all(
+                a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned for a in arrays)):
+            return False
+        dispatcher = self._dispatcher
+        with self._lock:
+            dispatcher.disable_compile(False)
+            try:
+                return dispatcher(*arrays, *params)
+            except Exception:  # the general path compiles the loop again and explains
+                return False
+            finally:
+                if dispatcher.signatures:
+                    dispatcher.disable_compile(True)
+                    self._entry = dispatcher
+
+
+def _not_compiled(*args):
+    raise TypeError("not compiled yet")
 
 
 def _general_case(activation, direction, arrays, labels, params, out, backend):

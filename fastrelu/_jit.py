@@ -20,8 +20,12 @@ FASTMATH = frozenset({"contract"})
 ERROR_MODEL = "numpy"
 
 # Options of the scalar functions called from CPU loops: with no exception
-# path to keep, LLVM inlines them into the loop and can vectorise it.
-CPU_HELPER_OPTIONS = {"fastmath": set(FASTMATH), "error_model": ERROR_MODEL}
+# path to keep and LLVM's alwaysinline mark (forceinline: cheap, unlike
+# Numba's own inline='always'), LLVM inlines them into the loop and can
+# vectorise it.  Without the mark the serial loops called exp, expm1, ...
+# once per element (elu at 1e6 float32: 25-30 ns per element, now 6).
+CPU_HELPER_OPTIONS = {"fastmath": set(FASTMATH), "error_model": ERROR_MODEL,
+                      "forceinline": True}
 
 
 _registered: set = set()
@@ -85,7 +89,7 @@ def _register_cpu_version(func, name):
 
 def options_stamp():
     """The compiler options that change generated code, for cache names."""
-    return repr((sorted(FASTMATH), ERROR_MODEL))
+    return repr((sorted(FASTMATH), ERROR_MODEL, CPU_HELPER_OPTIONS["forceinline"]))
 
 
 def cacheable(func):

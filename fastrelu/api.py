@@ -35,6 +35,8 @@ class Activation:
         empty = inspect.Parameter.empty
         self._default_params = (None if any(d is empty for _, d in definition.params)
                                 else tuple(float(d) for _, d in definition.params))
+        self._fast_forward = _engine.FastPath(definition, "forward", self._default_params)
+        self._fast_backward = _engine.FastPath(definition, "backward", self._default_params)
         # The signature help() shows, with this activation's own parameters
         # (the annotations for type checkers are on __call__).
         positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -76,6 +78,10 @@ class Activation:
 
     def __call__(self, x: Array, *args: float, out: Array = None, backend: BackendName = None,
                  **kwargs: float) -> Array:
+        if not (args or kwargs):
+            result = self._fast_forward.forward(x, out, backend)
+            if result is not None:
+                return result
         params = self._params(self.name, args, kwargs)
         return _engine.elementwise(self.definition, "forward", (x,), ("x",),
                                    params, out, backend)
@@ -92,6 +98,10 @@ class _Backward:
         act = self._activation
         if getattr(act.definition.backward, "missing_gradient", False):
             act.definition.backward()  # raises the explanation
+        if not (args or kwargs):
+            result = act._fast_backward.backward(grad, x, out, backend)
+            if result is not None:
+                return result
         params = act._params(self.__name__, args, kwargs)
         return _engine.elementwise(act.definition, "backward", (grad, x), ("grad", "x"),
                                    params, out, backend)

@@ -100,8 +100,12 @@ class Definition:
 # --- relu -----------------------------------------------------------------
 
 
+# "x + 0" where the input passes through: the same value (x is not -0
+# there), but a value the loop computes, so that LLVM stores it in full
+# instead of turning an in-place loop into masked stores of the zeros
+# (vmaskmovps, several times slower on AMD).  Integers lose nothing either.
 def relu(x):
-    return x if not (x <= 0) else 0
+    return 0 if x <= 0 else x + 0
 
 
 def relu_backward(g, x):
@@ -133,7 +137,7 @@ def relu_backward_ref(g, x):
 
 
 def leaky_relu(x, negative_slope):
-    return x if x > 0 else x * negative_slope
+    return x + 0 if x > 0 else x * negative_slope  # "+ 0": see relu
 
 
 def leaky_relu_backward(g, x, negative_slope):
@@ -153,7 +157,7 @@ def relu6(x):
         return 0
     if x >= 6:
         return 6
-    return x
+    return x + 0  # see relu
 
 
 def relu6_backward(g, x):

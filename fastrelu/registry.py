@@ -54,6 +54,9 @@ _registry: dict[str, Backend] = {}
 _lock = threading.Lock()
 _process_default = _config.DEFAULT_BACKEND
 _block_default = contextvars.ContextVar("fastrelu_backend", default=None)
+#: Bumped whenever a backend is registered, so that shortcuts that skip
+#: the lookup (``_engine.FastPath``) can see a replaced backend.
+generation = 0
 
 
 def register_backend(backend: Backend, *, replace: bool = False) -> None:
@@ -67,6 +70,8 @@ def register_backend(backend: Backend, *, replace: bool = False) -> None:
         if name in _registry and not replace:
             raise ValueError(f"a backend named {name!r} is already registered")
         _registry[name] = backend
+        global generation
+        generation += 1
 
 
 def backends() -> list[str]:
