@@ -5,6 +5,7 @@ kernel on first use (one per activation and direction, specialised per dtype
 by Numba) and runs it on flat views of the arrays.
 """
 
+import functools
 import os
 import threading
 
@@ -26,6 +27,7 @@ class NumpyBackend(Backend):
         np.copyto(out, result, casting="unsafe")
 
 
+@functools.cache  # asked at every call that resolves a backend
 def _numba_missing():
     try:
         import numba  # noqa: F401
