@@ -151,6 +151,38 @@ class _LoopBackend(_NumbaBackend):
     def call(self, kernel, *args):
         kernel(*args)
 
+    def checked_entry(self, activation, direction, arity):
+        """This backend's loop behind a compiled check of the common call
+        (see ``_engine.FastPath``): it returns False, having written nothing,
+        when the arrays' shapes differ or ``out`` partly overlaps an input.
+        Call it through ``run_entry``."""
+        key = (activation, direction, arity, "checked")
+        entry = self._kernels.get(key)
+        if entry is None:
+            # The entry calls the loop's Python function, not its dispatcher:
+            # a closure over a dispatcher would defeat Numba's disk cache.
+            # Compiled as an overload with parallel=True, a prange loop still
+            # runs on the thread pool from inside the (serial) entry.
+            loop = self.kernel(activation, direction, arity).py_func
+            in_place = self.kernel(activation, direction, 0).py_func if arity == 1 else None
+            with self._compile_lock:
+                entry = self._kernels.get(key)
+                if entry is None:
+                    for func in (loop, in_place):
+                        if func is not None:
+                            _jit.jitable(func, parallel=self.parallel)
+                    _jit.jitable(_partly_overlaps)
+                    entry = _make_checked_entry(loop, in_place, arity)
+                    cache = _jit.cacheable(scalar_formula(activation, direction, False))
+                    if cache:
+                        entry.__qualname__ = loop.__qualname__ + "_checked"
+                    entry = self._kernels[key] = _jit.njit(entry, cache=cache)
+        return entry
+
+    def entry_runner(self, entry):
+        """What runs a checked entry: the entry itself, on this thread."""
+        return entry
+
 
 def _vecmath_functions():
     import inspect
@@ -238,30 +270,6 @@ class SerialBackend(_LoopBackend):
 
     name = "numba"
 
-    def checked_entry(self, activation, direction, arity):
-        """The serial loop behind a compiled check of the common call (see
-        ``_engine.FastPath``): it returns False, having written nothing, when
-        the arrays' shapes differ or ``out`` partly overlaps an input."""
-        key = (activation, direction, arity, "checked")
-        entry = self._kernels.get(key)
-        if entry is None:
-            # The entry calls the loop's Python function, not its dispatcher:
-            # a closure over a dispatcher would defeat Numba's disk cache.
-            loop = self.kernel(activation, direction, arity).py_func
-            in_place = self.kernel(activation, direction, 0).py_func if arity == 1 else None
-            with self._compile_lock:
-                entry = self._kernels.get(key)
-                if entry is None:
-                    for func in (loop, in_place, _partly_overlaps):
-                        if func is not None:
-                            _jit.jitable(func)
-                    entry = _make_checked_entry(loop, in_place, arity)
-                    cache = _jit.cacheable(scalar_formula(activation, direction, False))
-                    if cache:
-                        entry.__qualname__ = loop.__qualname__ + "_checked"
-                    entry = self._kernels[key] = _jit.njit(entry, cache=cache)
-        return entry
-
 
 def _partly_overlaps(a, out):
     """Compiled twin of ``_validate.partly_overlaps`` for C-contiguous arrays
@@ -337,6 +345,17 @@ class ParallelBackend(_LoopBackend):
             # After fork() GNU OpenMP would abort the child: run serially there.
             self._serial_twin(kernel)(*args)
 
+    def entry_runner(self, entry):
+        """What runs a checked entry: through the guard of the thread pool."""
+        return functools.partial(self._run_entry, entry)
+
+    def _run_entry(self, entry, *args):
+        # False (nothing written) where the pool cannot run: a forked child
+        # under GNU OpenMP; the general path then runs the serial loop.
+        if not self._pool.usable():
+            return False
+        return self._pool.run(entry, args)
+
     def _serial_twin(self, kernel):
         for key, k in self._kernels.items():
             if k is kernel:
@@ -363,15 +382,15 @@ class _ThreadPoolGuard:
 
     def run(self, kernel, args):
         if self._layer is not None and self._layer != "workqueue":
-            kernel(*args)
-            return
+            return kernel(*args)
         with self._lock:
-            kernel(*args)
+            result = kernel(*args)
             if self._layer is None:
                 import numba
 
                 self._layer = numba.threading_layer()
                 self._pid = os.getpid()
+        return result
 
 
 class UfuncBackend(_NumbaBackend):

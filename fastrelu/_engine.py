@@ -50,18 +50,17 @@ def _common_case(activation, direction, arrays, params, out, backend):
 
 
 class FastPath:
-    """The small call a training loop makes, in as few Python steps as we can:
-    an activation with its default parameters on float32/float64 ndarrays,
-    where the call's backend is ``numba``, or ``auto`` below the parallel
-    threshold.  The serial kernel's compiled entry checks shapes and overlap
-    itself (``_cpu.SerialBackend.checked_entry``), and Numba's dispatcher
-    checks the layouts: the entry is compiled only for C-contiguous, aligned
-    arrays of one dtype with a writeable ``out``, and compiling at call time
-    is off, so other arrays raise TypeError at once instead of compiling.
-    Each method returns the result, or None for anything else, which then
-    takes the general path (and gets its clear errors there)."""
-
-    _lock = threading.Lock()
+    """The call a training loop makes, in as few Python steps as we can: an
+    activation with its default parameters on float32/float64 ndarrays, where
+    the call's backend is ``numba`` or ``numba-parallel`` (or ``auto``, which
+    picks one by size).  That backend's compiled entry checks shapes and
+    overlap itself (``_cpu._LoopBackend.checked_entry``), and Numba's
+    dispatcher checks the layouts: the entry is compiled only for
+    C-contiguous, aligned arrays of one dtype with a writeable ``out``, and
+    compiling at call time is off, so other arrays raise TypeError at once
+    instead of compiling.  Each method returns the result, or None for
+    anything else, which then takes the general path (and gets its clear
+    errors there)."""
 
     def __init__(self, activation, direction, default_params):
         self._activation = activation
@@ -69,63 +68,81 @@ class FastPath:
         # The dtypes taken, each with the default parameters cast to it.
         self._params = {} if default_params is None else {
             np.dtype(t): tuple(t(p) for p in default_params) for t in (np.float32, np.float64)}
-        self._entry = _not_compiled
-        self._dispatcher = None
+        self._entries = {}  # backend name -> _Entry, or None where it has none
         self._generation = -1
 
     def forward(self, x, out, backend):
         if type(x) is not np.ndarray:
             return None
         params = self._params.get(x.dtype)
-        if params is None or not self._serial_in_force(backend, x.size):
+        entry = None if params is None else self._entry(backend, x.size)
+        if entry is None:
             return None
         if out is None:
             out = np.empty(x.shape, x.dtype)
         elif type(out) is not np.ndarray:
             return None
         try:
-            done = self._entry(x, out, *params)
+            done = entry.run(x, out, *params)
         except Exception:  # not compiled for these arrays: compile if they qualify
-            done = self._compile_and_run((x, out), params)
+            done = entry.compile_and_run((x, out), params)
         return out if done else None
 
     def backward(self, grad, x, out, backend):
         if type(x) is not np.ndarray or type(grad) is not np.ndarray:
             return None
         params = self._params.get(x.dtype)
-        if params is None or not self._serial_in_force(backend, x.size):
+        entry = None if params is None else self._entry(backend, x.size)
+        if entry is None:
             return None
         if out is None:
             out = np.empty(x.shape, x.dtype)
         elif type(out) is not np.ndarray:
             return None
         try:
-            done = self._entry(grad, x, out, *params)
+            done = entry.run(grad, x, out, *params)
         except Exception:  # as in forward
-            done = self._compile_and_run((grad, x, out), params)
+            done = entry.compile_and_run((grad, x, out), params)
         return out if done else None
 
-    def _serial_in_force(self, backend, size):
-        """Whether the call's backend (``backend=``, else the one in force)
-        runs it on the serial kernel, whose checked entry this path has."""
+    def _entry(self, backend, size):
+        """The entry of the loop backend this call runs on, or None."""
         # registry.get_backend() spelled out: a call costs 10% of the whole.
         name = backend or registry._block_default.get() or registry._process_default
-        if name != "numba" and (name != registry.AUTO or size >= _config.PARALLEL_THRESHOLD):
-            return False
+        if name == registry.AUTO:
+            name = "numba" if size < _config.PARALLEL_THRESHOLD else "numba-parallel"
         if self._generation != registry.generation:  # first call, or backends changed
-            self._find_entry()
-        return self._dispatcher is not None
-
-    def _find_entry(self):
-        serial = registry.lookup("numba")
-        with self._lock:
-            self._entry, self._dispatcher = _not_compiled, None
-            if hasattr(serial, "checked_entry"):  # a replaced "numba" may lack it
-                arity = 1 if self._direction == "forward" else 2
-                self._dispatcher = serial.checked_entry(self._activation, self._direction, arity)
+            self._entries = {}
             self._generation = registry.generation
+        try:
+            return self._entries[name]
+        except KeyError:
+            entry = self._entries[name] = _Entry.find(name, self._activation, self._direction)
+            return entry
 
-    def _compile_and_run(self, arrays, params):
+
+class _Entry:
+    """One loop backend's checked entry for one activation and direction."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, backend, dispatcher):
+        self._backend = backend
+        self._dispatcher = dispatcher
+        # Until the dispatcher has a version it may not compile at call time.
+        self.run = _not_compiled
+
+    @classmethod
+    def find(cls, name, activation, direction):
+        if name not in ("numba", "numba-parallel"):
+            return None
+        backend = registry.lookup(name)
+        if not hasattr(backend, "checked_entry"):  # a replaced backend may lack it
+            return None
+        arity = 1 if direction == "forward" else 2
+        return cls(backend, backend.checked_entry(activation, direction, arity))
+
+    def compile_and_run(self, arrays, params):
         """Compile the entry for these arrays if the fast path takes them, and
         run it; False (nothing written) otherwise or if compiling fails."""
         dtype = arrays[-1].dtype
@@ -136,13 +153,13 @@ class FastPath:
         with self._lock:
             dispatcher.disable_compile(False)
             try:
-                return dispatcher(*arrays, *params)
+                return self._backend.entry_runner(dispatcher)(*arrays, *params)
             except Exception:  # the general path compiles the loop again and explains
                 return False
             finally:
                 if dispatcher.signatures:
                     dispatcher.disable_compile(True)
-                    self._entry = dispatcher
+                    self.run = self._backend.entry_runner(dispatcher)
 
 
 def _not_compiled(*args):
