@@ -15,7 +15,7 @@ def info(args):
 
     print(f"fastrelu {fastrelu.__version__}, numpy {np.__version__}, numba {numba.__version__}")
     print(f"default backend: {fastrelu.get_backend()}; auto goes parallel at "
-          f"{fastrelu._config.PARALLEL_THRESHOLD} elements")
+          f"{fastrelu._config.PARALLEL_THRESHOLD} float32 elements (that many bytes for others)")
     for name, reason in fastrelu.all_backends().items():
         print(f"  {name:15} {'available' if reason is None else 'unavailable: ' + reason}")
     fastrelu.relu(np.zeros(fastrelu._config.PARALLEL_THRESHOLD, np.float32),

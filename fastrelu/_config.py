@@ -6,5 +6,8 @@ import os
 DEFAULT_BACKEND = os.environ.get("FASTRELU_BACKEND", "auto").strip() or "auto"
 
 #: ``auto`` switches from the serial to the multi-threaded CPU kernels at this
-#: many elements.  Measured with ``python perf/bench.py --crossover``.
+#: many float32 elements, and at the same number of bytes for other dtypes
+#: (the cost is in the bytes moved).  Measured with
+#: ``python perf/bench.py --crossover``.
 PARALLEL_THRESHOLD = int(os.environ.get("FASTRELU_PARALLEL_THRESHOLD", "131072"))
+PARALLEL_THRESHOLD_BYTES = 4 * PARALLEL_THRESHOLD

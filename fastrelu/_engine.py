@@ -75,7 +75,7 @@ class FastPath:
         if type(x) is not np.ndarray:
             return None
         params = self._params.get(x.dtype)
-        entry = None if params is None else self._entry(backend, x.size)
+        entry = None if params is None else self._entry(backend, x.nbytes)
         if entry is None:
             return None
         if out is None:
@@ -92,7 +92,7 @@ class FastPath:
         if type(x) is not np.ndarray or type(grad) is not np.ndarray:
             return None
         params = self._params.get(x.dtype)
-        entry = None if params is None else self._entry(backend, x.size)
+        entry = None if params is None else self._entry(backend, x.nbytes)
         if entry is None:
             return None
         if out is None:
@@ -105,12 +105,12 @@ class FastPath:
             done = entry.compile_and_run((grad, x, out), params)
         return out if done else None
 
-    def _entry(self, backend, size):
+    def _entry(self, backend, nbytes):
         """The entry of the loop backend this call runs on, or None."""
         # registry.get_backend() spelled out: a call costs 10% of the whole.
         name = backend or registry._block_default.get() or registry._process_default
         if name == registry.AUTO:
-            name = "numba" if size < _config.PARALLEL_THRESHOLD else "numba-parallel"
+            name = "numba" if nbytes < _config.PARALLEL_THRESHOLD_BYTES else "numba-parallel"
         if self._generation != registry.generation:  # first call, or backends changed
             self._entries = {}
             self._generation = registry.generation

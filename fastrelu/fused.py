@@ -62,7 +62,7 @@ def _route(backend, x):
     chosen = registry.resolve(name, x)
     if chosen.name == "numpy":
         return "numpy"
-    if chosen.name == "numba-parallel" or (name == "auto" and x.size >= _config.PARALLEL_THRESHOLD):
+    if chosen.name == "numba-parallel" or (name == "auto" and x.nbytes >= _config.PARALLEL_THRESHOLD_BYTES):
         return True
     return False
 

@@ -137,7 +137,7 @@ def resolve(name: str | None, array: Any) -> Backend:
 def _auto(array):
     if is_device_array(array):
         return lookup("cuda")
-    if array.size < _config.PARALLEL_THRESHOLD:
+    if array.size * array.dtype.itemsize < _config.PARALLEL_THRESHOLD_BYTES:
         return lookup("numba")
     return lookup("numba-parallel")
 

@@ -166,3 +166,13 @@ def test_in_place_loops_match_the_out_of_place_ones(name, backend):
         fastrelu.relu(data, out=data, backend=backend)
         np.testing.assert_array_equal(data.view(np.uint64),
                                       np.where(base <= 0, 0.0, base).view(np.uint64))
+
+
+def test_auto_picks_the_loop_by_bytes_like_the_registry():
+    act = fastrelu.Activation(fastrelu.relu.definition)  # fresh fast path
+    half = fastrelu._config.PARALLEL_THRESHOLD // 2
+    for dtype, expected in ((np.float32, "numba"), (np.float64, "numba-parallel")):
+        x = np.linspace(-1, 1, half).astype(dtype)
+        np.testing.assert_array_equal(act(x), relu_reference(x))
+        assert registry.resolve("auto", x).name == expected
+        assert act._fast_forward._entries.get(expected) is not None

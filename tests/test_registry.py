@@ -113,9 +113,13 @@ def test_use_backend_is_per_thread():
 
 def test_auto_picks_serial_for_small_and_parallel_for_large():
     small = np.ones(10)
-    large = np.ones(fastrelu._config.PARALLEL_THRESHOLD)
+    large = np.ones(fastrelu._config.PARALLEL_THRESHOLD, np.float32)
     assert registry.resolve("auto", small).name == "numba"
     assert registry.resolve("auto", large).name == "numba-parallel"
+    # The switch is in bytes: half as many float64 elements go parallel.
+    half = fastrelu._config.PARALLEL_THRESHOLD // 2
+    assert registry.resolve("auto", np.ones(half, np.float64)).name == "numba-parallel"
+    assert registry.resolve("auto", np.ones(half, np.float32)).name == "numba"
 
 
 def _run(code, **env):
