@@ -11,3 +11,7 @@ DEFAULT_BACKEND = os.environ.get("FASTRELU_BACKEND", "auto").strip() or "auto"
 #: ``python perf/bench.py --crossover``.
 PARALLEL_THRESHOLD = int(os.environ.get("FASTRELU_PARALLEL_THRESHOLD", "131072"))
 PARALLEL_THRESHOLD_BYTES = 4 * PARALLEL_THRESHOLD
+
+#: At most this many bytes of results of allocating calls (1 MiB and up) are
+#: kept for reuse once their callers drop them (``_buffers``); 0: none.
+REUSE_BYTES = int(os.environ.get("FASTRELU_REUSE_BYTES", str(1 << 30)))

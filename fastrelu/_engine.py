@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 
-from . import _config, _dask, _validate, registry
+from . import _buffers, _config, _dask, _validate, registry
 
 
 _FAST_DTYPES = frozenset([np.dtype(np.float32), np.dtype(np.float64)])
@@ -35,7 +35,7 @@ def _common_case(activation, direction, arrays, params, out, backend):
                 or not a.flags.c_contiguous):
             return None
     if out is None:
-        out = np.empty_like(x)
+        out = _buffers.empty(x.shape, x.dtype)
     elif (type(out) is not np.ndarray or out.dtype != x.dtype or out.shape != x.shape
           or not out.flags.c_contiguous or not out.flags.writeable
           or any(out is not a and np.may_share_memory(out, a) for a in arrays)):
@@ -79,7 +79,8 @@ class FastPath:
         if entry is None:
             return None
         if out is None:
-            out = np.empty(x.shape, x.dtype)
+            out = (np.empty(x.shape, x.dtype) if x.nbytes < _buffers.SMALLEST
+                   else _buffers.empty(x.shape, x.dtype))
         elif type(out) is not np.ndarray:
             return None
         try:
@@ -96,7 +97,8 @@ class FastPath:
         if entry is None:
             return None
         if out is None:
-            out = np.empty(x.shape, x.dtype)
+            out = (np.empty(x.shape, x.dtype) if x.nbytes < _buffers.SMALLEST
+                   else _buffers.empty(x.shape, x.dtype))
         elif type(out) is not np.ndarray:
             return None
         try:
