@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-from . import _jit
+from . import _jit, _streaming
 from .registry import Backend
 
 
@@ -344,6 +344,15 @@ class ParallelBackend(_LoopBackend):
         else:
             # After fork() GNU OpenMP would abort the child: run serially there.
             self._serial_twin(kernel)(*args)
+
+    def run(self, activation, direction, inputs, out, params):
+        if out.nbytes >= _streaming.SMALLEST and _streaming.applies(
+                activation, direction, inputs, out):
+            from ._streaming_kernel import relu_streaming
+
+            self.call(relu_streaming, inputs[0].reshape(-1), out.reshape(-1))
+            return
+        super().run(activation, direction, inputs, out, params)
 
     def entry_runner(self, entry):
         """What runs a checked entry: through the guard of the thread pool."""

@@ -4,7 +4,8 @@ import threading
 
 import numpy as np
 
-from . import _buffers, _config, _dask, _validate, registry
+from . import _buffers, _config, _dask, _streaming, _validate, registry
+from .definitions import BUILTIN
 
 
 _FAST_DTYPES = frozenset([np.dtype(np.float32), np.dtype(np.float64)])
@@ -70,6 +71,8 @@ class FastPath:
             np.dtype(t): tuple(t(p) for p in default_params) for t in (np.float32, np.float64)}
         self._entries = {}  # backend name -> _Entry, or None where it has none
         self._generation = -1
+        # Large relu results are streamed (_streaming), on the general path.
+        self._streams = activation is BUILTIN["relu"] and direction == "forward"
 
     def forward(self, x, out, backend):
         if type(x) is not np.ndarray:
@@ -113,6 +116,8 @@ class FastPath:
         name = backend or registry._block_default.get() or registry._process_default
         if name == registry.AUTO:
             name = "numba" if nbytes < _config.PARALLEL_THRESHOLD_BYTES else "numba-parallel"
+        if self._streams and nbytes >= _streaming.SMALLEST and name == "numba-parallel":
+            return None
         if self._generation != registry.generation:  # first call, or backends changed
             self._entries = {}
             self._generation = registry.generation

@@ -1,0 +1,45 @@
+"""relu on large arrays with non-temporal stores: the same bits as the loops."""
+
+import numpy as np
+import pytest
+
+import fastrelu
+from fastrelu import _streaming
+from fastrelu.definitions import BUILTIN
+
+pytestmark = pytest.mark.skipif(not _streaming._X86, reason="streaming stores are x86-64 only")
+
+SPECIALS = [np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-310, -1e-310, 3.0, -3.0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0, 1, 5])  # out's start: aligned or not
+def test_streamed_relu_equals_the_loop_bit_for_bit(dtype, offset):
+    n = _streaming.SMALLEST // np.dtype(dtype).itemsize + 4099  # a partial last block
+    x = np.random.default_rng(0).standard_normal(n + offset).astype(dtype)[offset:]
+    x[:len(SPECIALS)] = SPECIALS
+    x[-len(SPECIALS):] = SPECIALS
+    out = np.empty(n + offset, dtype)[offset:]
+    assert _streaming.applies(BUILTIN["relu"], "forward", [x], out)
+    result = fastrelu.relu(x, out=out)  # auto: parallel, streamed
+    assert result is out
+    expected = fastrelu.relu(x, out=np.empty_like(x), backend="numba")
+    bits = f"u{np.dtype(dtype).itemsize}"
+    np.testing.assert_array_equal(result.view(bits), expected.view(bits))
+    np.testing.assert_array_equal(fastrelu.relu(x).view(bits), expected.view(bits))
+
+
+def test_only_large_out_of_place_float_relu_streams():
+    relu = BUILTIN["relu"]
+    big = np.ones(_streaming.SMALLEST // 4, np.float32)
+    assert _streaming.applies(relu, "forward", [big], np.empty_like(big))
+    assert not _streaming.applies(relu, "forward", [big], big)  # in place
+    assert not _streaming.applies(relu, "backward", [big, big], np.empty_like(big))
+    assert not _streaming.applies(BUILTIN["leaky_relu"], "forward", [big], np.empty_like(big))
+    small = big[:-1]
+    assert not _streaming.applies(relu, "forward", [small], np.empty_like(small))
+    strided = np.ones(2 * big.size, np.float32)[::2]
+    assert not _streaming.applies(relu, "forward", [strided], np.empty_like(strided))
+    matrix = big.reshape(1024, -1)
+    assert _streaming.applies(relu, "forward", [matrix], np.empty_like(matrix))
+    np.testing.assert_array_equal(fastrelu.relu(matrix), matrix)
