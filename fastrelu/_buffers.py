@@ -9,6 +9,7 @@ tensors and Dask graphs made from an array all hold a reference to it).
 The pool holds at most ``_config.REUSE_BYTES`` (0 turns it off).
 """
 
+import math
 import sys
 import threading
 
@@ -26,7 +27,7 @@ _pool: list[np.ndarray] = []  # oldest first
 def empty(shape, dtype):
     """An uninitialised C-contiguous array that no one else holds."""
     dtype = np.dtype(dtype)
-    nbytes = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+    nbytes = dtype.itemsize * math.prod(shape)
     if nbytes < SMALLEST or nbytes > _config.REUSE_BYTES:
         return np.empty(shape, dtype)
     with _lock:
