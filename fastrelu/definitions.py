@@ -70,6 +70,11 @@ def _tanh(x):
     return math.tanh(x)
 
 
+@vector_math
+def _erf(x):
+    return math.erf(x)
+
+
 @dataclass(frozen=True, eq=False)
 class Definition:
     """One activation: scalar formulas for the compiled backends, NumPy ones for the reference."""
@@ -426,19 +431,16 @@ def mish_backward_ref(g, x):
 
 
 def gelu(x):
-    if x == -INF:
-        return 0.0
-    return 0.5 * x * (1.0 + math.erf(x * SQRT_HALF))
+    y = 0.5 * x * (1.0 + _erf(x * SQRT_HALF))
+    return 0.0 if x == -INF else y  # -inf * 0 would be NaN
 
 
 def gelu_backward(g, x):
-    if x == INF:
-        return g
-    if x == -INF:
-        return 0.0 * g
-    cdf = 0.5 * (1.0 + math.erf(x * SQRT_HALF))
+    cdf = 0.5 * (1.0 + _erf(x * SQRT_HALF))
     pdf = INV_SQRT_2PI * _exp(-0.5 * x * x)
-    return g * (cdf + x * pdf)
+    d = g * (cdf + x * pdf)
+    d = g if x == INF else d  # inf * 0 would be NaN
+    return 0.0 * g if x == -INF else d
 
 
 # 0.5 * (1 + tanh(u)) is sigmoid(2u), and 1 - tanh(u)**2 is 4 s (1 - s): the

@@ -1,13 +1,16 @@
-"""Accuracy of fastrelu's vectorisable exp, expm1, log1p and tanh (_vecmath).
+"""Accuracy of fastrelu's vectorisable exp, expm1, log1p, tanh and erf (_vecmath).
 
     python perf/vecmath_accuracy.py                      # float64: 4 million samples per function
     python perf/vecmath_accuracy.py --float32-exhaustive # float32: every one of the 2^32 inputs
+    python perf/vecmath_accuracy.py --functions erf      # some of them
 
-float64: the error in float64 ulp against NumPy's function evaluated on the
-same input (NumPy's own error, below 1 ulp, is included).  float32: the
-function of a float32 input, computed by _vecmath in float64 and rounded to
-float32 (as the CPU kernels do), against NumPy's float64 function rounded to
-float32: the error in float32 ulp, over every finite float32 input.
+float64: the error in float64 ulp against the reference function evaluated
+on the same input (NumPy's; for erf, which NumPy lacks, SciPy's or else the
+C library's through ``math.erf``; the reference's own error, about 1 ulp, is
+included).  float32: the function of a float32 input, computed by _vecmath in
+float64 and rounded to float32 (as the CPU kernels do), against the float64
+reference rounded to float32: the error in float32 ulp, over every finite
+float32 input.
 Writes perf/results/vecmath_accuracy.json unless --no-save.
 """
 
@@ -25,7 +28,18 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 from fastrelu import _jit, _vecmath  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
-NUMPY = {"exp": np.exp, "expm1": np.expm1, "log1p": np.log1p, "tanh": np.tanh}
+
+
+def _erf(x):
+    try:
+        from scipy.special import erf
+    except ImportError:  # the C library's erf, one element at a time
+        import math
+        return np.frompyfunc(math.erf, 1, 1)(x).astype(np.float64)
+    return erf(x)
+
+
+REFERENCE = {"exp": np.exp, "expm1": np.expm1, "log1p": np.log1p, "tanh": np.tanh, "erf": _erf}
 
 
 def loop(function):
@@ -62,7 +76,7 @@ def check_float64(name, n):
     out = np.empty_like(x)
     loop(_vecmath.FUNCTIONS[name])(x, out)
     with np.errstate(all="ignore"):
-        expected = NUMPY[name](x)
+        expected = REFERENCE[name](x)
     worst, mismatched = ulp_error(out, expected)
     return {"function": name, "dtype": "float64", "inputs": int(x.size), "max_ulp": worst,
             "special_value_mismatches": mismatched}
@@ -76,7 +90,7 @@ def check_float32_exhaustive(name, chunk=1 << 24):
         out = np.empty(x.size, np.float64)
         kernel(x, out)
         with np.errstate(all="ignore"):
-            expected = NUMPY[name](x.astype(np.float64)).astype(np.float32)
+            expected = REFERENCE[name](x.astype(np.float64)).astype(np.float32)
             actual = out.astype(np.float32)
         w, m = ulp_error(actual, expected)
         worst, mismatched, count = max(worst, w), mismatched + m, count + x.size
@@ -88,10 +102,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=4_000_000)
     parser.add_argument("--float32-exhaustive", action="store_true")
+    parser.add_argument("--functions", nargs="+", default=list(_vecmath.FUNCTIONS))
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     rows = []
-    for name in _vecmath.FUNCTIONS:
+    for name in args.functions:
         started = time.perf_counter()
         row = check_float32_exhaustive(name) if args.float32_exhaustive else check_float64(name, args.samples)
         row["seconds"] = round(time.perf_counter() - started, 1)
@@ -100,6 +115,9 @@ def main(argv=None):
     if not args.no_save:
         RESULTS.mkdir(exist_ok=True)
         path = RESULTS / f"vecmath_accuracy{'_float32' if args.float32_exhaustive else ''}.json"
+        if path.exists():  # keep the other functions' rows
+            kept = [r for r in json.loads(path.read_text()) if r["function"] not in args.functions]
+            rows = kept + rows
         path.write_text(json.dumps(rows, indent=1))
     return rows
 
