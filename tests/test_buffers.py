@@ -50,14 +50,18 @@ def test_reuse_returns_the_same_memory_once_dropped():
     assert grad.ctypes.data != address
 
 
-def test_memoryviews_and_torch_tensors_hold_a_result():
+def test_a_memoryview_holds_a_result():
     x = np.linspace(-1, 1, N, dtype=np.float32)
     y = fastrelu.relu(x)
     memory = memoryview(y)
     del y
     z = fastrelu.relu(-x)
     assert not np.shares_memory(z, np.asarray(memory))
+
+
+def test_a_torch_tensor_holds_a_result():
     torch = pytest.importorskip("torch")
+    x = np.linspace(-1, 1, N, dtype=np.float32)
     w = fastrelu.relu(x)
     tensor = torch.from_numpy(w)
     del w
