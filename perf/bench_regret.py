@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 import fastrelu  # noqa: E402
-from fastrelu.bench import environment  # noqa: E402
+from fastrelu.bench import environment, markdown  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 SIZES = [1, 10, 100, 1e3, 1e4, 1e5, 3e5, 1e6, 1e7, 5e7]
@@ -47,20 +47,20 @@ def parallel_copy():
 def implementations(x, form, torch, copy2):
     y = np.empty_like(x)
     z = x.copy()  # in place: after the first call z holds relu(x), the same work
-    impls = {"copy": lambda: np.copyto(y, x), "copy 2 threads": lambda: copy2(x, y)}
     if form == "relu(x)":
-        impls.update(auto=lambda: fastrelu.relu(x), numpy=lambda: np.maximum(x, 0))
+        impls = {"auto": lambda: fastrelu.relu(x), "numpy": lambda: np.maximum(x, 0)}
     elif form == "relu(x, out=y)":
-        impls.update(auto=lambda: fastrelu.relu(x, out=y),
-                     numpy=lambda: np.maximum(x, 0, out=y))
+        impls = {"auto": lambda: fastrelu.relu(x, out=y),
+                 "numpy": lambda: np.maximum(x, 0, out=y)}
     else:
-        impls.update(auto=lambda: fastrelu.relu(z, out=z),
-                     numpy=lambda: np.maximum(z, 0, out=z))
+        impls = {"auto": lambda: fastrelu.relu(z, out=z),
+                 "numpy": lambda: np.maximum(z, 0, out=z)}
     if torch is not None:
         tx, ty, tz = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(z)
         impls["torch"] = {"relu(x)": lambda: torch.relu(tx),
                           "relu(x, out=y)": lambda: torch.clamp_min(tx, 0, out=ty),
                           "relu(x, out=x)": lambda: torch.relu_(tz)}[form]
+    impls.update({"copy": lambda: np.copyto(y, x), "copy 2 threads": lambda: copy2(x, y)})
     return impls
 
 
@@ -104,16 +104,6 @@ def measure(sizes, dtypes, rounds):
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     return rows
-
-
-def markdown(rows):
-    columns = ["dtype", "n", "form", "auto GB/s", "numpy GB/s", "torch GB/s", "copy GB/s",
-               "copy 2 threads GB/s", "regret", "vs copy"]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for r in rows:
-        lines.append("| " + " | ".join(f"{r[c]:.0e}" if c == "n" else str(r.get(c, ""))
-                                       for c in columns) + " |")
-    return "\n".join(lines)
 
 
 def main(argv=None):
