@@ -346,8 +346,7 @@ class ParallelBackend(_LoopBackend):
             self._serial_twin(kernel)(*args)
 
     def run(self, activation, direction, inputs, out, params):
-        if out.nbytes >= _streaming.SMALLEST and _streaming.applies(
-                activation, direction, inputs, out):
+        if _streaming.applies(activation, direction, inputs, out):
             from ._streaming_kernel import relu_streaming
 
             self.call(relu_streaming, inputs[0].reshape(-1), out.reshape(-1))

@@ -7,6 +7,8 @@ import platform
 
 import numpy as np
 
+from .definitions import BUILTIN
+
 #: Outputs from this size up are streamed (beyond the caches of most CPUs).
 SMALLEST = 32 << 20
 
@@ -17,8 +19,6 @@ def applies(activation, direction, inputs, out):
     """Whether ``_streaming_kernel.relu_streaming`` should run this call:
     built-in relu forward, not in place, large, float32/float64,
     C-contiguous, on x86-64."""
-    from .definitions import BUILTIN
-
     return (_X86 and activation is BUILTIN["relu"] and direction == "forward"
             and len(inputs) == 1 and inputs[0] is not out and out.nbytes >= SMALLEST
             and out.dtype in (np.float32, np.float64) and out.dtype == inputs[0].dtype
