@@ -123,13 +123,14 @@ class _LoopBackend(_NumbaBackend):
     in_place_loops = True
 
     def compile(self, formula, arity):
-        from .definitions import HELPERS, VECTOR_MATH
+        from .definitions import HELPERS, VECTOR_MATH, _in_precision_of
 
         _jit.register_helpers()
         loop = _make_loop(_jit.jitable(formula), arity, self.parallel)
         cache = _jit.cacheable(formula)
         if cache:  # one cache file per formula, renamed when the formula changes
-            stamp = _jit.code_stamp(formula, *HELPERS, *VECTOR_MATH.values(), *_vecmath_functions())
+            stamp = _jit.code_stamp(formula, _in_precision_of, *HELPERS, *VECTOR_MATH.values(),
+                                   *_vecmath_functions())
             kind = "in_place" if arity == 0 else "loop"
             threads = "parallel" if self.parallel else "serial"
             loop.__qualname__ = f"{formula.__name__}_{kind}_{threads}_{stamp}"

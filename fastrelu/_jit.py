@@ -62,12 +62,18 @@ def jitable(func, *, parallel=False):
 
 def register_helpers():
     """Make the scalar helpers of the built-in formulas callable from compiled
-    code; on the CPU, exp, expm1, log1p and tanh become the vectorisable
-    versions of ``_vecmath`` (CUDA keeps ``math``'s)."""
-    from .definitions import HELPERS, VECTOR_MATH
+    code; on the CPU, exp, expm1, log1p, tanh and erf become the vectorisable
+    versions of ``_vecmath``, in float32 for float32 arguments (CUDA keeps
+    ``math``'s)."""
+    from .definitions import HELPERS, VECTOR_MATH, _in_precision_of
 
     for helper in HELPERS:
         jitable(helper)
+    if _in_precision_of not in _registered:
+        with _lock:
+            if _in_precision_of not in _registered:
+                _register_cpu_precision(_in_precision_of)
+                _registered.add(_in_precision_of)
     for name, func in VECTOR_MATH.items():
         if func not in _registered:
             with _lock:
@@ -77,16 +83,31 @@ def register_helpers():
 
 
 def _register_cpu_version(func, name):
+    from numba import types
     from numba.extending import overload, register_jitable
 
     from . import _vecmath
 
     register_jitable(func)  # every target: the math module's function
-    implementation = _vecmath.FUNCTIONS[name]
+    float64_version = _vecmath.FUNCTIONS[name]
+    float32_version = _vecmath.FUNCTIONS_F32[name]
 
     @overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)  # the CPU target prefers its own
     def _cpu(x):
-        return implementation
+        return float32_version if x == types.float32 else float64_version
+
+
+def _register_cpu_precision(func):
+    from numba import types
+    from numba.extending import overload, register_jitable
+
+    from . import _vecmath
+
+    register_jitable(func)  # every target: value as it is
+
+    @overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)
+    def _cpu(x, value):
+        return _vecmath.to_float32 if x == types.float32 else _vecmath.same_value
 
 
 def options_stamp():
@@ -127,7 +148,17 @@ def code_stamp(*funcs):
 
     for func in funcs:
         add(func.__code__)
+    # Constants the functions read as globals (coefficients, SELU's alpha)
+    # are not in their bytecode: the source files that define them are.
+    for path in sorted({_source_file(func) for func in funcs} - {None}):
+        with open(path, "rb") as source:
+            digest.update(source.read())
     return digest.hexdigest()[:12]
+
+
+def _source_file(func):
+    path = getattr(sys.modules.get(func.__module__), "__file__", None)
+    return path if path and path.endswith(".py") else None
 
 
 def njit(func, *, parallel=False, cache=False):

@@ -22,28 +22,32 @@ from numba import types
 from numba.extending import intrinsic, register_jitable
 
 
+_INT_OF = {types.float64: types.int64, types.float32: types.int32}
+
+
 @intrinsic
 def _bits(typingctx, x):
-    """The int64 bit pattern of a float64."""
-    if x != types.float64:
+    """The bit pattern of a float64 (as an int64) or a float32 (an int32)."""
+    if x not in _INT_OF:
         return None
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
+        return builder.bitcast(args[0], context.get_value_type(signature.return_type))
 
-    return types.int64(types.float64), codegen
+    return _INT_OF[x](x), codegen
 
 
 @intrinsic
 def _from_bits(typingctx, i):
-    """The float64 whose bit pattern is the int64 ``i``."""
-    if i != types.int64:
+    """The float64 (float32) whose bit pattern is the int64 (int32) ``i``."""
+    floats = {v: k for k, v in _INT_OF.items()}
+    if i not in floats:
         return None
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
+        return builder.bitcast(args[0], context.get_value_type(signature.return_type))
 
-    return types.float64(types.int64), codegen
+    return floats[i](i), codegen
 
 
 LOG2E = 1.4426950408889634
@@ -54,6 +58,7 @@ LN2_LO = 1.90821492927058770002e-10
 # an integer (round to nearest even), with no call and no branch.
 ROUNDER = 6755399441055744.0
 SQRT2 = 1.4142135623730951
+LN2 = 0.6931471805599453
 
 # 1/k! for the Taylor series of exp(r) - 1 - r on |r| <= ln(2)/2 (and of
 # expm1 on |x| < 0.5): the first neglected term is below 2^-60 relative.
@@ -172,16 +177,15 @@ def tanh(x):
 @intrinsic
 def _fma(typingctx, a, b, c):
     """a * b + c rounded once (LLVM's fma: one instruction where the CPU has it)."""
-    if not (a == b == c == types.float64):
+    if not (a == b == c and a in _INT_OF):
         return None
 
     def codegen(context, builder, signature, args):
-        double = ir.DoubleType()
-        fma = builder.module.declare_intrinsic(
-            "llvm.fma", [double], ir.FunctionType(double, [double, double, double]))
+        real = context.get_value_type(signature.return_type)
+        fma = builder.module.declare_intrinsic("llvm.fma", [real], ir.FunctionType(real, [real] * 3))
         return builder.call(fma, args)
 
-    return types.float64(types.float64, types.float64, types.float64), codegen
+    return a(a, a, a), codegen
 
 
 # erf(x) = x * sum(c[n] x^(2n)), c[n] = 2/sqrt(pi) (-1)^n / (n! (2n+1)), for |x| < 1:
@@ -288,6 +292,211 @@ def erf(x):
     return x if x != x else out
 
 
+# --- float32 ------------------------------------------------------------------
+#
+# The same functions for float32 arguments, computed in float32 throughout:
+# AVX2 holds 8 float32 lanes against 4 float64 ones, and float32 needs far
+# shorter series.  Every constant is a float32 (a Python float would make
+# Numba widen the expression to float64).  Each is within a few float32 ulp
+# of the float64 function rounded to float32 over all 2^32 inputs
+# (``perf/vecmath_accuracy.py --float32-exhaustive``).
+
+F32 = np.float32
+F32_ZERO, F32_HALF, F32_ONE, F32_TWO = F32(0.0), F32(0.5), F32(1.0), F32(2.0)
+F32_INF, F32_NAN = F32(np.inf), F32(np.nan)
+F32_LOG2E = F32(LOG2E)
+# ln 2 in two float32 parts: n * F32_LN2_HI is exact for |n| < 2^15.
+F32_LN2_HI = F32(0.693359375)
+F32_LN2_LO = F32(LN2 - 0.693359375)
+F32_ROUNDER = F32(12582912.0)  # 1.5 * 2^23: rounds a float32 below 2^22 to an integer
+F32_SQRT2 = F32(SQRT2)
+F32_MANTISSA_BITS = F32(8388608.0)  # 2^23
+# 1/k!, k = 2 .. 8: exp's series on |r| <= ln(2)/2 is within 2^-30 after r^8/8!.
+(F2, F3, F4, F5, F6, F7, F8) = (F32(c) for c in _INV_FACT[:7])
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def _pow2_f32(n):
+    """2.0 ** n as a float32, for an integer-valued float32 n in [-126, 127]:
+    the exponent field (n + 127) * 2^23 is built in float32 arithmetic (exact)
+    and converted once, keeping the whole computation in 32-bit lanes."""
+    return _from_bits(np.int32((n + F32(127.0)) * F32_MANTISSA_BITS))
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def _reduce_f32(x):
+    """(n, r) with x = n ln2 + r, n an integer-valued float32, |r| <= ln(2)/2
+    (NaN gives n = 0, r = NaN)."""
+    finite = x if x == x else F32_ZERO
+    n = (finite * F32_LOG2E + F32_ROUNDER) - F32_ROUNDER
+    return n, (x - n * F32_LN2_HI) - n * F32_LN2_LO
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def _expm1_series_f32(r):
+    """exp(r) - 1 for |r| <= ln(2)/2."""
+    p = F8
+    p = p * r + F7
+    p = p * r + F6
+    p = p * r + F5
+    p = p * r + F4
+    p = p * r + F3
+    p = p * r + F2
+    return r + (r * r) * p
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def exp_f32(x):
+    # Clamp (keeping NaN) to where the result surely overflows or underflows.
+    xc = F32(89.0) if x > F32(89.0) else x
+    xc = F32(-104.0) if xc < F32(-104.0) else xc
+    n, r = _reduce_f32(xc)
+    p = F32_ONE + _expm1_series_f32(r)
+    # 2^n in two normal factors: subnormal results are rounded once, at the end.
+    half = (n * F32_HALF + F32_ROUNDER) - F32_ROUNDER
+    return (p * _pow2_f32(half)) * _pow2_f32(n - half)
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def expm1_f32(x):
+    # Below -18 the result rounds to -1; above 89 it overflows (NaN is kept).
+    xc = F32(89.0) if x > F32(89.0) else x
+    xc = F32(-18.0) if xc < F32(-18.0) else xc
+    n, r = _reduce_f32(xc)
+    p = _expm1_series_f32(r)
+    # exp(x) - 1 = 2 (s p + (s - 1/2)) with s = 2^(n-1): one fused multiply-add,
+    # no cancellation for n = 0 (it gives p itself), and s stays finite at n = 128.
+    s = _pow2_f32(n - F32_ONE)
+    y = F32_TWO * (s * p + (s - F32_HALF))
+    return x if x == F32_ZERO else y  # keeps the sign of zero
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def log1p_f32(x):
+    u = F32_ONE + x
+    safe = u if (u > F32_ZERO and u < F32_INF) else F32_ONE  # a normal number: 1 + x >= 2^-24
+    bits = _bits(safe)
+    e = F32((bits >> 23) - 127)
+    m = _from_bits(np.int32((bits & 0x007FFFFF) | 0x3F800000))  # in [1, 2)
+    big = m > F32_SQRT2
+    m = m * F32_HALF if big else m
+    e = e + F32_ONE if big else e
+    # log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.1716: four terms.
+    f = m - F32_ONE
+    s = f / (F32_TWO + f)
+    z = s * s
+    p = F32(1.0 / 9.0)
+    p = p * z + F32(1.0 / 7.0)
+    p = p * z + F32(1.0 / 5.0)
+    p = p * z + F32(1.0 / 3.0)
+    hf = F32_HALF * f * f
+    log_u = e * F32_LN2_HI + ((f - hf) + (s * (hf + F32_TWO * z * p) + e * F32_LN2_LO))
+    d = safe - F32_ONE
+    out = log_u * (x / d) if d != F32_ZERO else x  # corrects the rounding of 1 + x
+    out = F32_INF if x == F32_INF else out
+    out = -F32_INF if u == F32_ZERO else out
+    return F32_NAN if (x < -F32_ONE or x != x) else out
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def tanh_f32(x):
+    # Computed in float64 with a series cut for float32 (r^10/10! < 2^-37):
+    # in float32 the quotient -m / (2 + m) doubles expm1's error near |t| = 1,
+    # and tanh is the activation where PyTorch's float32 result is closest
+    # to correctly rounded (0.26 ulp measured).
+    a = abs(np.float64(x))
+    v = -2.0 * (a if a < 10.0 else 10.0)
+    n = (v * LOG2E + ROUNDER) - ROUNDER
+    r = (v - n * LN2_HI) - n * LN2_LO
+    p = C10
+    p = p * r + C9
+    p = p * r + C8
+    p = p * r + C7
+    p = p * r + C6
+    p = p * r + C5
+    p = p * r + C4
+    p = p * r + C3
+    p = p * r + C2
+    p = r + (r * r) * p  # expm1(r)
+    scale = _pow2(n)
+    m = scale * p + (scale - 1.0)  # expm1(-2|x|), n >= -29
+    magnitude = F32(-m / (2.0 + m))
+    return magnitude if x > F32_ZERO else (-magnitude if x < F32_ZERO else x)
+
+
+# erf's Taylor series (above) for |x| < 1, to x^23: the first term left out is
+# below 2^-30 of the sum.
+_ERF_TAYLOR_F32 = tuple(F32(c) for c in _ERF_TAYLOR[:12])
+# Chebyshev coefficients of erfcx on 1 <= x <= 4 (in u = (2x - 5) / 3), from
+# mpmath at 50 digits (perf/fit_vecmath.py): the first left out is below 2^-32
+# of erfcx >= 0.137 there.  erf rounds to +-1 in float32 from |x| = 3.92.
+_ERFCX_CHEBYSHEV_F32 = tuple(F32(c) for c in (
+    0.24442575284923573, -0.13589862891594598, 0.03563511414853497,
+    -0.00888409861822249, 0.002118423997553177, -0.00048539876408003704,
+    0.00010727375453771771, -2.2936634481904863e-05, 4.7568746915755546e-06,
+    -9.58994483266277e-07, 1.8829006882958966e-07, -3.606320662143091e-08,
+    6.7476020519374555e-09, -1.234907042333986e-09,
+))
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def erf_f32(x):
+    a = abs(x)
+    z = x * x
+    c = _ERF_TAYLOR_F32
+    p = c[11]
+    p = p * z + c[10]
+    p = p * z + c[9]
+    p = p * z + c[8]
+    p = p * z + c[7]
+    p = p * z + c[6]
+    p = p * z + c[5]
+    p = p * z + c[4]
+    p = p * z + c[3]
+    p = p * z + c[2]
+    p = p * z + c[1]
+    p = p * z + c[0]
+    small = x * p
+    m = a if (a >= F32_ONE and a < F32(4.0)) else F32_ONE
+    u = (F32_TWO * m - F32(5.0)) / F32(3.0)
+    b = _ERFCX_CHEBYSHEV_F32
+    u2 = F32_TWO * u
+    b2 = b[13]
+    b1 = u2 * b2 + b[12]
+    b1, b2 = u2 * b1 - b2 + b[11], b1
+    b1, b2 = u2 * b1 - b2 + b[10], b1
+    b1, b2 = u2 * b1 - b2 + b[9], b1
+    b1, b2 = u2 * b1 - b2 + b[8], b1
+    b1, b2 = u2 * b1 - b2 + b[7], b1
+    b1, b2 = u2 * b1 - b2 + b[6], b1
+    b1, b2 = u2 * b1 - b2 + b[5], b1
+    b1, b2 = u2 * b1 - b2 + b[4], b1
+    b1, b2 = u2 * b1 - b2 + b[3], b1
+    b1, b2 = u2 * b1 - b2 + b[2], b1
+    b1, b2 = u2 * b1 - b2 + b[1], b1
+    erfcx = u * b1 - b2 + b[0]
+    hi = m * m
+    lo = _fma(m, m, -hi)
+    large = F32_ONE - (exp_f32(-hi) * erfcx) * (F32_ONE - lo)
+    large = F32_ONE if a >= F32(4.0) else large
+    large = large if x > F32_ZERO else -large
+    out = small if a < F32_ONE else large
+    return x if x != x else out
+
+
+@register_jitable
+def same_value(x, value):
+    return value
+
+
+@register_jitable
+def to_float32(x, value):
+    return np.float32(value)
+
+
 #: name -> implementation, for the helpers in ``definitions``.
 FUNCTIONS = {"exp": exp, "expm1": expm1, "log1p": log1p, "tanh": tanh, "erf": erf}
+#: name -> float32 implementation, for float32 arguments.
+FUNCTIONS_F32 = {"exp": exp_f32, "expm1": expm1_f32, "log1p": log1p_f32, "tanh": tanh_f32,
+                 "erf": erf_f32}
 

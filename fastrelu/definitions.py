@@ -50,6 +50,17 @@ def vector_math(func):
     return func
 
 
+def _in_precision_of(x, value):
+    """``value`` (an argument for exp & co.) in the precision of the input ``x``.
+
+    In the CPU loops this rounds it to float32 when ``x`` is float32, so that
+    the vector math runs in float32: twice the lanes of float64 and shorter
+    series, as PyTorch computes float32 activations.  Elsewhere (CUDA, the
+    simulator, Python) it returns ``value`` as it is.
+    """
+    return value
+
+
 @vector_math
 def _exp(x):
     return math.exp(x)
@@ -277,12 +288,12 @@ def selu_backward_ref(g, x):
 
 
 def celu(x, alpha):
-    negative = alpha * _expm1(_not_positive(x) / alpha)
+    negative = alpha * _expm1(_in_precision_of(x, _not_positive(x) / alpha))
     return x if x > 0 else negative
 
 
 def celu_backward(g, x, alpha):
-    negative = g * _exp(_not_positive(x) / alpha)
+    negative = g * _exp(_in_precision_of(x, _not_positive(x) / alpha))
     return g if x > 0 else negative
 
 
@@ -295,12 +306,19 @@ def celu_backward_ref(g, x, alpha):
 
 
 @helper
-def _sigmoid(x):
-    # exp of -|x| only: no overflow, full accuracy in both tails; one exp and
-    # a select, no branch, so that the loops vectorise.
+def _sigmoids(x):
+    """(sigmoid(x), sigmoid(-x)), each with full relative accuracy, 1 - s
+    included where s rounds near 1.  One exp, of -|x| only (no overflow), and
+    selects rather than a branch, so that the loops vectorise."""
     e = _exp(-abs(x))
     r = 1.0 / (1.0 + e)
-    return r if x >= 0 else e * r
+    big, small = r, e * r
+    return (big if x >= 0 else small), (small if x >= 0 else big)
+
+
+@helper
+def _sigmoid(x):
+    return _sigmoids(x)[0]
 
 
 def sigmoid(x):
@@ -308,8 +326,8 @@ def sigmoid(x):
 
 
 def sigmoid_backward(g, x):
-    s = _sigmoid(x)
-    return g * s * (1.0 - s)
+    s, one_minus_s = _sigmoids(x)
+    return g * s * one_minus_s
 
 
 def _sigmoid_ref(x):
@@ -331,8 +349,10 @@ def tanh(x):
 
 
 def tanh_backward(g, x):
-    t = _tanh(x)
-    return g * (1.0 - t * t)
+    # sech(x)**2 = 4e / (1 + e)**2 with e = exp(-2|x|): 1 - t * t from a
+    # rounded t = tanh(x) loses all its digits for large |x|.
+    e = _exp(_in_precision_of(x, -2.0 * abs(x)))
+    return g * (4.0 * e / ((1.0 + e) * (1.0 + e)))
 
 
 def tanh_ref(x):
@@ -350,8 +370,8 @@ def silu(x):
 
 
 def silu_backward(g, x):
-    s = _sigmoid(x)
-    d = g * s * (1.0 + x * (1.0 - s))
+    s, one_minus_s = _sigmoids(x)
+    d = g * s * (1.0 + x * one_minus_s)
     d = g if x == INF else d
     return 0.0 * g if x == -INF else d
 
@@ -372,9 +392,11 @@ def silu_backward_ref(g, x):
 @helper
 def _softplus(x, beta, threshold):
     z = x * beta
-    # Above the threshold softplus is x; the clamp (which keeps NaN) spares
-    # exp an overflow, and the select keeps the loop free of branches.
-    soft = _log1p(_exp(threshold if z > threshold else z)) / beta
+    # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): exp never overflows, and
+    # log1p's argument is at most 1, where it is most accurate.  Above the
+    # threshold softplus is x; a select rather than a branch keeps the loop
+    # vectorisable.
+    soft = ((z if z > 0 else 0.0) + _log1p(_exp(_in_precision_of(x, -abs(z))))) / beta
     return x if z > threshold else soft
 
 
@@ -384,7 +406,7 @@ def softplus(x, beta, threshold):
 
 def softplus_backward(g, x, beta, threshold):
     z = x * beta
-    d = g * _sigmoid(z)
+    d = g * _sigmoid(_in_precision_of(x, z))
     return g if z > threshold else d
 
 
@@ -400,15 +422,28 @@ def softplus_backward_ref(g, x, beta, threshold):
     return np.where(z > threshold, g, g * _sigmoid_ref(z)).astype(g.dtype, copy=False)
 
 
+@helper
+def _mish_parts(x):
+    """(sigmoid(x), tanh(softplus(x)), 1 - tanh(softplus(x))**2) from one exp.
+
+    With s = sigmoid(x) and n = sigmoid(-x) = 1 / (1 + e^x): exp(-2 softplus(x))
+    is n**2, so tanh(softplus(x)) = (1 - n**2) / (1 + n**2) = s (1 + n) / (1 + n**2)
+    and its sech**2 = 4 n**2 / (1 + n**2)**2, each without cancellation in
+    either tail (1 - t * t from a rounded t loses all digits for large x).
+    """
+    s, n = _sigmoids(x)
+    w = 1.0 / (1.0 + n * n)
+    return s, s * (1.0 + n) * w, 4.0 * (n * w) * (n * w)
+
+
 def mish(x):
-    # tanh(softplus(x)); softplus(x) > 20 gives tanh == 1 to double precision.
-    y = x * _tanh(_softplus(x, 1.0, 20.0))
+    y = x * _mish_parts(x)[1]
     return 0.0 if x == -INF else y
 
 
 def mish_backward(g, x):
-    t = _tanh(_softplus(x, 1.0, 20.0))
-    d = g * (t + x * _sigmoid(x) * (1.0 - t * t))
+    s, t, sech2 = _mish_parts(x)
+    d = g * (t + x * s * sech2)
     d = g if x == INF else d
     return 0.0 * g if x == -INF else d
 
@@ -431,13 +466,13 @@ def mish_backward_ref(g, x):
 
 
 def gelu(x):
-    y = 0.5 * x * (1.0 + _erf(x * SQRT_HALF))
+    y = 0.5 * x * (1.0 + _erf(_in_precision_of(x, x * SQRT_HALF)))
     return 0.0 if x == -INF else y  # -inf * 0 would be NaN
 
 
 def gelu_backward(g, x):
-    cdf = 0.5 * (1.0 + _erf(x * SQRT_HALF))
-    pdf = INV_SQRT_2PI * _exp(-0.5 * x * x)
+    cdf = 0.5 * (1.0 + _erf(_in_precision_of(x, x * SQRT_HALF)))
+    pdf = INV_SQRT_2PI * _exp(_in_precision_of(x, -0.5 * x * x))
     d = g * (cdf + x * pdf)
     d = g if x == INF else d  # inf * 0 would be NaN
     return 0.0 * g if x == -INF else d
@@ -450,7 +485,7 @@ def gelu_backward(g, x):
 
 def gelu_tanh(x):
     u = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x)
-    y = x * _sigmoid(2.0 * u)
+    y = x * _sigmoid(_in_precision_of(x, 2.0 * u))
     y = x if x == INF else y
     return 0.0 if x == -INF else y
 
@@ -458,8 +493,8 @@ def gelu_tanh(x):
 def gelu_tanh_backward(g, x):
     u = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x)
     du = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_C * x * x)
-    s = _sigmoid(2.0 * u)
-    d = s + 2.0 * x * s * (1.0 - s) * du
+    s, one_minus_s = _sigmoids(_in_precision_of(x, 2.0 * u))
+    d = s + 2.0 * x * s * one_minus_s * du
     # For huge |x|, s * (1 - s) is 0 while du overflows: the limit is 0 or 1.
     limit = 1.0 if x > 0 else 0.0
     d = limit if (d != d) & (x == x) else d
