@@ -27,6 +27,11 @@ ERROR_MODEL = "numpy"
 CPU_HELPER_OPTIONS = {"fastmath": set(FASTMATH), "error_model": ERROR_MODEL,
                       "forceinline": True}
 
+# A prange loop called from a checked entry (``_cpu``): compiled as its own
+# function, not inlined, which ran compute-bound loops 5-25% slower there
+# than called directly (silu at 1e7 float32: 11.2 against 9.0 ms).
+PARALLEL_LOOP_OPTIONS = dict(CPU_HELPER_OPTIONS, parallel=True, forceinline=False)
+
 
 _registered: set = set()
 _lock = threading.Lock()
@@ -54,7 +59,7 @@ def jitable(func, *, parallel=False):
                 # The typer takes func's own signature: with a bare *args the
                 # smooth loops stop vectorising (elu at 1e7: 0.95 vs 2.0 GB/s).
                 _cpu.__signature__ = inspect.signature(func)
-                options = dict(CPU_HELPER_OPTIONS, parallel=True) if parallel else CPU_HELPER_OPTIONS
+                options = PARALLEL_LOOP_OPTIONS if parallel else CPU_HELPER_OPTIONS
                 overload(func, target="cpu", jit_options=options)(_cpu)
                 _registered.add(func)
     return func
@@ -112,7 +117,8 @@ def _register_cpu_precision(func):
 
 def options_stamp():
     """The compiler options that change generated code, for cache names."""
-    return repr((sorted(FASTMATH), ERROR_MODEL, CPU_HELPER_OPTIONS["forceinline"]))
+    return repr((sorted(FASTMATH), ERROR_MODEL, CPU_HELPER_OPTIONS["forceinline"],
+                 PARALLEL_LOOP_OPTIONS["forceinline"]))
 
 
 def cacheable(func):

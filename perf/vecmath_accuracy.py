@@ -7,10 +7,10 @@
 float64: the error in float64 ulp against the reference function evaluated
 on the same input (NumPy's; for erf, which NumPy lacks, SciPy's or else the
 C library's through ``math.erf``; the reference's own error, about 1 ulp, is
-included).  float32: the function of a float32 input, computed by _vecmath in
-float64 and rounded to float32 (as the CPU kernels do), against the float64
-reference rounded to float32: the error in float32 ulp, over every finite
-float32 input.
+included).  float32: the float32 version (``_vecmath.FUNCTIONS_F32``, what
+the CPU kernels call for float32 arguments) against the float64 reference
+rounded to float32: the error in float32 ulp (a whole number: how many
+float32 values apart), over every finite float32 input.
 Writes perf/results/vecmath_accuracy.json unless --no-save.
 """
 
@@ -83,15 +83,14 @@ def check_float64(name, n):
 
 
 def check_float32_exhaustive(name, chunk=1 << 24):
-    kernel = loop(_vecmath.FUNCTIONS[name])
+    kernel = loop(_vecmath.FUNCTIONS_F32[name])
     worst, mismatched, count = 0.0, 0, 0
     for start in range(0, 1 << 32, chunk):
         x = np.arange(start, start + chunk, dtype=np.uint64).astype(np.uint32).view(np.float32)
-        out = np.empty(x.size, np.float64)
-        kernel(x, out)
+        actual = np.empty(x.size, np.float32)
+        kernel(x, actual)
         with np.errstate(all="ignore"):
             expected = REFERENCE[name](x.astype(np.float64)).astype(np.float32)
-            actual = out.astype(np.float32)
         w, m = ulp_error(actual, expected)
         worst, mismatched, count = max(worst, w), mismatched + m, count + x.size
     return {"function": name, "dtype": "float32", "inputs": count, "max_ulp": worst,
