@@ -94,8 +94,7 @@ def _register_cpu_version(func, name):
     from . import _vecmath
 
     register_jitable(func)  # every target: the math module's function
-    float64_version = _vecmath.FUNCTIONS[name]
-    float32_version = _vecmath.FUNCTIONS_F32[name]
+    float64_version, float32_version = _vecmath.CPU_VERSIONS[name]
 
     @overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)  # the CPU target prefers its own
     def _cpu(x):

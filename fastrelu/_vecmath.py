@@ -201,7 +201,7 @@ _ERF_TAYLOR = (
 )
 
 # Chebyshev coefficients of erfcx(x) = exp(x^2) erfc(x) on 1 <= x <= 6 (in u = (2x - 7) / 5),
-# from mpmath at 50 digits (perf/vecmath_accuracy.py --fit-erf prints them); the
+# from mpmath at 50 digits (perf/fit_vecmath.py prints them); the
 # first left out is below 5e-20, against erfcx >= 0.09 there.
 _ERFCX_CHEBYSHEV = (
     0.20196598791223083, -0.147884835533987, 0.05188222158351389,
@@ -427,64 +427,72 @@ def tanh_f32(x):
     return magnitude if x > F32_ZERO else (-magnitude if x < F32_ZERO else x)
 
 
-# erf's Taylor series (above) for |x| < 1, to x^23: the first term left out is
-# below 2^-30 of the sum.
-_ERF_TAYLOR_F32 = tuple(F32(c) for c in _ERF_TAYLOR[:12])
-# Chebyshev coefficients of erfcx on 1 <= x <= 4 (in u = (2x - 5) / 3), from
-# mpmath at 50 digits (perf/fit_vecmath.py): the first left out is below 2^-32
-# of erfcx >= 0.137 there.  erf rounds to +-1 in float32 from |x| = 3.92.
-_ERFCX_CHEBYSHEV_F32 = tuple(F32(c) for c in (
-    0.24442575284923573, -0.13589862891594598, 0.03563511414853497,
-    -0.00888409861822249, 0.002118423997553177, -0.00048539876408003704,
-    0.00010727375453771771, -2.2936634481904863e-05, 4.7568746915755546e-06,
-    -9.58994483266277e-07, 1.8829006882958966e-07, -3.606320662143091e-08,
-    6.7476020519374555e-09, -1.234907042333986e-09,
+# erf(x) / x on |x| <= 1 as a polynomial in x^2, and erfcx on 1 <= x <= 4 in
+# powers of u = (2x - 5) / 3, both fitted from mpmath at 50 digits
+# (perf/fit_vecmath.py): largest relative errors 1.3e-9 and 1.4e-9, against
+# float32's 6e-8.  Horner's rule in powers rather than Clenshaw's recurrence:
+# half the chain of dependent operations, which bounds this loop's speed.
+# erf rounds to +-1 in float32 from |x| = 3.92.
+_ERF_SMALL_F32 = tuple(F32(c) for c in (
+    1.1283791656893227, -0.3761262556739928, 0.11283582247994073, -0.02685369109977187,
+    0.0051880988895211255, -0.0008008189324326398, 7.847259131149587e-05,
+))
+_ERFCX_F32 = tuple(F32(c) for c in (
+    0.21080636427594102, -0.11152102074917346, 0.05611047258428677, -0.02700527578357725,
+    0.012489703671458846, -0.005570928958827953, 0.002401701695498621,
+    -0.0010047884624158224, 0.000414508097802788, -0.00016449745105465494,
+    5.494724823364619e-05, -2.0489641032795245e-05, 1.3819089002367909e-05,
+    -5.058179245400006e-06,
 ))
 
 
 @register_jitable(fastmath={"contract"}, error_model="numpy")
 def erf_f32(x):
+    return erf_gauss_f32(x)[0]
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def erf_gauss_f32(x):
+    """(erf(x), exp(-x^2)): erf needs the second above |x| = 1, and gelu's
+    gradient needs it everywhere; computed once."""
     a = abs(x)
     z = x * x
-    c = _ERF_TAYLOR_F32
-    p = c[11]
-    p = p * z + c[10]
-    p = p * z + c[9]
-    p = p * z + c[8]
-    p = p * z + c[7]
-    p = p * z + c[6]
+    c = _ERF_SMALL_F32
+    p = c[6]
     p = p * z + c[5]
     p = p * z + c[4]
     p = p * z + c[3]
     p = p * z + c[2]
     p = p * z + c[1]
     p = p * z + c[0]
-    small = x * p
+    small = x * p  # |x| < 1; keeps the sign of -0
+    # 1 <= |x| < 4: erf = 1 - exp(-x^2) erfcx(|x|), x^2 = hi + lo exactly.
     m = a if (a >= F32_ONE and a < F32(4.0)) else F32_ONE
     u = (F32_TWO * m - F32(5.0)) / F32(3.0)
-    b = _ERFCX_CHEBYSHEV_F32
-    u2 = F32_TWO * u
-    b2 = b[13]
-    b1 = u2 * b2 + b[12]
-    b1, b2 = u2 * b1 - b2 + b[11], b1
-    b1, b2 = u2 * b1 - b2 + b[10], b1
-    b1, b2 = u2 * b1 - b2 + b[9], b1
-    b1, b2 = u2 * b1 - b2 + b[8], b1
-    b1, b2 = u2 * b1 - b2 + b[7], b1
-    b1, b2 = u2 * b1 - b2 + b[6], b1
-    b1, b2 = u2 * b1 - b2 + b[5], b1
-    b1, b2 = u2 * b1 - b2 + b[4], b1
-    b1, b2 = u2 * b1 - b2 + b[3], b1
-    b1, b2 = u2 * b1 - b2 + b[2], b1
-    b1, b2 = u2 * b1 - b2 + b[1], b1
-    erfcx = u * b1 - b2 + b[0]
-    hi = m * m
-    lo = _fma(m, m, -hi)
-    large = F32_ONE - (exp_f32(-hi) * erfcx) * (F32_ONE - lo)
+    b = _ERFCX_F32
+    q = b[13]
+    q = q * u + b[12]
+    q = q * u + b[11]
+    q = q * u + b[10]
+    q = q * u + b[9]
+    q = q * u + b[8]
+    q = q * u + b[7]
+    q = q * u + b[6]
+    q = q * u + b[5]
+    q = q * u + b[4]
+    q = q * u + b[3]
+    q = q * u + b[2]
+    q = q * u + b[1]
+    q = q * u + b[0]
+    t = a if a < F32(11.0) else F32(11.0)  # exp(-121) is 0 in float32
+    hi = t * t
+    lo = _fma(t, t, -hi)
+    gauss = exp_f32(-hi) * (F32_ONE - lo)
+    large = F32_ONE - gauss * q
     large = F32_ONE if a >= F32(4.0) else large
     large = large if x > F32_ZERO else -large
     out = small if a < F32_ONE else large
-    return x if x != x else out
+    return (x if x != x else out), gauss
 
 
 @register_jitable
@@ -502,4 +510,15 @@ FUNCTIONS = {"exp": exp, "expm1": expm1, "log1p": log1p, "tanh": tanh, "erf": er
 #: name -> float32 implementation, for float32 arguments.
 FUNCTIONS_F32 = {"exp": exp_f32, "expm1": expm1_f32, "log1p": log1p_f32, "tanh": tanh_f32,
                  "erf": erf_f32}
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def erf_gauss(x):
+    return erf(x), exp(-(x * x))
+
+
+#: name -> (float64 version, float32 version): what the CPU loops call for
+#: each of the formulas' ``VECTOR_MATH`` helpers.
+CPU_VERSIONS = {name: (FUNCTIONS[name], FUNCTIONS_F32[name]) for name in FUNCTIONS}
+CPU_VERSIONS["erf_gauss"] = (erf_gauss, erf_gauss_f32)
 

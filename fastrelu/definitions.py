@@ -86,6 +86,12 @@ def _erf(x):
     return math.erf(x)
 
 
+@vector_math
+def _erf_gauss(x):
+    """(erf(x), exp(-x * x)), which the CPU loops compute together."""
+    return math.erf(x), math.exp(-(x * x))
+
+
 @dataclass(frozen=True, eq=False)
 class Definition:
     """One activation: scalar formulas for the compiled backends, NumPy ones for the reference."""
@@ -479,8 +485,12 @@ def gelu(x):
 
 
 def gelu_backward(g, x):
-    pdf = _in_precision_of(x, INV_SQRT_2PI) * _exp(x * x * _in_precision_of(x, -0.5))
-    d = g * (_normal_cdf(x) + x * pdf)
+    # exp(-x**2 / 2) is exp(-z**2) for z = x / sqrt(2), which erf(z) computes anyway.
+    half, one = _in_precision_of(x, 0.5), _in_precision_of(x, 1.0)
+    erf_z, gauss = _erf_gauss(x * _in_precision_of(x, SQRT_HALF))
+    cdf = half * (one + erf_z)
+    pdf = _in_precision_of(x, INV_SQRT_2PI) * gauss
+    d = g * (cdf + x * pdf)
     d = g if x == INF else d  # inf * 0 would be NaN
     return 0.0 * g if x == -INF else d
 
