@@ -372,6 +372,9 @@ def tanh_backward_ref(g, x):
 
 def silu(x):
     y = x * _sigmoid(x)
+    # NaN as it came: of two NaN operands the product keeps either one's
+    # sign, so in-place and out-of-place loops could differ in the sign bit.
+    y = x if x != x else y
     return 0.0 if x == -INF else y  # -inf * 0 is NaN: the limit is 0
 
 
