@@ -394,8 +394,9 @@ def log1p_f32(x):
     p = p * z + 1.0 / 5.0
     p = p * z + 1.0 / 3.0
     log_u = e * LN2 + (f - s * (f - 2.0 * z * p))  # f - s f + 2 s z p = 2 s (1 + z p)
-    d = safe - 1.0
-    out = log_u * (x / d) if d != 0.0 else x  # corrects the rounding of 1 + x (tiny x)
+    # 1 + x is exact in float64 for a float32 x of magnitude 2^-29 or more
+    # (no correction, no division); below, log1p(x) = x to within 2^-30.
+    out = x if abs(x) < 1.862645149230957e-09 else log_u
     out = np.inf if x == np.inf else out
     out = -np.inf if u == 0.0 else out
     return F32(np.nan if (x < -1.0 or x != x) else out)
