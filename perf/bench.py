@@ -63,9 +63,24 @@ def torch_calls():
         "mish": (F.mish, aten.mish_backward),
         "hardswish": (F.hardswish, aten.hardswish_backward),
         "hardsigmoid": (F.hardsigmoid, aten.hardsigmoid_backward),
-        "sigmoid": (torch.sigmoid, lambda g, x: aten.sigmoid_backward(g, torch.sigmoid(x))),
-        "tanh": (torch.tanh, lambda g, x: aten.tanh_backward(g, torch.tanh(x))),
+        "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"),
+                      lambda g, x: aten.gelu_backward(g, x, approximate="tanh")),
+        # These two differentiate from the saved output, as autograd does.
+        "sigmoid": (torch.sigmoid, lambda g, x: aten.sigmoid_backward(g, _saved(torch.sigmoid, x))),
+        "tanh": (torch.tanh, lambda g, x: aten.tanh_backward(g, _saved(torch.tanh, x))),
     }
+
+
+_SAVED: dict = {}
+
+
+def _saved(fn, x):
+    """fn(x), computed once per (fn, tensor): the forward result that
+    PyTorch's autograd keeps for these backward passes."""
+    key = (fn, id(x))
+    if key not in _SAVED:
+        _SAVED[key] = fn(x)
+    return _SAVED[key]
 
 
 def activations_table(n):
@@ -79,9 +94,9 @@ def activations_table(n):
         import torch
         tx, tg = torch.from_numpy(x), torch.from_numpy(g)
     rows = []
-    for name in fastrelu.activations():
-        fn = getattr(fastrelu, name)
-        args = {"prelu": (np.float32(0.25),)}.get(name, ())
+    for name in [*fastrelu.activations(), "gelu_tanh"]:
+        fn = fastrelu.gelu if name == "gelu_tanh" else getattr(fastrelu, name)
+        args = {"prelu": (np.float32(0.25),), "gelu_tanh": ("tanh",)}.get(name, ())
         row = {"activation": name}
         for direction in ("forward", "backward"):
             call = fn if direction == "forward" else fn.backward
