@@ -65,3 +65,32 @@ def test_float32_versions_compute_in_float32(name):
     in_float64 = {"tanh", "log1p"}  # computed in float64 on purpose (see _vecmath)
     if name not in in_float64:
         assert "fpext" not in kernel.inspect_llvm(signature)
+
+
+def test_corrected_float32_division_is_nearly_correctly_rounded():
+    """definitions._over_one_plus (sigmoid, silu): num / (1 + e) in float32,
+    corrected for the rounding of 1 + e and of the quotient, is the correctly
+    rounded quotient but where the exact one lies within a sliver of a
+    rounding boundary, and never off by more than one ulp."""
+    import numba
+
+    from fastrelu import _jit, definitions
+
+    _jit.register_helpers()
+    over_one_plus = _jit.jitable(definitions._over_one_plus)
+
+    @numba.njit(fastmath=set(_jit.FASTMATH), error_model=_jit.ERROR_MODEL)
+    def divide(num, e, out):
+        for i in range(out.size):
+            out[i] = over_one_plus(num[i], num[i], e[i])
+
+    rng = np.random.default_rng(3)
+    e = np.concatenate([rng.uniform(0, 1, 400_000), 10.0 ** rng.uniform(-30, 0, 100_000)])
+    e = e.astype(np.float32)
+    num = (rng.standard_normal(e.size) * 10).astype(np.float32)
+    out = np.empty_like(num)
+    divide(num, e, out)
+    exact = num.astype(np.float64) / (1.0 + e.astype(np.float64))
+    ulps = np.abs(out - exact) / np.spacing(np.abs(exact).astype(np.float32))
+    assert ulps.max() <= 1.0
+    assert np.mean(out == exact.astype(np.float32)) > 0.9999
