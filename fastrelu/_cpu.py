@@ -152,20 +152,21 @@ class _LoopBackend(_NumbaBackend):
     def call(self, kernel, *args):
         kernel(*args)
 
-    def checked_entry(self, activation, direction, arity):
+    def checked_entry(self, activation, direction, arity, bits=False):
         """This backend's loop behind a compiled check of the common call
         (see ``_engine.FastPath``): it returns False, having written nothing,
         when the arrays' shapes differ or ``out`` partly overlaps an input.
-        Call it through ``run_entry``."""
-        key = (activation, direction, arity, "checked")
+        ``bits``: the loop on float16 values' int16 bits.  Call it through
+        ``entry_runner``."""
+        key = (activation, direction, arity, bits, "checked")
         entry = self._kernels.get(key)
         if entry is None:
             # The entry calls the loop's Python function, not its dispatcher:
             # a closure over a dispatcher would defeat Numba's disk cache.
             # Compiled as an overload with parallel=True, a prange loop still
             # runs on the thread pool from inside the (serial) entry.
-            loop = self.kernel(activation, direction, arity).py_func
-            in_place = self.kernel(activation, direction, 0).py_func if arity == 1 else None
+            loop = self.kernel(activation, direction, arity, bits).py_func
+            in_place = self.kernel(activation, direction, 0, bits).py_func if arity == 1 else None
             with self._compile_lock:
                 entry = self._kernels.get(key)
                 if entry is None:
@@ -174,7 +175,7 @@ class _LoopBackend(_NumbaBackend):
                             _jit.jitable(func, parallel=self.parallel)
                     _jit.jitable(_partly_overlaps)
                     entry = _make_checked_entry(loop, in_place, arity)
-                    cache = _jit.cacheable(scalar_formula(activation, direction, False))
+                    cache = _jit.cacheable(scalar_formula(activation, direction, bits))
                     if cache:
                         entry.__qualname__ = loop.__qualname__ + "_checked"
                     entry = self._kernels[key] = _jit.njit(entry, cache=cache)

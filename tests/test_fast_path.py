@@ -35,6 +35,29 @@ def test_small_calls_match_the_reference(dtype):
     np.testing.assert_array_equal(np.signbit(fastrelu.relu(x)), np.signbit(expected))
 
 
+@pytest.mark.parametrize("backend", ["numba", "numba-parallel"])
+def test_float16_relu_takes_the_short_path_on_its_bits(backend):
+    base = np.array([-2.0, -0.0, 0.0, 1.5, np.nan, -np.nan, np.inf, -np.inf, 6e-8, -6e-8])
+    x = np.tile(base, 7).astype(np.float16).reshape(7, 10)
+    grad = np.arange(x.size, dtype=np.float16).reshape(x.shape)
+    expected = fastrelu.relu(x.T.copy().T, backend=backend)  # Fortran order: the general path
+    expected_grad = fastrelu.relu_backward(grad.T.copy().T, x, backend=backend)
+    got = fastrelu.relu(x, backend=backend)
+    assert got.dtype == np.float16
+    np.testing.assert_array_equal(got.view(np.uint16), expected.view(np.uint16))
+    inplace = x.copy()
+    assert fastrelu.relu(inplace, out=inplace, backend=backend) is inplace
+    np.testing.assert_array_equal(inplace.view(np.uint16), expected.view(np.uint16))
+    np.testing.assert_array_equal(fastrelu.relu_backward(grad, x, backend=backend), expected_grad)
+    for direction in ("forward", "backward"):
+        signatures = _entry_signatures(fastrelu.relu, direction)
+        assert any(str(t.dtype) == "int16" for signature in signatures for t in signature)
+    # A float16 input with a float32 out is not the short path's: the general path casts.
+    out32 = np.empty(x.shape, np.float32)
+    with pytest.raises(TypeError, match="dtype"):
+        fastrelu.relu(x, out=out32, backend=backend)
+
+
 def test_the_entry_is_compiled_only_for_arrays_it_takes():
     x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
     fastrelu.relu(x, out=np.empty_like(x))
@@ -175,4 +198,4 @@ def test_auto_picks_the_loop_by_bytes_like_the_registry():
         x = np.linspace(-1, 1, half).astype(dtype)
         np.testing.assert_array_equal(act(x), relu_reference(x))
         assert registry.resolve("auto", x).name == expected
-        assert act._fast_forward._entries.get(expected) is not None
+        assert act._fast_forward._entries.get((expected, False)) is not None
