@@ -469,7 +469,7 @@ def erf_gauss_f32(x):
     small = x * p  # |x| < 1; keeps the sign of -0
     # 1 <= |x| < 4: erf = 1 - exp(-x^2) erfcx(|x|), x^2 = hi + lo exactly.
     m = a if (a >= F32_ONE and a < F32(4.0)) else F32_ONE
-    u = (F32_TWO * m - F32(5.0)) / F32(3.0)
+    u = m * F32(2.0 / 3.0) - F32(5.0 / 3.0)  # (2m - 5) / 3 without a division
     b = _ERFCX_F32
     q = b[13]
     q = q * u + b[12]
