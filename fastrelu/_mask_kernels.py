@@ -7,8 +7,14 @@ compare and writes every element with a full store.
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from . import _jit
+from ._streaming_kernel import _relu_block, _store_fence
+from .definitions import relu
 
 #: Mask bytes per chunk of work: 16384 elements, small enough that a chunk's
 #: staging bytes stay in cache, large enough to make the loop overhead negligible.
@@ -32,6 +38,29 @@ def _forward_chunk(bits, out, flags, mask, low, high):
     words = flags.view(np.uint64)
     for t in range(mask.size):
         mask[t] = (words[t] * _GATHER) >> _TOP_BYTE
+
+
+@intrinsic
+def _mask_bytes(typingctx, x, mask, first, count):
+    """mask[first:first+count] = the bits x > 0 of x[8 first:8 (first+count)]
+    (a float array), lowest bit first: eight floats compared as one vector
+    and its eight results read as one byte (x86's movmsk)."""
+    def codegen(context, builder, signature, args):
+        xty, maskty = signature.args[:2]
+        xs, masks, start, n = args
+        element = context.get_data_type(xty.dtype)
+        vector = ir.VectorType(element, 8)
+        zero = ir.Constant(vector, [ir.Constant(element, 0.0)] * 8)
+        source = context.make_array(xty)(context, builder, xs).data
+        target = builder.gep(context.make_array(maskty)(context, builder, masks).data, [start])
+        eight = ir.Constant(n.type, 8)
+        with cgutils.for_range(builder, n) as loop:
+            at = builder.mul(builder.add(start, loop.index), eight)
+            load_at = builder.bitcast(builder.gep(source, [at]), vector.as_pointer())
+            above = builder.fcmp_ordered(">", builder.load(load_at, align=xty.dtype.bitwidth // 8),
+                                         zero)
+            builder.store(builder.bitcast(above, ir.IntType(8)), builder.gep(target, [loop.index]))
+    return types.void(x, mask, types.intp, types.intp), codegen
 
 
 def _backward_chunk(grad_bits, mask, out_bits, flags):
@@ -77,9 +106,39 @@ def _make_loops(parallel):
             flags = np.empty(8 * bytes_.size, np.uint8)
             _backward_chunk(grad_bits[i0:i1], bytes_, out_bits[i0:i1], flags)
 
+    def forward_streaming(x, out, mask):
+        # y with non-temporal stores (as _streaming_kernel.relu_streaming),
+        # chunk by chunk after the chunk's mask, so that x is read from
+        # memory once and out is valid in place too.  Chunks span whole
+        # 32-byte lines: each starts as misaligned as out, by `head` elements.
+        whole = x.size // 8
+        width = 32 // out.itemsize
+        head = ((32 - out.ctypes.data % 32) % 32) // out.itemsize
+        for c in loop_range((whole + CHUNK_BYTES - 1) // CHUNK_BYTES):
+            j0 = c * CHUNK_BYTES
+            j1 = min(whole, j0 + CHUNK_BYTES)
+            i0, i1 = 8 * j0, 8 * j1
+            _mask_bytes(x, mask, j0, j1 - j0)
+            start = min(i0 + head, i1)
+            body = (i1 - start) // width * width
+            for i in range(i0, start):
+                out[i] = relu(x[i])
+            _relu_block(x, out, start, body)
+            for i in range(start + body, i1):
+                out[i] = relu(x[i])
+            _store_fence()
+        rest = x.size - 8 * whole
+        if rest:  # the last, partial byte
+            padded = np.zeros(8, x.dtype)
+            padded[:rest] = x[8 * whole:]
+            _mask_bytes(padded, mask[whole:], 0, 1)
+            for i in range(8 * whole, x.size):
+                out[i] = relu(x[i])
+
     kind = "parallel" if parallel else "serial"
     loops = {}
-    for fn in (forward, backward):
+    functions = (forward, backward, forward_streaming) if parallel else (forward, backward)
+    for fn in functions:
         # Distinct names: Numba's cache files are named after the function.
         fn.__qualname__ = f"relu_mask_{fn.__name__}_{kind}"
         loops[fn.__name__] = _jit.njit(fn, parallel=parallel, cache=True)

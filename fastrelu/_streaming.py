@@ -23,3 +23,9 @@ def applies(activation, direction, inputs, out):
             and len(inputs) == 1 and inputs[0] is not out and out.nbytes >= SMALLEST
             and out.dtype in (np.float32, np.float64) and out.dtype == inputs[0].dtype
             and out.flags.c_contiguous and inputs[0].flags.c_contiguous)
+
+
+def applies_to_mask(out):
+    """Whether relu_mask's forward should stream ``out`` (parallel backend,
+    C-contiguous arrays): large, float32/float64, on x86-64."""
+    return _X86 and out.nbytes >= SMALLEST and out.dtype in (np.float32, np.float64)

@@ -13,7 +13,7 @@ import functools
 
 import numpy as np
 
-from . import _dask, _validate, registry
+from . import _dask, _streaming, _validate, registry
 from ._types import Array, BackendName
 from .definitions import BUILTIN
 
@@ -106,9 +106,14 @@ def _through_loop(direction, chosen, source, out, mask):
         target = np.empty(source.shape, source.dtype)
     if source.size:
         bits, low, high = _bits_and_limits(source.dtype)
-        loop = _loops[chosen.name == "numba-parallel"][direction]
-        limits = (low, high) if direction == "forward" else ()
-        loop(source.reshape(-1).view(bits), target.reshape(-1).view(bits), mask, *limits)
+        parallel = chosen.name == "numba-parallel"
+        flat_source, flat_target = source.reshape(-1), target.reshape(-1)
+        if direction == "forward" and parallel and _streaming.applies_to_mask(target):
+            _loops[True]["forward_streaming"](flat_source, flat_target, mask)
+        else:
+            limits = (low, high) if direction == "forward" else ()
+            _loops[parallel][direction](flat_source.view(bits), flat_target.view(bits), mask,
+                                        *limits)
     if target is not out:
         np.copyto(out, target)
     return out

@@ -43,3 +43,23 @@ def test_only_large_out_of_place_float_relu_streams():
     matrix = big.reshape(1024, -1)
     assert _streaming.applies(relu, "forward", [matrix], np.empty_like(matrix))
     np.testing.assert_array_equal(fastrelu.relu(matrix), matrix)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0, 1, 5])
+def test_streamed_relu_mask_equals_the_loop_bit_for_bit(dtype, offset):
+    n = _streaming.SMALLEST // np.dtype(dtype).itemsize + 4099  # a partial last chunk and byte
+    x = np.random.default_rng(1).standard_normal(n + offset).astype(dtype)[offset:]
+    x[:len(SPECIALS)] = SPECIALS
+    x[-len(SPECIALS):] = SPECIALS
+    assert _streaming.applies_to_mask(np.empty_like(x))
+    y, mask = fastrelu.relu_mask(x, backend="numba-parallel")
+    want_y, want_mask = fastrelu.relu_mask(x, backend="numba")
+    bits = f"u{np.dtype(dtype).itemsize}"
+    np.testing.assert_array_equal(y.view(bits), want_y.view(bits))
+    np.testing.assert_array_equal(mask, want_mask)
+    np.testing.assert_array_equal(mask, np.packbits(x > 0, bitorder="little"))
+    in_place = x.copy()
+    _, in_place_mask = fastrelu.relu_mask(in_place, out=in_place, backend="numba-parallel")
+    np.testing.assert_array_equal(in_place.view(bits), want_y.view(bits))
+    np.testing.assert_array_equal(in_place_mask, want_mask)
