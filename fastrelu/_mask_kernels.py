@@ -13,7 +13,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import _jit
-from ._streaming_kernel import _relu_block, _store_fence
+from ._streaming_kernel import _store_fence
 from .definitions import relu
 
 #: Mask bytes per chunk of work: 16384 elements, small enough that a chunk's
@@ -41,26 +41,62 @@ def _forward_chunk(bits, out, flags, mask, low, high):
 
 
 @intrinsic
-def _mask_bytes(typingctx, x, mask, first, count):
-    """mask[first:first+count] = the bits x > 0 of x[8 first:8 (first+count)]
-    (a float array), lowest bit first: eight floats compared as one vector
-    and its eight results read as one byte (x86's movmsk)."""
+def _relu_and_bits(typingctx, x, out, bits, first, count):
+    """For each k < count, the eight elements from first + 8k: out gets their
+    relu with a vector non-temporal store (out + first must be 32-byte
+    aligned), bits[k] the byte of their x > 0, lowest element lowest (eight
+    floats compared as one vector and read as one byte: x86's movmsk)."""
     def codegen(context, builder, signature, args):
-        xty, maskty = signature.args[:2]
-        xs, masks, start, n = args
+        xty, outty, bitsty = signature.args[:3]
+        xs, outs, bytes_, start, n = args
         element = context.get_data_type(xty.dtype)
         vector = ir.VectorType(element, 8)
         zero = ir.Constant(vector, [ir.Constant(element, 0.0)] * 8)
-        source = context.make_array(xty)(context, builder, xs).data
-        target = builder.gep(context.make_array(maskty)(context, builder, masks).data, [start])
-        eight = ir.Constant(n.type, 8)
+        source = builder.gep(context.make_array(xty)(context, builder, xs).data, [start])
+        target = builder.gep(context.make_array(outty)(context, builder, outs).data, [start])
+        flags = context.make_array(bitsty)(context, builder, bytes_).data
+        nontemporal = builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)])
         with cgutils.for_range(builder, n) as loop:
-            at = builder.mul(builder.add(start, loop.index), eight)
-            load_at = builder.bitcast(builder.gep(source, [at]), vector.as_pointer())
-            above = builder.fcmp_ordered(">", builder.load(load_at, align=xty.dtype.bitwidth // 8),
-                                         zero)
-            builder.store(builder.bitcast(above, ir.IntType(8)), builder.gep(target, [loop.index]))
-    return types.void(x, mask, types.intp, types.intp), codegen
+            at = builder.mul(loop.index, ir.Constant(n.type, 8))
+            value = builder.load(builder.bitcast(builder.gep(source, [at]), vector.as_pointer()),
+                                 align=xty.dtype.bitwidth // 8)
+            above = builder.fcmp_ordered(">", value, zero)
+            builder.store(builder.bitcast(above, ir.IntType(8)), builder.gep(flags, [loop.index]))
+            result = builder.select(builder.fcmp_ordered("<=", value, zero), zero,
+                                    builder.fadd(value, zero))
+            store_at = builder.bitcast(builder.gep(target, [at]), vector.as_pointer())
+            builder.store(result, store_at, align=32).set_metadata("nontemporal", nontemporal)
+    return types.void(x, out, bits, types.intp, types.intp), codegen
+
+
+def _streamed_chunk(x, out, mask, j0, j1, head, bits):
+    """Mask bytes j0..j1 and their elements' relu (see forward_streaming).
+    The vectors start `head` elements in, where out is 32-byte aligned, so
+    each vector's byte of bits straddles two mask bytes: shifted into place."""
+    i0, i1 = 8 * j0, 8 * j1
+    start = i0 + head
+    vectors = (i1 - start) // 8
+    # The elements outside the vectors, read before anything is written (in place).
+    head_bits = 0
+    for t in range(head):
+        head_bits |= np.int64(x[i0 + t] > 0) << t
+    tail_bits = 0
+    for t in range(i1 - start - 8 * vectors):
+        tail_bits |= np.int64(x[start + 8 * vectors + t] > 0) << (head + t)
+    _relu_and_bits(x, out, bits, start, vectors)
+    for i in range(i0, start):
+        out[i] = relu(x[i])
+    for i in range(start + 8 * vectors, i1):
+        out[i] = relu(x[i])
+    # int64 throughout: Numba widens mixed signed and unsigned to float.  Each
+    # byte reads its two vectors' bytes (no carried value), so this vectorises.
+    if vectors:
+        mask[j0] = ((np.int64(bits[0]) << head) | head_bits) & 0xFF
+    for k in range(1, vectors):
+        mask[j0 + k] = ((np.int64(bits[k]) << head) | (np.int64(bits[k - 1]) >> (8 - head))) & 0xFF
+    if head:
+        last = np.int64(bits[vectors - 1]) >> (8 - head) if vectors else head_bits
+        mask[j0 + vectors] = last | tail_bits
 
 
 def _backward_chunk(grad_bits, mask, out_bits, flags):
@@ -75,6 +111,7 @@ def _backward_chunk(grad_bits, mask, out_bits, flags):
 
 
 _forward_chunk = _jit.njit(_forward_chunk, cache=True)
+_streamed_chunk = _jit.njit(_streamed_chunk, cache=True)
 _backward_chunk = _jit.njit(_backward_chunk, cache=True)
 
 
@@ -107,31 +144,25 @@ def _make_loops(parallel):
             _backward_chunk(grad_bits[i0:i1], bytes_, out_bits[i0:i1], flags)
 
     def forward_streaming(x, out, mask):
-        # y with non-temporal stores (as _streaming_kernel.relu_streaming),
-        # chunk by chunk after the chunk's mask, so that x is read from
-        # memory once and out is valid in place too.  Chunks span whole
-        # 32-byte lines: each starts as misaligned as out, by `head` elements.
+        # One pass: each vector of eight elements gives its relu (stored
+        # non-temporally, as _streaming_kernel.relu_streaming) and its byte
+        # of the mask.  Chunks span whole 32-byte lines, so each starts as
+        # misaligned as out, by `head` elements.
         whole = x.size // 8
-        width = 32 // out.itemsize
         head = ((32 - out.ctypes.data % 32) % 32) // out.itemsize
         for c in loop_range((whole + CHUNK_BYTES - 1) // CHUNK_BYTES):
             j0 = c * CHUNK_BYTES
             j1 = min(whole, j0 + CHUNK_BYTES)
-            i0, i1 = 8 * j0, 8 * j1
-            _mask_bytes(x, mask, j0, j1 - j0)
-            start = min(i0 + head, i1)
-            body = (i1 - start) // width * width
-            for i in range(i0, start):
-                out[i] = relu(x[i])
-            _relu_block(x, out, start, body)
-            for i in range(start + body, i1):
-                out[i] = relu(x[i])
+            # A small scratch per chunk: malloc reuses it; one large one
+            # would be fresh pages, faulted in on every call (2.4x slower).
+            _streamed_chunk(x, out, mask, j0, j1, head, np.empty(j1 - j0, np.uint8))
             _store_fence()
         rest = x.size - 8 * whole
         if rest:  # the last, partial byte
-            padded = np.zeros(8, x.dtype)
-            padded[:rest] = x[8 * whole:]
-            _mask_bytes(padded, mask[whole:], 0, 1)
+            byte = 0
+            for t in range(rest):
+                byte |= np.int64(x[8 * whole + t] > 0) << t
+            mask[whole] = byte
             for i in range(8 * whole, x.size):
                 out[i] = relu(x[i])
 
