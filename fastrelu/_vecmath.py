@@ -121,18 +121,25 @@ def expm1(x):
 
 
 @register_jitable(fastmath={"contract"}, error_model="numpy")
-def _log(u):
-    """log(u) for a finite u > 0 that is a normal number."""
+def _log_reduce(u):
+    """(k, f, s, z) for a finite, normal float64 u > 0: u = 2^k (1 + f) with
+    1 + f in [sqrt(1/2), sqrt(2)], and log(1 + f) = 2 atanh(s) for
+    s = f / (2 + f), |s| <= 0.1716, z = s * s."""
     bits = _bits(u)
-    e = (bits >> 52) - 1023
+    k = np.float64((bits >> 52) - 1023)
     m = _from_bits((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)  # in [1, 2)
     big = m > SQRT2
     m = m * 0.5 if big else m
-    e = e + 1 if big else e
-    # log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.1716.
+    k = k + 1.0 if big else k
     f = m - 1.0
     s = f / (2.0 + f)
-    z = s * s
+    return k, f, s, s * s
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def _log(u):
+    """log(u) for a finite u > 0 that is a normal number."""
+    k, f, s, z = _log_reduce(u)
     p = 1.0 / 21.0
     p = p * z + 1.0 / 19.0
     p = p * z + 1.0 / 17.0
@@ -143,7 +150,6 @@ def _log(u):
     p = p * z + 1.0 / 7.0
     p = p * z + 1.0 / 5.0
     p = p * z + 1.0 / 3.0
-    k = np.float64(e)
     # f - 2s(f/2 - ...) keeps the leading term exact (fdlibm's arrangement).
     hf = 0.5 * f * f
     return k * LN2_HI + ((f - hf) + (s * (hf + 2.0 * z * p) + k * LN2_LO))
@@ -379,21 +385,13 @@ def log1p_f32(x):
     x = np.float64(x)
     u = 1.0 + x
     safe = u if (u > 0.0 and u < np.inf) else 1.0
-    bits = _bits(safe)
-    e = np.float64((bits >> 52) - 1023)
-    m = _from_bits((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)
-    big = m > SQRT2
-    m = m * 0.5 if big else m
-    e = e + 1.0 if big else e
-    f = m - 1.0
-    s = f / (2.0 + f)
-    z = s * s
+    k, f, s, z = _log_reduce(safe)
     p = 1.0 / 11.0
     p = p * z + 1.0 / 9.0
     p = p * z + 1.0 / 7.0
     p = p * z + 1.0 / 5.0
     p = p * z + 1.0 / 3.0
-    log_u = e * LN2 + (f - s * (f - 2.0 * z * p))  # f - s f + 2 s z p = 2 s (1 + z p)
+    log_u = k * LN2 + (f - s * (f - 2.0 * z * p))  # f - s f + 2 s z p = 2 s (1 + z p)
     # 1 + x is exact in float64 for a float32 x of magnitude 2^-29 or more
     # (no correction, no division); below, log1p(x) = x to within 2^-30.
     out = x if abs(x) < 1.862645149230957e-09 else log_u
