@@ -4,7 +4,7 @@
 
 Prints, per size and backend, the time of relu_mask against relu(x, out=y)
 and of relu_backward_mask against relu_backward(grad, x, out=g), float32, in
-the same run, and writes perf/results/cpu_masks.json unless --no-save.
+the same run, and writes perf/results/cpu_masks.json and .md unless --no-save.
 """
 
 import argparse
@@ -54,17 +54,25 @@ def main(argv=None):
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     rows = [measure(int(n), b, args.repeats) for n in args.sizes for b in args.backends]
-    print("| n | backend | relu us | relu_mask us | ratio (goal <= 1.1) "
-          "| relu_backward us | relu_backward_mask us | ratio (goal <= 0.8) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        t = r["seconds"]
-        print(f"| {r['n']:.0e} | {r['backend']} | {t['relu'] * 1e6:.0f} | {t['relu_mask'] * 1e6:.0f} "
-              f"| {r['forward_ratio']:.2f} | {t['relu_backward'] * 1e6:.0f} "
-              f"| {t['relu_backward_mask'] * 1e6:.0f} | {r['backward_ratio']:.2f} |")
+    table = markdown(rows)
+    print(table)
     if not args.no_save:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "cpu_masks.json").write_text(json.dumps(rows, indent=1))
+        (RESULTS / "cpu_masks.md").write_text(table + "\n")
+
+
+def markdown(rows):
+    lines = ["| n | backend | relu us | relu_mask us | ratio (goal <= 1.1) "
+             "| relu_backward us | relu_backward_mask us | ratio (goal <= 0.8) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        t = r["seconds"]
+        lines.append(f"| {r['n']:.0e} | {r['backend']} | {t['relu'] * 1e6:.0f} "
+                     f"| {t['relu_mask'] * 1e6:.0f} | {r['forward_ratio']:.2f} "
+                     f"| {t['relu_backward'] * 1e6:.0f} | {t['relu_backward_mask'] * 1e6:.0f} "
+                     f"| {r['backward_ratio']:.2f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
