@@ -123,6 +123,13 @@ class FastPath:
     # float16: the same, on int16 views (a view costs a fraction of a
     # microsecond; the general path about 13 us per call).
     def _half_forward(self, x, out, backend):
+        return self._run_half((x,), out, backend)
+
+    def _half_backward(self, grad, x, out, backend):
+        return self._run_half((grad, x), out, backend) if grad.dtype == x.dtype else None
+
+    def _run_half(self, inputs, out, backend):
+        x = inputs[-1]
         entry = self._entry(backend, x.nbytes, bits=True) if self._half else None
         if entry is None:
             return None
@@ -131,26 +138,10 @@ class FastPath:
                    else _buffers.empty(x.shape, x.dtype))
         elif type(out) is not np.ndarray or out.dtype != x.dtype:
             return None
-        arrays = (x.view(np.int16), out.view(np.int16))
+        arrays = tuple(a.view(np.int16) for a in (*inputs, out))
         try:
             done = entry.run(*arrays)
-        except Exception:
-            done = entry.compile_and_run(arrays, ())
-        return out if done else None
-
-    def _half_backward(self, grad, x, out, backend):
-        entry = self._entry(backend, x.nbytes, bits=True) if self._half else None
-        if entry is None or grad.dtype != x.dtype:
-            return None
-        if out is None:
-            out = (np.empty(x.shape, x.dtype) if x.nbytes < _buffers.SMALLEST
-                   else _buffers.empty(x.shape, x.dtype))
-        elif type(out) is not np.ndarray or out.dtype != x.dtype:
-            return None
-        arrays = (grad.view(np.int16), x.view(np.int16), out.view(np.int16))
-        try:
-            done = entry.run(*arrays)
-        except Exception:
+        except Exception:  # not compiled for these arrays: compile if they qualify
             done = entry.compile_and_run(arrays, ())
         return out if done else None
 

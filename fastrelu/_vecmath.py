@@ -95,15 +95,22 @@ def _expm1_series(r):
 
 
 @register_jitable(fastmath={"contract"}, error_model="numpy")
+def _reduce(x):
+    """(n, r) with x = n ln2 + r, n an integer-valued float64, |r| <= ln(2)/2
+    (NaN gives n = 0, r = NaN)."""
+    finite = x if x == x else 0.0
+    n = (finite * LOG2E + ROUNDER) - ROUNDER
+    return n, (x - n * LN2_HI) - n * LN2_LO
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
 def exp(x):
     x = np.float64(x)
     # Clamp (keeping NaN) to where the result is certain to overflow to inf
     # or underflow to 0; the arithmetic below then gets both right.
     xc = 710.0 if x > 710.0 else x
     xc = -746.0 if xc < -746.0 else xc
-    finite = xc if xc == xc else 0.0  # NaN takes the polynomial path only
-    n = (finite * LOG2E + ROUNDER) - ROUNDER
-    r = (xc - n * LN2_HI) - n * LN2_LO  # |r| <= ln(2) / 2
+    n, r = _reduce(xc)
     p = 1.0 + _expm1_series(r)
     # 2^n in two factors, each a normal number: results down to the
     # subnormals are rounded once, by the last multiplication.
@@ -407,9 +414,7 @@ def tanh_f32(x):
     # and tanh is the activation where PyTorch's float32 result is closest
     # to correctly rounded (0.26 ulp measured).
     a = abs(np.float64(x))
-    v = -2.0 * (a if a < 10.0 else 10.0)
-    n = (v * LOG2E + ROUNDER) - ROUNDER
-    r = (v - n * LN2_HI) - n * LN2_LO
+    n, r = _reduce(-2.0 * (a if a < 10.0 else 10.0))
     p = C10
     p = p * r + C9
     p = p * r + C8
