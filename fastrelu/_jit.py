@@ -14,6 +14,12 @@ import types
 # next add gives 2.8e-17 where hardswish's gradient is exactly 0 (x = -1.5).
 FASTMATH = frozenset({"contract"})
 
+# Loops that add up a sum may also reorder its additions ('reassoc'), which
+# lets LLVM keep several partial sums in vector lanes: a serial chain of
+# float64 adds behind a data-dependent select ran PReLU's weight gradient at
+# 6.5 ns per element, vectorised 0.3.  It changes only the order of rounding.
+REDUCTION_FASTMATH = FASTMATH | {"reassoc"}
+
 # Division by zero gives inf or NaN, as in NumPy, instead of raising
 # ZeroDivisionError: the check is a branch in every loop that divides, and
 # it stops LLVM from vectorising the loop (sigmoid, silu, celu, ...).
@@ -116,7 +122,7 @@ def _register_cpu_precision(func):
 
 def options_stamp():
     """The compiler options that change generated code, for cache names."""
-    return repr((sorted(FASTMATH), ERROR_MODEL, CPU_HELPER_OPTIONS["forceinline"],
+    return repr((sorted(FASTMATH), sorted(REDUCTION_FASTMATH), ERROR_MODEL, CPU_HELPER_OPTIONS["forceinline"],
                  PARALLEL_LOOP_OPTIONS["forceinline"]))
 
 
@@ -166,8 +172,9 @@ def _source_file(func):
     return path if path and path.endswith(".py") else None
 
 
-def njit(func, *, parallel=False, cache=False):
-    """Compile a generated CPU loop, cached on disk where possible.
+def njit(func, *, parallel=False, cache=False, reduction=False):
+    """Compile a generated CPU loop, cached on disk where possible;
+    ``reduction=True`` for loops that add up sums (``REDUCTION_FASTMATH``).
 
     Numba raises at decoration time where it cannot write a cache (a
     read-only install, a function typed at the prompt); we then compile
@@ -175,7 +182,8 @@ def njit(func, *, parallel=False, cache=False):
     """
     import numba
 
-    options = dict(parallel=parallel, fastmath=set(FASTMATH), error_model=ERROR_MODEL)
+    fastmath = REDUCTION_FASTMATH if reduction else FASTMATH
+    options = dict(parallel=parallel, fastmath=set(fastmath), error_model=ERROR_MODEL)
     if cache:
         try:
             return numba.njit(cache=True, **options)(func)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ._types import Array, BackendName
 
-from . import _dask, _engine, _validate
+from . import _channel, _dask, _engine, _validate
 from .definitions import BUILTIN, PER_ELEMENT_SLOPE
 
 
@@ -150,14 +150,19 @@ def _gelu_variant(approximate):
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
 
 
-def _channel_slopes(name, x, weight):
-    """``weight`` (one value, or one per channel) broadcast to ``x``'s shape and layout."""
+def _check_weight(name, x, weight):
+    """``weight`` as an array, checked: one value, or one per channel of ``x``."""
     weight = np.asarray(weight)
     channels = 1 if x.ndim == 0 else x.shape[1 if x.ndim >= 2 else 0]
     if weight.size not in (1, channels) or weight.ndim > 1:
         raise ValueError(f"{name}: weight must hold 1 or {channels} (the channel count: "
                          f"axis {1 if x.ndim >= 2 else 0} of x) values, got shape {weight.shape}")
     _validate.check_dtype(name, PER_ELEMENT_SLOPE, weight.dtype)
+    return weight
+
+
+def _channel_slopes(x, weight):
+    """``weight`` broadcast to ``x``'s shape and layout."""
     if _dask.is_dask_array(x):
         return _dask.per_channel(weight, x, 1 if x.ndim >= 2 else 0)
     shape = [1] * x.ndim
@@ -166,6 +171,24 @@ def _channel_slopes(name, x, weight):
     slopes = np.empty_like(x)  # same layout as x, so kernels can walk both flat
     np.copyto(slopes, weight.reshape(shape), casting="unsafe")
     return slopes
+
+
+def _slope_per_channel(x, weight):
+    """``weight`` as one value per channel of ``x`` (axis 1, or 0 for 1-D), in x's dtype."""
+    slopes = np.empty(x.shape[1 if x.ndim >= 2 else 0], x.dtype)
+    np.copyto(slopes, weight.reshape(-1), casting="unsafe")
+    return slopes
+
+
+def _fits_channel_loop(out, *arrays):
+    """Whether ``out`` can take the channel loops' result directly: None, or a
+    C-contiguous writeable array like the inputs that is one of them or
+    shares no memory with them (anything else takes the general path)."""
+    x = arrays[-1]
+    return out is None or (
+        type(out) is np.ndarray and out.dtype == x.dtype and out.shape == x.shape
+        and out.flags.c_contiguous and out.flags.writeable
+        and not any(out is not a and np.may_share_memory(out, a) for a in arrays))
 
 
 def _host_float_array(name, x):
@@ -178,28 +201,48 @@ def prelu(x: Array, weight: Array, *, out: Array = None, backend: BackendName = 
     """PReLU: x where x > 0, else weight * x, with one weight or one per channel
     (axis 1, or axis 0 for 1-D input), as PyTorch's F.prelu."""
     x = _host_float_array("prelu", x)
-    slopes = _channel_slopes("prelu", x, weight)
-    return _engine.elementwise(PER_ELEMENT_SLOPE, "forward", (x, slopes), ("x", "weight"),
-                               (), out, backend)
+    weight = _check_weight("prelu", x, weight)
+    threads = _channel.route(backend, x)
+    if threads is not None and _fits_channel_loop(out, x):
+        out = np.empty_like(x) if out is None else out
+        if x.size:
+            _channel.forward(x, _slope_per_channel(x, weight), out, threads)
+        return out
+    return _engine.elementwise(PER_ELEMENT_SLOPE, "forward", (x, _channel_slopes(x, weight)),
+                               ("x", "weight"), (), out, backend)
 
 
 def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
                    backend: BackendName = None) -> tuple[Array, Array]:
     """Gradients of :func:`prelu`: returns ``(grad_x, grad_weight)``."""
     x = _host_float_array("prelu_backward", x)
-    weight = np.asarray(weight)
-    slopes = _channel_slopes("prelu_backward", x, weight)
-    grad_x = _engine.elementwise(PER_ELEMENT_SLOPE, "backward", (grad, x, slopes),
-                                 ("grad", "x", "weight"), (), out, backend)
+    weight = _check_weight("prelu_backward", x, weight)
+    threads = _channel.route(backend, x, grad)
+    if threads is not None and _fits_channel_loop(out, grad, x):
+        grad_x = np.empty_like(x) if out is None else out
+        if x.size:
+            grad_weight = _channel.backward(grad, x, _slope_per_channel(x, weight), grad_x, threads)
+        else:
+            grad_weight = np.zeros(x.shape[1 if x.ndim >= 2 else 0])
+        if weight.size == 1:
+            grad_weight = grad_weight.sum()
+    else:
+        grad_x = _engine.elementwise(PER_ELEMENT_SLOPE, "backward",
+                                     (grad, x, _channel_slopes(x, weight)),
+                                     ("grad", "x", "weight"), (), out, backend)
+        grad_weight = _summed_weight_gradient(grad, x, weight)
+    grad_weight = grad_weight.reshape(weight.shape)
+    return grad_x, grad_weight.astype(weight.dtype if weight.dtype.kind == "f" else x.dtype)
+
+
+def _summed_weight_gradient(grad, x, weight):
+    """The weight gradient in NumPy: ``x * grad`` where ``x <= 0``, summed per channel."""
     grad = grad if _dask.is_dask_array(grad) else np.asarray(grad, dtype=x.dtype)
     contribution = np.where(x > 0, 0, x * grad)
     if weight.size == 1:
-        grad_weight = np.asarray(contribution.sum(dtype=np.float64)).reshape(weight.shape)
-    else:
-        axis = 1 if x.ndim >= 2 else 0
-        others = tuple(i for i in range(x.ndim) if i != axis)
-        grad_weight = contribution.sum(axis=others, dtype=np.float64).reshape(weight.shape)
-    return grad_x, grad_weight.astype(weight.dtype if weight.dtype.kind == "f" else x.dtype)
+        return contribution.sum(dtype=np.float64)
+    axis = 1 if x.ndim >= 2 else 0
+    return contribution.sum(axis=tuple(i for i in range(x.ndim) if i != axis), dtype=np.float64)
 
 
 def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,

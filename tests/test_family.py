@@ -207,6 +207,68 @@ def test_prelu_weight_gradient_by_finite_differences(backend):
         assert abs(gw[c] - numeric) < 1e-6
 
 
+def _prelu_input(shape, dtype):
+    """Normal values with every special value mixed in (NaN, infinities, zeros, subnormals)."""
+    x = random_normal(shape, dtype).reshape(-1)
+    specials = special_values(dtype)
+    x[::7][:specials.size] = specials[:x[::7].size]
+    return x.reshape(shape)
+
+
+# (outer, channels, inner) with rows of one, of a few and of many elements.
+@pytest.mark.parametrize("shape,wsize", [((7,), 7), ((7,), 1), ((33, 5), 5), ((4, 3, 20), 3),
+                                         ((3, 2, 4, 5), 2), ((65, 4, 3), 1), ((2, 3, 0), 3)])
+@pytest.mark.parametrize("backend_name", ["numba", "numba-parallel", "auto"])
+def test_prelu_channel_loops_match_the_reference(backend_name, float_dtype, shape, wsize):
+    x = _prelu_input(shape, float_dtype)
+    g = random_normal(shape, float_dtype, seed=4)
+    w = np.linspace(-0.5, 0.75, wsize).astype(float_dtype)
+    x_before, g_before = x.copy(), g.copy()
+    with np.errstate(all="ignore"):
+        want_y = fastrelu.prelu(x, w, backend="numpy")
+        want_gx, want_gw = fastrelu.prelu_backward(g, x, w, backend="numpy")
+    y = fastrelu.prelu(x, w, backend=backend_name)
+    gx, gw = fastrelu.prelu_backward(g, x, w, backend=backend_name)
+    np.testing.assert_array_equal(x, x_before)
+    np.testing.assert_array_equal(g, g_before)
+    np.testing.assert_array_equal(y, want_y)
+    assert (np.signbit(y) == np.signbit(want_y)).all()
+    np.testing.assert_array_equal(gx, want_gx)
+    assert gw.shape == w.shape and gw.dtype == w.dtype
+    np.testing.assert_allclose(gw, want_gw, rtol=1e-5)  # NaN where NaN; summed in another order
+
+
+@pytest.mark.parametrize("backend_name", ["numba", "numba-parallel"])
+def test_prelu_channel_loops_with_out(backend_name):
+    x = random_normal((6, 4, 18), np.float32)
+    g = random_normal((6, 4, 18), np.float32, seed=5)
+    w = np.array([0.1, 0.2, 0.3, 0.4], np.float32)
+    want_y = fastrelu.prelu(x, w, backend="numpy")
+    want_gx, want_gw = fastrelu.prelu_backward(g, x, w, backend="numpy")
+    in_place = x.copy()
+    assert fastrelu.prelu(in_place, w, out=in_place, backend=backend_name) is in_place
+    np.testing.assert_array_equal(in_place, want_y)
+    for out_is in ("grad", "x"):
+        grad, xx = g.copy(), x.copy()
+        out = grad if out_is == "grad" else xx
+        gx, gw = fastrelu.prelu_backward(grad, xx, w, out=out, backend=backend_name)
+        assert gx is out
+        np.testing.assert_array_equal(gx, want_gx)
+        np.testing.assert_allclose(gw, want_gw, rtol=1e-5)
+    # Partly overlapping, strided and float64 outputs go the general path.
+    buffer = np.concatenate([x.reshape(-1), np.zeros(1, np.float32)])
+    shifted = buffer[1:].reshape(x.shape)
+    fastrelu.prelu(buffer[:-1].reshape(x.shape), w, out=shifted, backend=backend_name)
+    np.testing.assert_array_equal(shifted, want_y)
+    strided = np.empty((6, 4, 36), np.float32)[..., ::2]
+    fastrelu.prelu(x, w, out=strided, backend=backend_name)
+    np.testing.assert_array_equal(strided, want_y)
+    with pytest.raises(TypeError):
+        fastrelu.prelu(x, w, out=np.empty(x.shape, np.float64), backend=backend_name)
+    with pytest.raises(ValueError):
+        fastrelu.prelu_backward(g[:3], x, w, backend=backend_name)
+
+
 def test_prelu_bad_weight():
     with pytest.raises(ValueError, match="channel"):
         fastrelu.prelu(np.ones((2, 3)), np.ones(2))
