@@ -173,13 +173,6 @@ def _channel_slopes(x, weight):
     return slopes
 
 
-def _slope_per_channel(x, weight):
-    """``weight`` as one value per channel of ``x`` (axis 1, or 0 for 1-D), in x's dtype."""
-    slopes = np.empty(x.shape[1 if x.ndim >= 2 else 0], x.dtype)
-    np.copyto(slopes, weight.reshape(-1), casting="unsafe")
-    return slopes
-
-
 def _fits_channel_loop(out, *arrays):
     """Whether ``out`` can take the channel loops' result directly: None, or a
     C-contiguous writeable array like the inputs that is one of them or
@@ -206,7 +199,7 @@ def prelu(x: Array, weight: Array, *, out: Array = None, backend: BackendName = 
     if threads is not None and _fits_channel_loop(out, x):
         out = np.empty_like(x) if out is None else out
         if x.size:
-            _channel.forward(x, _slope_per_channel(x, weight), out, threads)
+            _channel.forward(x, weight, out, threads)
         return out
     return _engine.elementwise(PER_ELEMENT_SLOPE, "forward", (x, _channel_slopes(x, weight)),
                                ("x", "weight"), (), out, backend)
@@ -220,12 +213,8 @@ def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
     threads = _channel.route(backend, x, grad)
     if threads is not None and _fits_channel_loop(out, grad, x):
         grad_x = np.empty_like(x) if out is None else out
-        if x.size:
-            grad_weight = _channel.backward(grad, x, _slope_per_channel(x, weight), grad_x, threads)
-        else:
-            grad_weight = np.zeros(x.shape[1 if x.ndim >= 2 else 0])
-        if weight.size == 1:
-            grad_weight = grad_weight.sum()
+        grad_weight = (_channel.backward(grad, x, weight, grad_x, threads) if x.size
+                       else np.zeros(weight.size))
     else:
         grad_x = _engine.elementwise(PER_ELEMENT_SLOPE, "backward",
                                      (grad, x, _channel_slopes(x, weight)),

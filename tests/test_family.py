@@ -215,9 +215,11 @@ def _prelu_input(shape, dtype):
     return x.reshape(shape)
 
 
-# (outer, channels, inner) with rows of one, of a few and of many elements.
+# (outer, channels, inner) with rows of one, of a few and of many elements;
+# the two large ones are cut into pieces for threads in the middle of rows.
 @pytest.mark.parametrize("shape,wsize", [((7,), 7), ((7,), 1), ((33, 5), 5), ((4, 3, 20), 3),
-                                         ((3, 2, 4, 5), 2), ((65, 4, 3), 1), ((2, 3, 0), 3)])
+                                         ((3, 2, 4, 5), 2), ((65, 4, 3), 1), ((2, 3, 0), 3),
+                                         ((3, 5, 7001), 5), ((50001,), 1)])
 @pytest.mark.parametrize("backend_name", ["numba", "numba-parallel", "auto"])
 def test_prelu_channel_loops_match_the_reference(backend_name, float_dtype, shape, wsize):
     x = _prelu_input(shape, float_dtype)
