@@ -194,16 +194,23 @@ def relu6_backward_ref(g, x):
     return np.where((x > 0) & (x < 6), g, g.dtype.type(0))
 
 
+# The hard activations compute in x's precision (a Python int or float
+# constant would widen float32 to float64 lanes: half the vector width) and
+# pick with selects, so that the CPU loops vectorise; the same roundings as
+# NumPy's float32 expression.
+
+
 def hardsigmoid(x):
-    if x <= -3:
-        return 0
-    if x >= 3:
-        return 1
-    return x / 6 + 0.5
+    three = _in_precision_of(x, 3.0)
+    y = x / _in_precision_of(x, 6.0) + _in_precision_of(x, 0.5)
+    y = _in_precision_of(x, 1.0) if x >= three else y
+    return _in_precision_of(x, 0.0) if x <= -three else y
 
 
 def hardsigmoid_backward(g, x):
-    return g / 6 if (x > -3 and x < 3) else 0
+    three = _in_precision_of(x, 3.0)
+    d = g / _in_precision_of(x, 6.0)
+    return d if (x > -three) & (x < three) else _in_precision_of(x, 0.0)
 
 
 def hardsigmoid_ref(x):
@@ -215,20 +222,18 @@ def hardsigmoid_backward_ref(g, x):
 
 
 def hardswish(x):
-    if x < -3:
-        return 0
-    if x <= 3:
-        return x * (x + 3) / 6
-    return x
+    three = _in_precision_of(x, 3.0)
+    y = x * (x + three) / _in_precision_of(x, 6.0)
+    y = x if not (x <= three) else y  # NaN as it came
+    return _in_precision_of(x, 0.0) if x < -three else y
 
 
 def hardswish_backward(g, x):
     # PyTorch's kinks: 0 at -3, g at 3; NaN propagates.
-    if x <= -3:
-        return 0
-    if x >= 3:
-        return g
-    return g * (x / 3 + 0.5)
+    three = _in_precision_of(x, 3.0)
+    d = g * (x / three + _in_precision_of(x, 0.5))
+    d = g if x >= three else d
+    return _in_precision_of(x, 0.0) if x <= -three else d
 
 
 def hardswish_ref(x):
@@ -408,9 +413,9 @@ def silu(x):
 
 def silu_backward(g, x):
     s, one_minus_s = _sigmoids(x)
-    d = g * s * (1.0 + x * one_minus_s)
+    d = g * s * (_in_precision_of(x, 1.0) + x * one_minus_s)
     d = g if x == INF else d
-    return 0.0 * g if x == -INF else d
+    return _in_precision_of(x, 0.0) * g if x == -INF else d
 
 
 def silu_ref(x):
