@@ -48,6 +48,22 @@ def erf_over_x_polynomial(degree, nodes=2000):
     return coefficients
 
 
+def normal_tail(y):
+    """M(y) = Phi(-y) exp(y^2 / 2)."""
+    return mpmath.erfc(y / mpmath.sqrt(2)) / 2 * mpmath.exp(y * y / 2)
+
+
+def normal_tail_polynomial(degree, k=3, top=14.5, nodes=2000):
+    """c[0] + c[1] t + ... ~ M(y) (y + k), t = (y - k) / (y + k), y in [0, top]."""
+    low, high = -1.0, (top - k) / (top + k)
+    t = (high - low) / 2 * np.cos(np.pi * (np.arange(nodes) + 0.5) / nodes) + (high + low) / 2
+    y = k * (1 + t) / (1 - t)
+    exact = np.array([float(normal_tail(mpmath.mpf(float(v))) * (v + k)) for v in y])
+    matrix = np.vander(t, degree + 1, increasing=True) / exact[:, None]
+    coefficients, *_ = np.linalg.lstsq(matrix, np.ones_like(exact), rcond=None)
+    return coefficients
+
+
 def max_relative_error(approx, exact, grid):
     values = np.array([float(exact(mpmath.mpf(float(v)))) for v in grid])
     return float(np.max(np.abs(approx(grid) - values) / np.abs(values)))
@@ -69,6 +85,13 @@ def main():
     error = max_relative_error(lambda x: np.polyval(erfcx_powers[::-1], (2 * x - 5) / 3), erfcx, grid)
     print("erfcx on [1, 4], powers of u = (2x - 5) / 3:", [float(c) for c in erfcx_powers],
           f"max relative error {error:.2e}")
+
+    tail = normal_tail_polynomial(9)
+    grid = np.linspace(0, 14.5, 20001)
+    error = max_relative_error(lambda y: np.polyval(tail[::-1], (y - 3) / (y + 3)) / (y + 3),
+                               normal_tail, grid)
+    print("Phi(-y) exp(y^2 / 2) (y + 3) on [0, 14.5], powers of t = (y - 3) / (y + 3):",
+          [float(c) for c in tail], f"max relative error {error:.2e}")
 
 
 if __name__ == "__main__":
