@@ -554,7 +554,7 @@ def gelu_tanh_backward(g, x):
 def _normal_cdf_ref(x64):
     # NumPy has no erfc; math.erfc through frompyfunc is slow but exact enough
     # for a reference, and erfc keeps the left tail that 1 + erf cancels.
-    return 0.5 * np.frompyfunc(math.erfc, 1, 1)(-x64 * SQRT_HALF).astype(np.float64)
+    return 0.5 * np.asarray(np.frompyfunc(math.erfc, 1, 1)(-x64 * SQRT_HALF), np.float64)
 
 
 def gelu_ref(x):
