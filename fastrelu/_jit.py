@@ -102,9 +102,11 @@ def _register_cpu_version(func, name):
     register_jitable(func)  # every target: the math module's function
     float64_version, float32_version = _vecmath.CPU_VERSIONS[name]
 
-    @overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)  # the CPU target prefers its own
-    def _cpu(x):
+    def _cpu(x, *more):  # by the first argument's type
         return float32_version if x == types.float32 else float64_version
+
+    _cpu.__signature__ = inspect.signature(func)  # as in jitable
+    overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)(_cpu)  # the CPU target prefers its own
 
 
 def _register_cpu_precision(func):

@@ -372,6 +372,22 @@ def exp_f32(x):
 
 
 @register_jitable(fastmath={"contract"}, error_model="numpy")
+def exp_times_f32(x, m):
+    """m * exp(x), the product rounded once (but for subnormal results):
+    m + m (e^r - 1) in one fused multiply-add, then scaled by 2^n.  exp_f32
+    times m rounds twice, and loses all accuracy where exp(x) is subnormal
+    but the product is not (tests/test_vecmath.py measures both)."""
+    xc = F32(89.0) if x > F32(89.0) else x
+    xc = F32(-104.0) if xc < F32(-104.0) else xc
+    n, r = _reduce_f32(xc)
+    half = (n * F32_HALF + F32_ROUNDER) - F32_ROUNDER
+    y = (_fma(m, _expm1_series_f32(r), m) * _pow2_f32(half)) * _pow2_f32(n - half)
+    # Beyond the clamps exp(x) is 0 or inf in float32, and so is the product.
+    y = m * F32_ZERO if x < F32(-104.0) else y
+    return m * F32_INF if x > F32(89.0) else y
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
 def expm1_f32(x):
     # Below -18 the result rounds to -1; above 89 it overflows (NaN is kept).
     xc = F32(89.0) if x > F32(89.0) else x
@@ -386,7 +402,7 @@ def expm1_f32(x):
 
 
 @register_jitable(fastmath={"contract"}, error_model="numpy")
-def log1p_f32(x):
+def _log1p_in_float64(x):
     # In float64, with the series cut for float32 (the first term left out is
     # below 2^-31): a float32 version measured 2 ulp, which made softplus
     # less accurate than PyTorch's.
@@ -405,7 +421,18 @@ def log1p_f32(x):
     out = x if abs(x) < 1.862645149230957e-09 else log_u
     out = np.inf if x == np.inf else out
     out = -np.inf if u == 0.0 else out
-    return F32(np.nan if (x < -1.0 or x != x) else out)
+    return np.nan if (x < -1.0 or x != x) else out
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def log1p_f32(x):
+    return F32(_log1p_in_float64(x))
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def log1p_plus_f32(x, a):
+    """a + log1p(x), rounded to float32 once (softplus: max(z, 0) + log1p(e^-|z|))."""
+    return F32(np.float64(a) + _log1p_in_float64(x))
 
 
 @register_jitable(fastmath={"contract"}, error_model="numpy")
@@ -552,6 +579,16 @@ def normal_cdf_gauss(x):
     return 0.5 * (1.0 + erf(x * SQRT_HALF)), gauss
 
 
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def exp_times(x, m):
+    return m * exp(x)
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def log1p_plus(x, a):
+    return a + log1p(x)
+
+
 @register_jitable
 def same_value(x, value):
     return value
@@ -573,4 +610,6 @@ FUNCTIONS_F32 = {"exp": exp_f32, "expm1": expm1_f32, "log1p": log1p_f32, "tanh":
 #: each of the formulas' ``VECTOR_MATH`` helpers.
 CPU_VERSIONS = {name: (FUNCTIONS[name], FUNCTIONS_F32[name]) for name in FUNCTIONS}
 CPU_VERSIONS["normal_cdf_gauss"] = (normal_cdf_gauss, normal_cdf_gauss_f32)
+CPU_VERSIONS["exp_times"] = (exp_times, exp_times_f32)
+CPU_VERSIONS["log1p_plus"] = (log1p_plus, log1p_plus_f32)
 

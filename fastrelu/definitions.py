@@ -77,6 +77,18 @@ def _log1p(x):
 
 
 @vector_math
+def _exp_times(x, m):
+    """m * exp(x): on the CPU rounded once in float32 (elu's gradient)."""
+    return m * math.exp(x)
+
+
+@vector_math
+def _log1p_plus(x, a):
+    """a + log1p(x): on the CPU rounded once in float32 (softplus)."""
+    return a + math.log1p(x)
+
+
+@vector_math
 def _tanh(x):
     return math.tanh(x)
 
@@ -266,7 +278,7 @@ def elu(x, alpha):
 
 
 def elu_backward(g, x, alpha):
-    negative = g * alpha * _exp(_not_positive(x))
+    negative = _exp_times(_not_positive(x), g * alpha)
     return g if x > 0 else negative
 
 
@@ -305,7 +317,7 @@ def celu(x, alpha):
 
 
 def celu_backward(g, x, alpha):
-    negative = g * _exp(_in_precision_of(x, _not_positive(x) / alpha))
+    negative = _exp_times(_in_precision_of(x, _not_positive(x) / alpha), g)
     return g if x > 0 else negative
 
 
@@ -439,7 +451,8 @@ def _softplus(x, beta, threshold):
     # log1p's argument is at most 1, where it is most accurate.  Above the
     # threshold softplus is x; a select rather than a branch keeps the loop
     # vectorisable.
-    soft = ((z if z > 0 else 0.0) + _log1p(_exp(_in_precision_of(x, -abs(z))))) / beta
+    positive = z if z > 0 else _in_precision_of(x, 0.0)
+    soft = _log1p_plus(_exp(_in_precision_of(x, -abs(z))), positive) / beta
     return x if z > threshold else soft
 
 
