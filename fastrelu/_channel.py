@@ -66,10 +66,10 @@ def forward(x, weight, out, threads):
     slopes, (outer, channels, inner) = _layout(x, weight)
     if inner < _SHORTEST_ROW:
         shape = (outer, channels, inner)
-        _compiled("forward_by_batch", threads)(x.reshape(shape), slopes, out.reshape(shape))
+        _run("forward_by_batch", threads, (x.reshape(shape), slopes, out.reshape(shape)))
     else:
-        _compiled("forward_by_row", threads)(x.reshape(-1), slopes, out.reshape(-1), inner,
-                                             _chunks(x.size, threads))
+        _run("forward_by_row", threads, (x.reshape(-1), slopes, out.reshape(-1), inner,
+                                         _chunks(x.size, threads)))
 
 
 def backward(grad, x, weight, grad_x, threads):
@@ -80,14 +80,21 @@ def backward(grad, x, weight, grad_x, threads):
     if inner < _SHORTEST_ROW:
         shape = (outer, channels, inner)
         partial = np.zeros((min(outer, 64) if threads == "parallel" else 1, channels))
-        _compiled("backward_by_batch", threads)(grad.reshape(shape), x.reshape(shape), slopes,
-                                                grad_x.reshape(shape), partial)
+        _run("backward_by_batch", threads, (grad.reshape(shape), x.reshape(shape), slopes,
+                                            grad_x.reshape(shape), partial))
     else:
         partial = np.zeros((_chunks(x.size, threads), channels))
-        _compiled("backward_by_row", threads)(grad.reshape(-1), x.reshape(-1), slopes,
-                                              grad_x.reshape(-1), inner, partial)
+        _run("backward_by_row", threads, (grad.reshape(-1), x.reshape(-1), slopes,
+                                          grad_x.reshape(-1), inner, partial))
     with np.errstate(invalid="ignore"):  # inf + -inf is NaN, as in the loops themselves
         return partial.sum(axis=0)
+
+
+def _run(name, threads, args):
+    if threads == "parallel":
+        _cpu.run_parallel(_compiled(name, "parallel"), args, lambda: _compiled(name, "serial"))
+    else:
+        _compiled(name, "serial")(*args)
 
 
 def _compiled(name, threads):

@@ -338,14 +338,9 @@ class ParallelBackend(_LoopBackend):
     def __init__(self):
         super().__init__()
         self._serial = SerialBackend()
-        self._pool = _ThreadPoolGuard()
 
     def call(self, kernel, *args):
-        if self._pool.usable():
-            self._pool.run(kernel, args)
-        else:
-            # After fork() GNU OpenMP would abort the child: run serially there.
-            self._serial_twin(kernel)(*args)
+        run_parallel(kernel, args, lambda: self._serial_twin(kernel))
 
     def run(self, activation, direction, inputs, out, params):
         if _streaming.applies(activation, direction, inputs, out):
@@ -362,9 +357,9 @@ class ParallelBackend(_LoopBackend):
     def _run_entry(self, entry, *args):
         # False (nothing written) where the pool cannot run: a forked child
         # under GNU OpenMP; the general path then runs the serial loop.
-        if not self._pool.usable():
+        if not _POOL.usable():
             return False
-        return self._pool.run(entry, args)
+        return _POOL.run(entry, args)
 
     def _serial_twin(self, kernel):
         for key, k in self._kernels.items():
@@ -401,6 +396,20 @@ class _ThreadPoolGuard:
                 self._layer = numba.threading_layer()
                 self._pid = os.getpid()
         return result
+
+
+# One guard: Numba has one thread pool per process.
+_POOL = _ThreadPoolGuard()
+
+
+def run_parallel(kernel, args, serial):
+    """``kernel(*args)``, a prange loop, through the guard of the thread pool;
+    where the pool cannot run (after fork() GNU OpenMP would abort the child)
+    its one-thread twin ``serial()(*args)`` instead.  Every prange loop called
+    from Python goes through here (the backends, masks, fused, _channel)."""
+    if _POOL.usable():
+        return _POOL.run(kernel, args)
+    return serial()(*args)
 
 
 class UfuncBackend(_NumbaBackend):

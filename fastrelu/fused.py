@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _config, _dask, _validate, registry
+from . import _config, _cpu, _dask, _validate, registry
 from ._types import Array, BackendName
 from .definitions import BUILTIN
 
@@ -67,6 +67,13 @@ def _route(backend, x):
     return False
 
 
+def _run(direction, parallel, args):
+    if parallel:
+        _cpu.run_parallel(_compiled((direction, True)), args, lambda: _compiled((direction, False)))
+    else:
+        _compiled((direction, False))(*args)
+
+
 def _as_2d(a):
     return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
 
@@ -88,7 +95,7 @@ def bias_relu(x: Array, bias: Array, *, out: Array = None, backend: BackendName 
         return out
     target = out if (out.flags.c_contiguous and not np.may_share_memory(out, x)) or out is x \
         else np.empty(x.shape, x.dtype)
-    _compiled(("forward", route))(_as_2d(x), bias, target.reshape(-1, x.shape[-1]))
+    _run("forward", route, (_as_2d(x), bias, target.reshape(-1, x.shape[-1])))
     if target is not out:
         np.copyto(out, target)
     return out
@@ -109,7 +116,7 @@ def bias_relu_backward(grad: Array, x: Array, bias: Array, *,
     else:
         grad_x = np.empty(x.shape, x.dtype)
         if x.size:
-            _compiled(("backward", route))(_as_2d(grad), _as_2d(x), bias,
-                                           grad_x.reshape(-1, x.shape[-1]))
+            _run("backward", route, (_as_2d(grad), _as_2d(x), bias,
+                                     grad_x.reshape(-1, x.shape[-1])))
     grad_bias = grad_x.reshape(-1, x.shape[-1]).sum(axis=0) if x.size else np.zeros_like(bias)
     return grad_x, grad_bias.astype(x.dtype)

@@ -25,6 +25,25 @@ SCRIPT = textwrap.dedent("""
                 if not (np.array_equal(y, np.where(x <= 0, 0, x))
                         and np.array_equal(g, np.where(x > 0, x, x * np.float32(0.1)))):
                     errors.append(backend)
+            # The loops called outside the backends: masks, fused, per channel.
+            y, mask = fastrelu.relu_mask(x, backend="numba-parallel")
+            grad = fastrelu.relu_backward_mask(x, mask, backend="numba-parallel")
+            if not (np.array_equal(y, np.where(x <= 0, 0, x))
+                    and np.array_equal(grad, np.where(x > 0, x, 0))):
+                errors.append("masks")
+            rows = x.reshape(-1, 100)
+            bias = np.linspace(-1, 1, 100, dtype=np.float32)
+            y = fastrelu.bias_relu(rows, bias, backend="numba-parallel")
+            grad, _ = fastrelu.bias_relu_backward(rows, rows, bias, backend="numba-parallel")
+            if not (np.array_equal(y, np.maximum(rows + bias, 0))
+                    and np.array_equal(grad, np.where(rows + bias > 0, rows, 0))):
+                errors.append("fused")
+            slopes = np.full(100, 0.25, np.float32)
+            y = fastrelu.prelu(rows, slopes, backend="numba-parallel")
+            grad, _ = fastrelu.prelu_backward(rows, rows, slopes, backend="numba-parallel")
+            want = np.where(rows > 0, rows, rows * np.float32(0.25))
+            if not (np.array_equal(y, want) and np.array_equal(grad, want)):
+                errors.append("prelu")
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
     for t in threads: t.start()
@@ -71,9 +90,13 @@ FORK_SCRIPT = textwrap.dedent("""
     x = np.random.default_rng(0).standard_normal(300_000)
     expected = np.where(x <= 0, 0, x)
     assert np.array_equal(fastrelu.relu(x, backend="numba-parallel"), expected)
+    mask = np.packbits(x > 0, bitorder="little")
+    assert np.array_equal(fastrelu.relu_mask(x, backend="numba-parallel")[1], mask)
     pid = os.fork()
     if pid == 0:
-        ok = np.array_equal(fastrelu.relu(x, backend="numba-parallel"), expected)
+        ok = (np.array_equal(fastrelu.relu(x, backend="numba-parallel"), expected)
+              and np.array_equal(fastrelu.relu_mask(x, backend="numba-parallel")[1], mask)
+              and np.array_equal(fastrelu.prelu(x, 0.0, backend="numba-parallel"), expected))
         os._exit(0 if ok else 3)
     _, status = os.waitpid(pid, 0)
     print("child", os.waitstatus_to_exitcode(status))
