@@ -40,33 +40,46 @@ def _forward_chunk(bits, out, flags, mask, low, high):
         mask[t] = (words[t] * _GATHER) >> _TOP_BYTE
 
 
-@intrinsic
-def _relu_and_bits(typingctx, x, out, bits, first, count):
-    """For each k < count, the eight elements from first + 8k: out gets their
-    relu with a vector non-temporal store (out + first must be 32-byte
-    aligned), bits[k] the byte of their x > 0, lowest element lowest (eight
-    floats compared as one vector and read as one byte: x86's movmsk)."""
-    def codegen(context, builder, signature, args):
-        xty, outty, bitsty = signature.args[:3]
-        xs, outs, bytes_, start, n = args
-        element = context.get_data_type(xty.dtype)
-        vector = ir.VectorType(element, 8)
-        zero = ir.Constant(vector, [ir.Constant(element, 0.0)] * 8)
-        source = builder.gep(context.make_array(xty)(context, builder, xs).data, [start])
-        target = builder.gep(context.make_array(outty)(context, builder, outs).data, [start])
-        flags = context.make_array(bitsty)(context, builder, bytes_).data
-        nontemporal = builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)])
-        with cgutils.for_range(builder, n) as loop:
-            at = builder.mul(loop.index, ir.Constant(n.type, 8))
-            value = builder.load(builder.bitcast(builder.gep(source, [at]), vector.as_pointer()),
-                                 align=xty.dtype.bitwidth // 8)
-            above = builder.fcmp_ordered(">", value, zero)
-            builder.store(builder.bitcast(above, ir.IntType(8)), builder.gep(flags, [loop.index]))
-            result = builder.select(builder.fcmp_ordered("<=", value, zero), zero,
-                                    builder.fadd(value, zero))
-            store_at = builder.bitcast(builder.gep(target, [at]), vector.as_pointer())
-            builder.store(result, store_at, align=32).set_metadata("nontemporal", nontemporal)
-    return types.void(x, out, bits, types.intp, types.intp), codegen
+def _make_relu_and_bits(streaming):
+    """An intrinsic: for each k < count, the eight elements from first + 8k
+    give out their relu, and bits[k] the byte of their x > 0, lowest element
+    lowest (eight values compared as one vector and read as one byte: x86's
+    movmsk).  With ``streaming`` out is written by non-temporal vector
+    stores (out + first must then be 32-byte aligned)."""
+
+    @intrinsic
+    def relu_and_bits(typingctx, x, out, bits, first, count):
+        def codegen(context, builder, signature, args):
+            xty, outty, bitsty = signature.args[:3]
+            xs, outs, bytes_, start, n = args
+            element = context.get_data_type(xty.dtype)
+            vector = ir.VectorType(element, 8)
+            zero = ir.Constant(vector, [ir.Constant(element, 0.0)] * 8)
+            source = builder.gep(context.make_array(xty)(context, builder, xs).data, [start])
+            target = builder.gep(context.make_array(outty)(context, builder, outs).data, [start])
+            flags = context.make_array(bitsty)(context, builder, bytes_).data
+            nontemporal = builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)])
+            align = xty.dtype.bitwidth // 8
+            with cgutils.for_range(builder, n) as loop:
+                at = builder.mul(loop.index, ir.Constant(n.type, 8))
+                value = builder.load(builder.bitcast(builder.gep(source, [at]), vector.as_pointer()),
+                                     align=align)
+                above = builder.fcmp_ordered(">", value, zero)
+                builder.store(builder.bitcast(above, ir.IntType(8)), builder.gep(flags, [loop.index]))
+                result = builder.select(builder.fcmp_ordered("<=", value, zero), zero,
+                                        builder.fadd(value, zero))
+                store_at = builder.bitcast(builder.gep(target, [at]), vector.as_pointer())
+                if streaming:
+                    builder.store(result, store_at, align=32).set_metadata("nontemporal", nontemporal)
+                else:
+                    builder.store(result, store_at, align=align)
+        return types.void(x, out, bits, types.intp, types.intp), codegen
+
+    return relu_and_bits
+
+
+_relu_and_bits = _make_relu_and_bits(streaming=True)
+_relu_and_bits_cached = _make_relu_and_bits(streaming=False)
 
 
 def _streamed_chunk(x, out, mask, j0, j1, head, bits):
@@ -110,7 +123,20 @@ def _backward_chunk(grad_bits, mask, out_bits, flags):
         out_bits[t] = grad_bits[t] & -np.int32(flags[t] != 0)
 
 
+def _last_byte(x, out, mask, whole):
+    """The elements after the last whole mask byte, and their partial byte."""
+    rest = x.size - 8 * whole
+    if rest:
+        byte = 0
+        for t in range(rest):
+            byte |= np.int64(x[8 * whole + t] > 0) << t
+        mask[whole] = byte
+        for i in range(8 * whole, x.size):
+            out[i] = relu(x[i])
+
+
 _forward_chunk = _jit.njit(_forward_chunk, cache=True)
+_last_byte = _jit.njit(_last_byte, cache=True)
 _streamed_chunk = _jit.njit(_streamed_chunk, cache=True)
 _backward_chunk = _jit.njit(_backward_chunk, cache=True)
 
@@ -143,6 +169,16 @@ def _make_loops(parallel):
             flags = np.empty(8 * bytes_.size, np.uint8)
             _backward_chunk(grad_bits[i0:i1], bytes_, out_bits[i0:i1], flags)
 
+    def forward_float(x, out, mask):
+        # float32/float64: each vector of eight elements gives its relu and
+        # its byte of the mask in one step (no byte per element to gather).
+        whole = x.size // 8
+        for c in loop_range((whole + CHUNK_BYTES - 1) // CHUNK_BYTES):
+            j0 = c * CHUNK_BYTES
+            j1 = min(whole, j0 + CHUNK_BYTES)
+            _relu_and_bits_cached(x, out, mask[j0:j1], 8 * j0, j1 - j0)
+        _last_byte(x, out, mask, whole)
+
     def forward_streaming(x, out, mask):
         # One pass: each vector of eight elements gives its relu (stored
         # non-temporally, as _streaming_kernel.relu_streaming) and its byte
@@ -157,18 +193,12 @@ def _make_loops(parallel):
             # would be fresh pages, faulted in on every call (2.4x slower).
             _streamed_chunk(x, out, mask, j0, j1, head, np.empty(j1 - j0, np.uint8))
             _store_fence()
-        rest = x.size - 8 * whole
-        if rest:  # the last, partial byte
-            byte = 0
-            for t in range(rest):
-                byte |= np.int64(x[8 * whole + t] > 0) << t
-            mask[whole] = byte
-            for i in range(8 * whole, x.size):
-                out[i] = relu(x[i])
+        _last_byte(x, out, mask, whole)
 
     kind = "parallel" if parallel else "serial"
     loops = {}
-    functions = (forward, backward, forward_streaming) if parallel else (forward, backward)
+    functions = (forward, forward_float, backward, forward_streaming) if parallel \
+        else (forward, forward_float, backward)
     for fn in functions:
         # Distinct names: Numba's cache files are named after the function.
         fn.__qualname__ = f"relu_mask_{fn.__name__}_{kind}"

@@ -13,9 +13,12 @@ import functools
 
 import numpy as np
 
-from . import _dask, _streaming, _validate, registry
+from . import _cpu, _dask, _streaming, _validate, registry
 from ._types import Array, BackendName
 from .definitions import BUILTIN
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
 
 @functools.cache
 def _bits_and_limits(dtype):
@@ -109,11 +112,17 @@ def _through_loop(direction, chosen, source, out, mask):
         parallel = chosen.name == "numba-parallel"
         flat_source, flat_target = source.reshape(-1), target.reshape(-1)
         if direction == "forward" and parallel and _streaming.applies_to_mask(target):
-            _loops[True]["forward_streaming"](flat_source, flat_target, mask)
+            loop, args = "forward_streaming", (flat_source, flat_target, mask)
+        elif direction == "forward" and source.dtype in _FLOATS:
+            loop, args = "forward_float", (flat_source, flat_target, mask)
         else:
             limits = (low, high) if direction == "forward" else ()
-            _loops[parallel][direction](flat_source.view(bits), flat_target.view(bits), mask,
-                                        *limits)
+            loop, args = direction, (flat_source.view(bits), flat_target.view(bits), mask, *limits)
+        if parallel:
+            serial = "forward_float" if loop == "forward_streaming" else loop
+            _cpu.run_parallel(_loops[True][loop], args, lambda: _loops[False][serial])
+        else:
+            _loops[False][loop](*args)
     if target is not out:
         np.copyto(out, target)
     return out
