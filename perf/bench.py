@@ -163,7 +163,8 @@ def main(argv=None):
     if args.crossover:
         kind, rows = "crossover", crossover(np.unique(np.logspace(3, 6.3, 14).astype(int)))
     elif args.activations:
-        kind, rows = "activations", activations_table(int(args.n))
+        suffix = "" if args.n == 1e7 else "_" + f"{args.n:.0e}".replace("e+0", "e").replace("e+", "e")
+        kind, rows = "activations" + suffix, activations_table(int(args.n))
     elif args.quick:
         kind, rows = "quick", relu_table([1e3, 1e5, 1e7], [np.float32])
     else:
