@@ -50,6 +50,14 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
     input is then no longer needed for backward.  GPU arrays give a mask of
     the same kind on the GPU.
     """
+    if type(x) is np.ndarray and x.dtype in _FLOATS and x.flags.c_contiguous and _fits(out, x):
+        threads = _loop_threads(backend, x)
+        if threads is not None:
+            out = np.empty_like(x) if out is None else out
+            mask = np.empty(mask_size(x.size), np.uint8)
+            if x.size:
+                _run_forward(threads, x.reshape(-1), out.reshape(-1), mask)
+            return out, mask
     name = "relu_mask"
     _dask.refuse(name, x, out)  # the bits run across chunk boundaries
     (x,) = _validate.as_arrays((x,))
@@ -74,6 +82,18 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
                        backend: BackendName = None) -> Array:
     """``relu_backward(grad, x)`` from the mask :func:`relu_mask` gave for ``x``:
     ``grad`` where the bit is set, +0 elsewhere."""
+    if (type(grad) is np.ndarray and grad.dtype in _FLOATS and grad.flags.c_contiguous
+            and type(mask) is np.ndarray and mask.dtype == np.uint8
+            and mask.shape == (mask_size(grad.size),) and mask.flags.c_contiguous
+            and _fits(out, grad) and not np.may_share_memory(mask, grad)):
+        threads = _loop_threads(backend, grad)
+        if threads is not None:
+            out = np.empty_like(grad) if out is None else out
+            if grad.size:
+                bits = _bits_and_limits(grad.dtype)[0]
+                _run(threads, "backward", (grad.reshape(-1).view(bits), out.reshape(-1).view(bits),
+                                           mask))
+            return out
     name = "relu_backward_mask"
     _dask.refuse(name, grad, mask, out)
     (grad,) = _validate.as_arrays((grad,))
@@ -94,15 +114,50 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
     return _through_loop("backward", chosen, grad, out, mask)
 
 
+# --- the calls training loops make, in few steps ------------------------------
+
+
+def _fits(out, x):
+    """Whether ``out`` takes the result directly: None, or a C-contiguous
+    writeable array like ``x`` that is ``x`` or shares no memory with it."""
+    return out is None or (
+        type(out) is np.ndarray and out.dtype == x.dtype and out.shape == x.shape
+        and out.flags.c_contiguous and out.flags.writeable
+        and (out is x or not np.may_share_memory(out, x)))
+
+
+def _loop_threads(backend, x):
+    """True or False (parallel or not) where the call runs on a Numba loop
+    backend; None for any other backend."""
+    chosen = registry.resolve(backend, x)
+    if type(chosen) is _cpu.ParallelBackend:
+        return True
+    return False if type(chosen) is _cpu.SerialBackend else None
+
+
 _loops = None
+
+
+def _run(parallel, loop, args):
+    global _loops
+    if _loops is None:
+        from ._mask_kernels import LOOPS as _loops
+    if parallel:
+        serial = "forward_float" if loop == "forward_streaming" else loop
+        _cpu.run_parallel(_loops[True][loop], args, lambda: _loops[False][serial])
+    else:
+        _loops[False][loop](*args)
+
+
+def _run_forward(parallel, x, out, mask):
+    """The forward loop on flat float32/float64 views."""
+    streams = parallel and _streaming.applies_to_mask(out)
+    _run(parallel, "forward_streaming" if streams else "forward_float", (x, out, mask))
 
 
 def _through_loop(direction, chosen, source, out, mask):
     """Run a compiled mask loop on C-ordered flat views, staging where ``out``
     is not C-contiguous or partly overlaps ``source``."""
-    global _loops
-    if _loops is None:
-        from ._mask_kernels import LOOPS as _loops
     source = np.ascontiguousarray(source)
     target = out
     if not out.flags.c_contiguous or (out is not source and np.may_share_memory(out, source)):
@@ -111,18 +166,11 @@ def _through_loop(direction, chosen, source, out, mask):
         bits, low, high = _bits_and_limits(source.dtype)
         parallel = chosen.name == "numba-parallel"
         flat_source, flat_target = source.reshape(-1), target.reshape(-1)
-        if direction == "forward" and parallel and _streaming.applies_to_mask(target):
-            loop, args = "forward_streaming", (flat_source, flat_target, mask)
-        elif direction == "forward" and source.dtype in _FLOATS:
-            loop, args = "forward_float", (flat_source, flat_target, mask)
+        if direction == "forward" and source.dtype in _FLOATS:
+            _run_forward(parallel, flat_source, flat_target, mask)
         else:
             limits = (low, high) if direction == "forward" else ()
-            loop, args = direction, (flat_source.view(bits), flat_target.view(bits), mask, *limits)
-        if parallel:
-            serial = "forward_float" if loop == "forward_streaming" else loop
-            _cpu.run_parallel(_loops[True][loop], args, lambda: _loops[False][serial])
-        else:
-            _loops[False][loop](*args)
+            _run(parallel, direction, (flat_source.view(bits), flat_target.view(bits), mask, *limits))
     if target is not out:
         np.copyto(out, target)
     return out
