@@ -65,8 +65,9 @@ def forward(x, weight, out, threads):
     """``out[...] = prelu(x, weight of the element's channel)``."""
     slopes, (outer, channels, inner) = _layout(x, weight)
     if inner < _SHORTEST_ROW:
-        shape = (outer, channels, inner)
-        _run("forward_by_batch", threads, (x.reshape(shape), slopes, out.reshape(shape)))
+        shape = (outer, channels * inner)
+        _run("forward_by_batch", threads,
+             (x.reshape(shape), np.repeat(slopes, inner), out.reshape(shape)))
     else:
         _run("forward_by_row", threads, (x.reshape(-1), slopes, out.reshape(-1), inner,
                                          _chunks(x.size, threads)))
@@ -78,10 +79,11 @@ def backward(grad, x, weight, grad_x, threads):
     the weight's elements where ``x <= 0``."""
     slopes, (outer, channels, inner) = _layout(x, weight)
     if inner < _SHORTEST_ROW:
-        shape = (outer, channels, inner)
-        partial = np.zeros((min(outer, 64) if threads == "parallel" else 1, channels))
-        _run("backward_by_batch", threads, (grad.reshape(shape), x.reshape(shape), slopes,
-                                            grad_x.reshape(shape), partial))
+        shape = (outer, channels * inner)
+        partial = np.zeros((min(outer, 64) if threads == "parallel" else 1, channels * inner))
+        _run("backward_by_batch", threads, (grad.reshape(shape), x.reshape(shape),
+                                            np.repeat(slopes, inner), grad_x.reshape(shape), partial))
+        partial = partial.reshape(-1, channels, inner).sum(axis=2)
     else:
         partial = np.zeros((_chunks(x.size, threads), channels))
         _run("backward_by_row", threads, (grad.reshape(-1), x.reshape(-1), slopes,
@@ -147,23 +149,23 @@ def _loops():
                     total += 0 if v > 0 else v * d
                 partial[chunk, row % channels] += total
 
-    # By batch, for short rows: the inner loop runs along the channels.
+    # By batch, for short rows: x as (batch, channels * inner), each row
+    # with the slopes repeated to match, so that the inner loop runs along
+    # contiguous memory and vectorises (a dense layer's (batch, channels)).
     def forward_by_batch(x, w, out):
-        outer, channels, inner = x.shape
-        for i in numba.prange(outer):
-            for j in range(inner):
-                for c in range(channels):
-                    out[i, c, j] = prelu(x[i, c, j], w[c])
+        rows, columns = x.shape
+        for i in numba.prange(rows):
+            for k in range(columns):
+                out[i, k] = prelu(x[i, k], w[k])
 
     def backward_by_batch(g, x, w, grad_x, partial):
-        outer, channels, inner = x.shape
+        rows, columns = x.shape
         blocks = partial.shape[0]
         for b in numba.prange(blocks):
-            for i in range(b * outer // blocks, (b + 1) * outer // blocks):
-                for j in range(inner):
-                    for c in range(channels):
-                        v, d = x[i, c, j], g[i, c, j]
-                        grad_x[i, c, j] = prelu_backward(d, v, w[c])
-                        partial[b, c] += 0 if v > 0 else v * d
+            for i in range(b * rows // blocks, (b + 1) * rows // blocks):
+                for k in range(columns):
+                    v, d = x[i, k], g[i, k]
+                    grad_x[i, k] = prelu_backward(d, v, w[k])
+                    partial[b, k] += 0 if v > 0 else v * d
 
     return forward_by_row, forward_by_batch, backward_by_row, backward_by_batch

@@ -240,10 +240,11 @@ def test_prelu_channel_loops_match_the_reference(backend_name, float_dtype, shap
     np.testing.assert_allclose(gw, want_gw, rtol=1e-5)  # NaN where NaN; summed in another order
 
 
+@pytest.mark.parametrize("shape", [(6, 4, 18), (33, 4)])  # walked by row, by batch
 @pytest.mark.parametrize("backend_name", ["numba", "numba-parallel"])
-def test_prelu_channel_loops_with_out(backend_name):
-    x = random_normal((6, 4, 18), np.float32)
-    g = random_normal((6, 4, 18), np.float32, seed=5)
+def test_prelu_channel_loops_with_out(backend_name, shape):
+    x = random_normal(shape, np.float32)
+    g = random_normal(shape, np.float32, seed=5)
     w = np.array([0.1, 0.2, 0.3, 0.4], np.float32)
     want_y = fastrelu.prelu(x, w, backend="numpy")
     want_gx, want_gw = fastrelu.prelu_backward(g, x, w, backend="numpy")
@@ -262,7 +263,7 @@ def test_prelu_channel_loops_with_out(backend_name):
     shifted = buffer[1:].reshape(x.shape)
     fastrelu.prelu(buffer[:-1].reshape(x.shape), w, out=shifted, backend=backend_name)
     np.testing.assert_array_equal(shifted, want_y)
-    strided = np.empty((6, 4, 36), np.float32)[..., ::2]
+    strided = np.empty(shape[:-1] + (2 * shape[-1],), np.float32)[..., ::2]
     fastrelu.prelu(x, w, out=strided, backend=backend_name)
     np.testing.assert_array_equal(strided, want_y)
     with pytest.raises(TypeError):
