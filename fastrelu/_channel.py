@@ -107,11 +107,13 @@ def _compiled(name, threads):
         # Numba's cache sees this file change, not the formulas': the
         # cached loops are named after a stamp of the formulas' code.
         stamp = _jit.code_stamp(prelu, prelu_backward)
+        built = {}
         for kind in ("serial", "parallel"):
             for fn in _loops():  # new function objects for each: the name is the cache's key
                 fn.__qualname__ = f"prelu_{fn.__name__}_{kind}_{stamp}"
-                _kernels[fn.__name__, kind] = _jit.njit(fn, parallel=kind == "parallel", cache=True,
-                                                        reduction=fn.__name__.startswith("backward"))
+                built[fn.__name__, kind] = _jit.njit(fn, parallel=kind == "parallel", cache=True,
+                                                     reduction=fn.__name__.startswith("backward"))
+        _kernels.update(built)  # all at once: another thread may be reading
     return _kernels[name, threads]
 
 

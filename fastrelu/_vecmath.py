@@ -16,6 +16,9 @@ in ``definitions`` call ``math.exp`` and friends through thin helpers, which
 CUDA and the simulator still run as they are.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from llvmlite import ir
 from numba import types
@@ -608,7 +611,8 @@ FUNCTIONS_F32 = {"exp": exp_f32, "expm1": expm1_f32, "log1p": log1p_f32, "tanh":
 
 #: name -> (float64 version, float32 version): what the CPU loops call for
 #: each of the formulas' ``VECTOR_MATH`` helpers.
-CPU_VERSIONS = {name: (FUNCTIONS[name], FUNCTIONS_F32[name]) for name in FUNCTIONS}
+CPU_VERSIONS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
+    name: (FUNCTIONS[name], FUNCTIONS_F32[name]) for name in FUNCTIONS}
 CPU_VERSIONS["normal_cdf_gauss"] = (normal_cdf_gauss, normal_cdf_gauss_f32)
 CPU_VERSIONS["exp_times"] = (exp_times, exp_times_f32)
 CPU_VERSIONS["log1p_plus"] = (log1p_plus, log1p_plus_f32)

@@ -36,9 +36,10 @@ def _compiled(name):
                 for j in range(cols):
                     grad_x[i, j] = 0 if x[i, j] + b[j] <= 0 else g[i, j]
 
-        for label, fn in (("forward", forward), ("backward", backward)):
-            for parallel in (False, True):
-                _kernels[label, parallel] = _jit.njit(fn, parallel=parallel, cache=True)
+        built = {(label, parallel): _jit.njit(fn, parallel=parallel, cache=True)
+                 for label, fn in (("forward", forward), ("backward", backward))
+                 for parallel in (False, True)}
+        _kernels.update(built)  # all at once: another thread may be reading
     return _kernels[name]
 
 
