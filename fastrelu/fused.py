@@ -19,28 +19,37 @@ _kernels: dict = {}
 def _compiled(name):
     """The fused loops, compiled once per process on first use (and cached on disk)."""
     if not _kernels:
-        import numba
-
         from . import _jit
 
-        def forward(x, b, out):
-            rows, cols = x.shape
-            for i in numba.prange(rows):
-                for j in range(cols):
-                    v = x[i, j] + b[j]
-                    out[i, j] = v if not (v <= 0) else 0
-
-        def backward(g, x, b, grad_x):
-            rows, cols = x.shape
-            for i in numba.prange(rows):
-                for j in range(cols):
-                    grad_x[i, j] = 0 if x[i, j] + b[j] <= 0 else g[i, j]
-
-        built = {(label, parallel): _jit.njit(fn, parallel=parallel, cache=True)
-                 for label, fn in (("forward", forward), ("backward", backward))
-                 for parallel in (False, True)}
+        built = {}
+        for parallel in (False, True):
+            # New function objects for each: Numba's cache keys on the
+            # function's name and code, not on parallel=, so one function
+            # compiled both ways would load either version for both.
+            for label, fn in _loops().items():
+                fn.__qualname__ = f"bias_relu_{label}_{'parallel' if parallel else 'serial'}"
+                built[label, parallel] = _jit.njit(fn, parallel=parallel, cache=True)
         _kernels.update(built)  # all at once: another thread may be reading
     return _kernels[name]
+
+
+def _loops():
+    import numba
+
+    def forward(x, b, out):
+        rows, cols = x.shape
+        for i in numba.prange(rows):
+            for j in range(cols):
+                v = x[i, j] + b[j]
+                out[i, j] = v if not (v <= 0) else 0
+
+    def backward(g, x, b, grad_x):
+        rows, cols = x.shape
+        for i in numba.prange(rows):
+            for j in range(cols):
+                grad_x[i, j] = 0 if x[i, j] + b[j] <= 0 else g[i, j]
+
+    return {"forward": forward, "backward": backward}
 
 
 def _prepare(name, arrays, labels, bias):
