@@ -27,9 +27,6 @@ CHUNK_BYTES = 512
 # the first (lowest-addressed) byte's bit lowest.
 _GATHER = np.uint64(0x0102040810204080)
 _TOP_BYTE = np.uint64(56)
-# And back: a byte times _SPREAD is eight copies of it; _SELECT keeps bit k of byte k.
-_SPREAD = np.uint64(0x0101010101010101)
-_SELECT = np.uint64(0x8040201008040201)
 
 
 def _forward_chunk(bits, out, flags, mask, low, high):
@@ -107,6 +104,34 @@ _relu_and_bits = _make_relu_and_bits(streaming=True)
 _relu_and_bits_cached = _make_relu_and_bits(streaming=False)
 
 
+@intrinsic
+def _keep_where_set(typingctx, grad_bits, out_bits, mask, first, count):
+    """For each mask byte k in first..first+count: the eight elements from
+    8k of grad_bits (integer views of the values) where bit j of the byte is
+    set, all-zero bits (+0) elsewhere, into out_bits: the byte read as eight
+    lanes of a vector select.  Keeps NaN and -0 where the bit is set."""
+    def codegen(context, builder, signature, args):
+        gty, oty, mty = signature.args[:3]
+        grads, outs, masks, start, n = args
+        element = context.get_data_type(gty.dtype)
+        vector = ir.VectorType(element, 8)
+        zero = ir.Constant(vector, [ir.Constant(element, 0)] * 8)
+        align = gty.dtype.bitwidth // 8
+        at_first = builder.mul(start, ir.Constant(start.type, 8))
+        source = builder.gep(context.make_array(gty)(context, builder, grads).data, [at_first])
+        target = builder.gep(context.make_array(oty)(context, builder, outs).data, [at_first])
+        bytes_ = builder.gep(context.make_array(mty)(context, builder, masks).data, [start])
+        lanes = ir.VectorType(ir.IntType(1), 8)
+        with cgutils.for_range(builder, n) as loop:
+            at = builder.mul(loop.index, ir.Constant(n.type, 8))
+            keep = builder.bitcast(builder.load(builder.gep(bytes_, [loop.index])), lanes)
+            value = builder.load(builder.bitcast(builder.gep(source, [at]), vector.as_pointer()),
+                                 align=align)
+            builder.store(builder.select(keep, value, zero),
+                          builder.bitcast(builder.gep(target, [at]), vector.as_pointer()), align=align)
+    return types.void(grad_bits, out_bits, mask, types.intp, types.intp), codegen
+
+
 def _streamed_chunk(x, out, mask, j0, j1, head, bits):
     """Mask bytes j0..j1 and their elements' relu (see forward_streaming).
     The vectors start `head` elements in, where out is 32-byte aligned, so
@@ -137,17 +162,6 @@ def _streamed_chunk(x, out, mask, j0, j1, head, bits):
         mask[j0 + vectors] = last | tail_bits
 
 
-def _backward_chunk(grad_bits, mask, out_bits, flags):
-    # Each mask byte spread to eight bytes (byte k keeps bit k), then grad's
-    # bits ANDed with all ones or all zeros: keeps NaN and -0 where the bit
-    # is set and writes +0 elsewhere, without a branch.
-    words = flags.view(np.uint64)
-    for j in range(mask.size):
-        words[j] = (np.uint64(mask[j]) * _SPREAD) & _SELECT
-    for t in range(grad_bits.size):
-        out_bits[t] = grad_bits[t] & -np.int32(flags[t] != 0)
-
-
 def _last_byte(x, out, mask, whole):
     """The elements after the last whole mask byte, and their partial byte."""
     rest = x.size - 8 * whole
@@ -163,7 +177,6 @@ def _last_byte(x, out, mask, whole):
 _forward_chunk = _jit.njit(_forward_chunk, cache=True)
 _last_byte = _jit.njit(_last_byte, cache=True)
 _streamed_chunk = _jit.njit(_streamed_chunk, cache=True)
-_backward_chunk = _jit.njit(_backward_chunk, cache=True)
 
 
 def _make_loops(parallel):
@@ -185,14 +198,13 @@ def _make_loops(parallel):
             out[8 * whole:] = staged[:rest]
 
     def backward(grad_bits, out_bits, mask):
-        n = grad_bits.size
-        step = 8 * CHUNK_BYTES
-        for c in loop_range((n + step - 1) // step):
-            i0 = c * step
-            i1 = min(n, i0 + step)
-            bytes_ = mask[i0 // 8:(i1 + 7) // 8]
-            flags = np.empty(8 * bytes_.size, np.uint8)
-            _backward_chunk(grad_bits[i0:i1], bytes_, out_bits[i0:i1], flags)
+        whole = grad_bits.size // 8
+        for c in loop_range((whole + CHUNK_BYTES - 1) // CHUNK_BYTES):
+            j0 = c * CHUNK_BYTES
+            _keep_where_set(grad_bits, out_bits, mask, j0, min(whole, j0 + CHUNK_BYTES) - j0)
+        for i in range(8 * whole, grad_bits.size):  # the last, partial byte
+            keep = (np.int64(mask[whole]) >> (i - 8 * whole)) & 1
+            out_bits[i] = grad_bits[i] if keep else 0
 
     def forward_float(x, out, mask):
         # float32/float64: each vector of eight elements gives its relu and
