@@ -1,8 +1,9 @@
 """CPU loops of the 1-bit relu mask; imported on first use (it imports Numba).
 
-Every loop works on the integer bits of the values (int16/32/64 views of
-float16/32/64, or integer data as it is), which keeps NaN without a float
-compare and writes every element with a full store.
+float32/float64 forward: vector IR, eight elements compared at once and the
+comparison read as their mask byte.  Backward, and forward on float16 and
+integer data: the integer bits of the values (int16/32/64 views), which
+keeps NaN and -0 exactly and writes every element with a full store.
 """
 
 import numba
