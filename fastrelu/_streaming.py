@@ -14,6 +14,10 @@ SMALLEST = 32 << 20
 
 _X86 = platform.machine().lower() in ("x86_64", "amd64")
 
+# Both need out aligned to its element size: the kernels reach 32-byte
+# alignment by skipping whole elements, and a non-temporal vector store to
+# an unaligned address is a fault (an out at an odd byte address crashed).
+
 
 def applies(activation, direction, inputs, out):
     """Whether ``_streaming_kernel.relu_streaming`` should run this call:
@@ -22,10 +26,12 @@ def applies(activation, direction, inputs, out):
     return (_X86 and activation is BUILTIN["relu"] and direction == "forward"
             and len(inputs) == 1 and inputs[0] is not out and out.nbytes >= SMALLEST
             and out.dtype in (np.float32, np.float64) and out.dtype == inputs[0].dtype
-            and out.flags.c_contiguous and inputs[0].flags.c_contiguous)
+            and out.flags.c_contiguous and inputs[0].flags.c_contiguous and out.flags.aligned)
 
 
 def applies_to_mask(out):
     """Whether relu_mask's forward should stream ``out`` (parallel backend,
     C-contiguous arrays): large, float32/float64, on x86-64."""
-    return _X86 and out.nbytes >= SMALLEST and out.dtype in (np.float32, np.float64)
+    return (_X86 and out.nbytes >= SMALLEST and out.dtype in (np.float32, np.float64)
+            and out.flags.aligned)
+

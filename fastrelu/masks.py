@@ -50,7 +50,8 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
     input is then no longer needed for backward.  GPU arrays give a mask of
     the same kind on the GPU.
     """
-    if type(x) is np.ndarray and x.dtype in _FLOATS and x.flags.c_contiguous and _fits(out, x):
+    if (type(x) is np.ndarray and x.dtype in _FLOATS and x.flags.c_contiguous and x.flags.aligned
+            and _fits(out, x)):
         threads = _loop_threads(backend, x)
         if threads is not None:
             out = np.empty_like(x) if out is None else out
@@ -122,7 +123,7 @@ def _fits(out, x):
     writeable array like ``x`` that is ``x`` or shares no memory with it."""
     return out is None or (
         type(out) is np.ndarray and out.dtype == x.dtype and out.shape == x.shape
-        and out.flags.c_contiguous and out.flags.writeable
+        and out.flags.c_contiguous and out.flags.writeable and out.flags.aligned
         and (out is x or not np.may_share_memory(out, x)))
 
 
@@ -166,7 +167,8 @@ def _through_loop(direction, chosen, source, out, mask):
         bits, low, high = _bits_and_limits(source.dtype)
         parallel = chosen.name == "numba-parallel"
         flat_source, flat_target = source.reshape(-1), target.reshape(-1)
-        if direction == "forward" and source.dtype in _FLOATS:
+        if direction == "forward" and source.dtype in _FLOATS and source.flags.aligned \
+                and target.flags.aligned:
             _run_forward(parallel, flat_source, flat_target, mask)
         else:
             limits = (low, high) if direction == "forward" else ()

@@ -53,7 +53,9 @@ def test_streamed_relu_mask_equals_the_loop_bit_for_bit(dtype, offset):
     x[:len(SPECIALS)] = SPECIALS
     x[-len(SPECIALS):] = SPECIALS
     assert _streaming.applies_to_mask(np.empty_like(x))
-    y, mask = fastrelu.relu_mask(x, backend="numba-parallel")
+    shift = (offset + 3) % 8
+    out = np.empty(n + 8, dtype)[shift:shift + n]  # out misaligned unlike x
+    y, mask = fastrelu.relu_mask(x, out=out, backend="numba-parallel")
     want_y, want_mask = fastrelu.relu_mask(x, backend="numba")
     bits = f"u{np.dtype(dtype).itemsize}"
     np.testing.assert_array_equal(y.view(bits), want_y.view(bits))
@@ -63,3 +65,20 @@ def test_streamed_relu_mask_equals_the_loop_bit_for_bit(dtype, offset):
     _, in_place_mask = fastrelu.relu_mask(in_place, out=in_place, backend="numba-parallel")
     np.testing.assert_array_equal(in_place.view(bits), want_y.view(bits))
     np.testing.assert_array_equal(in_place_mask, want_mask)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_unaligned_out_does_not_stream(dtype):
+    """An out at an odd byte address cannot reach 32-byte alignment by
+    skipping elements: a non-temporal store there faulted (a crash)."""
+    n = _streaming.SMALLEST // np.dtype(dtype).itemsize + 11
+    x = np.random.default_rng(2).standard_normal(n).astype(dtype)
+    out = np.frombuffer(bytearray(x.nbytes + 1), dtype=dtype, count=n, offset=1)
+    assert not out.flags.aligned
+    assert not _streaming.applies(BUILTIN["relu"], "forward", [x], out)
+    assert not _streaming.applies_to_mask(out)
+    want = fastrelu.relu(x, backend="numba")
+    np.testing.assert_array_equal(fastrelu.relu(x, out=out, backend="numba-parallel"), want)
+    y, mask = fastrelu.relu_mask(x, out=out, backend="numba-parallel")
+    np.testing.assert_array_equal(y, want)
+    np.testing.assert_array_equal(mask, np.packbits(x > 0, bitorder="little"))
