@@ -73,9 +73,9 @@ def jitable(func, *, parallel=False):
 
 def register_helpers():
     """Make the scalar helpers of the built-in formulas callable from compiled
-    code; on the CPU, exp, expm1, log1p, tanh and erf become the vectorisable
-    versions of ``_vecmath``, in float32 for float32 arguments (CUDA keeps
-    ``math``'s)."""
+    code; on the CPU, the ``VECTOR_MATH`` helpers (exp and friends) become
+    the vectorisable versions of ``_vecmath``, in float32 for float32
+    arguments (CUDA keeps ``math``'s)."""
     from .definitions import HELPERS, VECTOR_MATH, _in_precision_of
 
     for helper in HELPERS:

@@ -72,11 +72,6 @@ def _expm1(x):
 
 
 @vector_math
-def _log1p(x):
-    return math.log1p(x)
-
-
-@vector_math
 def _exp_times(x, m):
     """m * exp(x): on the CPU rounded once in float32 (elu's gradient)."""
     return m * math.exp(x)
@@ -91,11 +86,6 @@ def _log1p_plus(x, a):
 @vector_math
 def _tanh(x):
     return math.tanh(x)
-
-
-@vector_math
-def _erf(x):
-    return math.erf(x)
 
 
 @vector_math
