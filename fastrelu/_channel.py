@@ -15,7 +15,7 @@ the weight gradient is summed in float64, in another order than NumPy's.
 
 import numpy as np
 
-from . import _cpu, _jit, registry
+from . import _cpu, _jit
 from .definitions import prelu, prelu_backward
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -28,20 +28,15 @@ _kernels: dict = {}
 
 
 def route(backend, x, *others):
-    """``"serial"`` or ``"parallel"`` where the call runs on a Numba loop backend
-    and the arrays suit these loops (C-contiguous float32/float64 of one
-    shape, at least 1-D); None sends the call down the general path."""
+    """True or False (parallel or not) where the call runs on a Numba loop
+    backend and the arrays suit these loops (C-contiguous float32/float64 of
+    one shape, at least 1-D); None sends the call down the general path."""
     if type(x) is not np.ndarray or x.dtype not in _FLOATS or x.ndim == 0 or not x.flags.c_contiguous:
         return None
     if any(type(a) is not np.ndarray or a.dtype != x.dtype or a.shape != x.shape
            or not a.flags.c_contiguous for a in others):
         return None
-    chosen = registry.resolve(backend, x)
-    if type(chosen) is _cpu.ParallelBackend:
-        return "parallel"
-    if type(chosen) is _cpu.SerialBackend:
-        return "serial"
-    return None
+    return _cpu.loop_parallelism(backend, x)
 
 
 def _layout(x, weight):
@@ -56,50 +51,48 @@ def _layout(x, weight):
     return slopes, (x.shape[0], x.shape[1], x.size // (x.shape[0] * x.shape[1]))
 
 
-def _chunks(size, threads):
+def _chunks(size, parallel):
     """How many pieces a parallel loop cuts ``size`` elements into."""
-    return 1 if threads == "serial" else max(1, min(64, size // 16384))
+    return max(1, min(64, size // 16384)) if parallel else 1
 
 
-def forward(x, weight, out, threads):
+def forward(x, weight, out, parallel):
     """``out[...] = prelu(x, weight of the element's channel)``."""
     slopes, (outer, channels, inner) = _layout(x, weight)
     if inner < _SHORTEST_ROW:
         shape = (outer, channels * inner)
-        _run("forward_by_batch", threads,
+        _run("forward_by_batch", parallel,
              (x.reshape(shape), np.repeat(slopes, inner), out.reshape(shape)))
     else:
-        _run("forward_by_row", threads, (x.reshape(-1), slopes, out.reshape(-1), inner,
-                                         _chunks(x.size, threads)))
+        _run("forward_by_row", parallel, (x.reshape(-1), slopes, out.reshape(-1), inner,
+                                          _chunks(x.size, parallel)))
 
 
-def backward(grad, x, weight, grad_x, threads):
+def backward(grad, x, weight, grad_x, parallel):
     """Writes the input gradient into ``grad_x`` and returns the weight
     gradient (float64, one value per weight): the sum of ``x * grad`` over
     the weight's elements where ``x <= 0``."""
     slopes, (outer, channels, inner) = _layout(x, weight)
     if inner < _SHORTEST_ROW:
         shape = (outer, channels * inner)
-        partial = np.zeros((min(outer, 64) if threads == "parallel" else 1, channels * inner))
-        _run("backward_by_batch", threads, (grad.reshape(shape), x.reshape(shape),
-                                            np.repeat(slopes, inner), grad_x.reshape(shape), partial))
+        partial = np.zeros((min(outer, 64) if parallel else 1, channels * inner))
+        _run("backward_by_batch", parallel, (grad.reshape(shape), x.reshape(shape),
+                                             np.repeat(slopes, inner), grad_x.reshape(shape),
+                                             partial))
         partial = partial.reshape(-1, channels, inner).sum(axis=2)
     else:
-        partial = np.zeros((_chunks(x.size, threads), channels))
-        _run("backward_by_row", threads, (grad.reshape(-1), x.reshape(-1), slopes,
-                                          grad_x.reshape(-1), inner, partial))
+        partial = np.zeros((_chunks(x.size, parallel), channels))
+        _run("backward_by_row", parallel, (grad.reshape(-1), x.reshape(-1), slopes,
+                                           grad_x.reshape(-1), inner, partial))
     with np.errstate(invalid="ignore"):  # inf + -inf is NaN, as in the loops themselves
         return partial.sum(axis=0)
 
 
-def _run(name, threads, args):
-    if threads == "parallel":
-        _cpu.run_parallel(_compiled(name, "parallel"), args, lambda: _compiled(name, "serial"))
-    else:
-        _compiled(name, "serial")(*args)
+def _run(name, parallel, args):
+    _cpu.run_loop(lambda p: _compiled(name, p), parallel, args)
 
 
-def _compiled(name, threads):
+def _compiled(name, parallel):
     """The loops, compiled on first use (and cached on disk)."""
     if not _kernels:
         _jit.jitable(prelu)
@@ -108,13 +101,14 @@ def _compiled(name, threads):
         # cached loops are named after a stamp of the formulas' code.
         stamp = _jit.code_stamp(prelu, prelu_backward)
         built = {}
-        for kind in ("serial", "parallel"):
+        for threaded in (False, True):
             for fn in _loops():  # new function objects for each: the name is the cache's key
+                kind = "parallel" if threaded else "serial"
                 fn.__qualname__ = f"prelu_{fn.__name__}_{kind}_{stamp}"
-                built[fn.__name__, kind] = _jit.njit(fn, parallel=kind == "parallel", cache=True,
-                                                     reduction=fn.__name__.startswith("backward"))
+                built[fn.__name__, threaded] = _jit.njit(fn, parallel=threaded, cache=True,
+                                                         reduction=fn.__name__.startswith("backward"))
         _kernels.update(built)  # all at once: another thread may be reading
-    return _kernels[name, threads]
+    return _kernels[name, parallel]
 
 
 def _loops():

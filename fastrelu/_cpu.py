@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-from . import _jit, _streaming
+from . import _jit, _streaming, registry
 from .registry import Backend
 
 
@@ -410,6 +410,24 @@ def run_parallel(kernel, args, serial):
     if _POOL.usable():
         return _POOL.run(kernel, args)
     return serial()(*args)
+
+
+def loop_parallelism(backend, x):
+    """For the loops that stand outside the backends (masks, _channel):
+    True or False where the call runs on ``numba-parallel`` or ``numba``
+    (``auto`` picks by size), None for any other backend."""
+    chosen = registry.resolve(backend, x)
+    if type(chosen) is ParallelBackend:
+        return True
+    return False if type(chosen) is SerialBackend else None
+
+
+def run_loop(kernel_for, parallel, args):
+    """``kernel_for(parallel)(*args)``; a parallel kernel through
+    ``run_parallel``, with ``kernel_for(False)`` where the pool cannot run."""
+    if parallel:
+        return run_parallel(kernel_for(True), args, lambda: kernel_for(False))
+    return kernel_for(False)(*args)
 
 
 class UfuncBackend(_NumbaBackend):

@@ -73,3 +73,15 @@ def partly_overlaps(out, array):
     same_view = (out.__array_interface__["data"][0] == array.__array_interface__["data"][0]
                  and out.strides == array.strides)
     return not same_view
+
+
+def takes_result(out, *arrays):
+    """Whether a compiled loop can write straight into ``out``: None (a new
+    array), or a C-contiguous, aligned, writeable ndarray of the last
+    array's shape and dtype that is one of ``arrays`` or shares no memory
+    with them.  Anything else goes the general way, which stages or explains."""
+    like = arrays[-1]
+    return out is None or (
+        type(out) is np.ndarray and out.dtype == like.dtype and out.shape == like.shape
+        and out.flags.c_contiguous and out.flags.writeable and out.flags.aligned
+        and not any(out is not a and np.may_share_memory(out, a) for a in arrays))

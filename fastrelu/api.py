@@ -173,17 +173,6 @@ def _channel_slopes(x, weight):
     return slopes
 
 
-def _fits_channel_loop(out, *arrays):
-    """Whether ``out`` can take the channel loops' result directly: None, or a
-    C-contiguous writeable array like the inputs that is one of them or
-    shares no memory with them (anything else takes the general path)."""
-    x = arrays[-1]
-    return out is None or (
-        type(out) is np.ndarray and out.dtype == x.dtype and out.shape == x.shape
-        and out.flags.c_contiguous and out.flags.writeable
-        and not any(out is not a and np.may_share_memory(out, a) for a in arrays))
-
-
 def _host_float_array(name, x):
     x = x if _dask.is_dask_array(x) else np.asarray(x)
     _validate.check_dtype(name, PER_ELEMENT_SLOPE, x.dtype)
@@ -195,11 +184,11 @@ def prelu(x: Array, weight: Array, *, out: Array = None, backend: BackendName = 
     (axis 1, or axis 0 for 1-D input), as PyTorch's F.prelu."""
     x = _host_float_array("prelu", x)
     weight = _check_weight("prelu", x, weight)
-    threads = _channel.route(backend, x)
-    if threads is not None and _fits_channel_loop(out, x):
+    parallel = _channel.route(backend, x)
+    if parallel is not None and _validate.takes_result(out, x):
         out = np.empty_like(x) if out is None else out
         if x.size:
-            _channel.forward(x, weight, out, threads)
+            _channel.forward(x, weight, out, parallel)
         return out
     return _engine.elementwise(PER_ELEMENT_SLOPE, "forward", (x, _channel_slopes(x, weight)),
                                ("x", "weight"), (), out, backend)
@@ -210,10 +199,10 @@ def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
     """Gradients of :func:`prelu`: returns ``(grad_x, grad_weight)``."""
     x = _host_float_array("prelu_backward", x)
     weight = _check_weight("prelu_backward", x, weight)
-    threads = _channel.route(backend, x, grad)
-    if threads is not None and _fits_channel_loop(out, grad, x):
+    parallel = _channel.route(backend, x, grad)
+    if parallel is not None and _validate.takes_result(out, grad, x):
         grad_x = np.empty_like(x) if out is None else out
-        grad_weight = (_channel.backward(grad, x, weight, grad_x, threads) if x.size
+        grad_weight = (_channel.backward(grad, x, weight, grad_x, parallel) if x.size
                        else np.zeros(weight.size))
     else:
         grad_x = _engine.elementwise(PER_ELEMENT_SLOPE, "backward",

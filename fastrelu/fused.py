@@ -78,10 +78,7 @@ def _route(backend, x):
 
 
 def _run(direction, parallel, args):
-    if parallel:
-        _cpu.run_parallel(_compiled((direction, True)), args, lambda: _compiled((direction, False)))
-    else:
-        _compiled((direction, False))(*args)
+    _cpu.run_loop(lambda p: _compiled((direction, p)), parallel, args)
 
 
 def _as_2d(a):

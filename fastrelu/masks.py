@@ -51,13 +51,13 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
     the same kind on the GPU.
     """
     if (type(x) is np.ndarray and x.dtype in _FLOATS and x.flags.c_contiguous and x.flags.aligned
-            and _fits(out, x)):
-        threads = _loop_threads(backend, x)
-        if threads is not None:
+            and _validate.takes_result(out, x)):
+        parallel = _cpu.loop_parallelism(backend, x)
+        if parallel is not None:
             out = np.empty_like(x) if out is None else out
             mask = np.empty(mask_size(x.size), np.uint8)
             if x.size:
-                _run_forward(threads, x.reshape(-1), out.reshape(-1), mask)
+                _run_forward(parallel, x.reshape(-1), out.reshape(-1), mask)
             return out, mask
     name = "relu_mask"
     _dask.refuse(name, x, out)  # the bits run across chunk boundaries
@@ -86,14 +86,14 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
     if (type(grad) is np.ndarray and grad.dtype in _FLOATS and grad.flags.c_contiguous
             and type(mask) is np.ndarray and mask.dtype == np.uint8
             and mask.shape == (mask_size(grad.size),) and mask.flags.c_contiguous
-            and _fits(out, grad) and not np.may_share_memory(mask, grad)):
-        threads = _loop_threads(backend, grad)
-        if threads is not None:
+            and _validate.takes_result(out, grad) and not np.may_share_memory(mask, grad)):
+        parallel = _cpu.loop_parallelism(backend, grad)
+        if parallel is not None:
             out = np.empty_like(grad) if out is None else out
             if grad.size:
                 bits = _bits_and_limits(grad.dtype)[0]
-                _run(threads, "backward", (grad.reshape(-1).view(bits), out.reshape(-1).view(bits),
-                                           mask))
+                _run(parallel, "backward", (grad.reshape(-1).view(bits),
+                                            out.reshape(-1).view(bits), mask))
             return out
     name = "relu_backward_mask"
     _dask.refuse(name, grad, mask, out)
@@ -118,24 +118,6 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
 # --- the calls training loops make, in few steps ------------------------------
 
 
-def _fits(out, x):
-    """Whether ``out`` takes the result directly: None, or a C-contiguous
-    writeable array like ``x`` that is ``x`` or shares no memory with it."""
-    return out is None or (
-        type(out) is np.ndarray and out.dtype == x.dtype and out.shape == x.shape
-        and out.flags.c_contiguous and out.flags.writeable and out.flags.aligned
-        and (out is x or not np.may_share_memory(out, x)))
-
-
-def _loop_threads(backend, x):
-    """True or False (parallel or not) where the call runs on a Numba loop
-    backend; None for any other backend."""
-    chosen = registry.resolve(backend, x)
-    if type(chosen) is _cpu.ParallelBackend:
-        return True
-    return False if type(chosen) is _cpu.SerialBackend else None
-
-
 _loops = None
 
 
@@ -143,11 +125,8 @@ def _run(parallel, loop, args):
     global _loops
     if _loops is None:
         from ._mask_kernels import LOOPS as _loops
-    if parallel:
-        serial = "forward_float" if loop == "forward_streaming" else loop
-        _cpu.run_parallel(_loops[True][loop], args, lambda: _loops[False][serial])
-    else:
-        _loops[False][loop](*args)
+    serial = "forward_float" if loop == "forward_streaming" else loop  # streaming: parallel only
+    _cpu.run_loop(lambda p: _loops[p][loop if p else serial], parallel, args)
 
 
 def _run_forward(parallel, x, out, mask):
