@@ -43,12 +43,14 @@ from .api import (
     selu_backward,
     sigmoid,
     sigmoid_backward,
+    sigmoid_backward_from_output,
     silu,
     silu_backward,
     softplus,
     softplus_backward,
     tanh,
     tanh_backward,
+    tanh_backward_from_output,
 )
 from .registry import (
     Backend,
@@ -74,5 +76,6 @@ __all__ = [
     "elu_backward", "selu", "selu_backward", "celu", "celu_backward", "gelu", "gelu_backward",
     "silu", "silu_backward", "softplus", "softplus_backward", "mish", "mish_backward",
     "hardswish", "hardswish_backward", "hardsigmoid", "hardsigmoid_backward", "sigmoid",
-    "sigmoid_backward", "tanh", "tanh_backward",
+    "sigmoid_backward", "sigmoid_backward_from_output", "tanh", "tanh_backward",
+    "tanh_backward_from_output",
 ]

@@ -11,16 +11,20 @@ from .definitions import BUILTIN
 _FAST_DTYPES = frozenset([np.dtype(np.float32), np.dtype(np.float64)])
 
 
-def elementwise(activation, direction, arrays, labels, params, out, backend):
+def elementwise(activation, direction, arrays, labels, params, out, backend, name=None):
     """Apply ``activation`` (forward or backward) elementwise and return ``out``.
 
     ``arrays`` are the array arguments (``(x,)`` or ``(grad, x)``), ``labels``
-    their names for error messages, ``params`` the checked scalar parameters.
+    their names for error messages, ``params`` the checked scalar parameters,
+    ``name`` the public function's name (default: the activation's, with
+    ``_backward`` for the backward).
     """
     result = _common_case(activation, direction, arrays, params, out, backend)
     if result is not None:
         return result
-    return _general_case(activation, direction, arrays, labels, params, out, backend)
+    if name is None:
+        name = activation.name if direction == "forward" else activation.name + "_backward"
+    return _general_case(activation, direction, arrays, labels, params, out, backend, name)
 
 
 def _common_case(activation, direction, arrays, params, out, backend):
@@ -209,8 +213,7 @@ def _not_compiled(*args):
     raise TypeError("not compiled yet")
 
 
-def _general_case(activation, direction, arrays, labels, params, out, backend):
-    name = activation.name if direction == "forward" else activation.name + "_backward"
+def _general_case(activation, direction, arrays, labels, params, out, backend, name):
     if _dask.any_dask(*arrays, out):
         return _dask.elementwise(activation, direction, arrays, labels, params, out, backend, name)
     arrays = _validate.as_arrays(arrays)

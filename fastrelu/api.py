@@ -10,7 +10,7 @@ import numpy as np
 from ._types import Array, BackendName
 
 from . import _channel, _dask, _engine, _validate
-from .definitions import BUILTIN, PER_ELEMENT_SLOPE
+from .definitions import BUILTIN, FROM_OUTPUT, PER_ELEMENT_SLOPE
 
 
 class Activation:
@@ -108,6 +108,34 @@ class _Backward:
 
     def __repr__(self):
         return f"<fastrelu activation gradient {self.__name__}>"
+
+
+class _BackwardFromOutput:
+    """``grad * f'(x)`` computed from the forward's output ``y = f(x)``."""
+
+    def __init__(self, activation):
+        self._definition = FROM_OUTPUT[activation.name]
+        self._fast = _engine.FastPath(self._definition, "backward", ())
+        self.__name__ = self.__qualname__ = activation.name + "_backward_from_output"
+        self.__doc__ = (f"Gradient of {activation.name} from its output y: "
+                        f"grad * ({_FORMULA[activation.name]}).\n\n"
+                        f"As PyTorch's autograd computes it: a layer need not keep x.  Where y\n"
+                        f"rounds to +-1 the result has an absolute error below an ulp of grad;\n"
+                        f"{activation.name}_backward(grad, x) keeps full relative accuracy there.")
+
+    def __call__(self, grad: Array, y: Array, *, out: Array = None,
+                 backend: BackendName = None) -> Array:
+        result = self._fast.backward(grad, y, out, backend)
+        if result is not None:
+            return result
+        return _engine.elementwise(self._definition, "backward", (grad, y), ("grad", "y"), (),
+                                   out, backend, self.__name__)
+
+    def __repr__(self):
+        return f"<fastrelu activation gradient {self.__name__}>"
+
+
+_FORMULA = {"sigmoid": "y * (1 - y)", "tanh": "1 - y * y"}
 
 
 relu = Activation(BUILTIN["relu"], """ReLU: max(x, 0), keeping NaN; -0 gives +0.
@@ -280,6 +308,9 @@ hardswish_backward = hardswish.backward
 hardsigmoid_backward = hardsigmoid.backward
 sigmoid_backward = sigmoid.backward
 tanh_backward = tanh.backward
+# sigmoid and tanh also differentiate from their output, as PyTorch does.
+sigmoid.backward_from_output = sigmoid_backward_from_output = _BackwardFromOutput(sigmoid)
+tanh.backward_from_output = tanh_backward_from_output = _BackwardFromOutput(tanh)
 
 _PUBLIC = ["relu", "leaky_relu", "relu6", "prelu", "rrelu", "elu", "selu", "celu", "gelu",
            "silu", "softplus", "mish", "hardswish", "hardsigmoid", "sigmoid", "tanh"]

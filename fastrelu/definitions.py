@@ -624,6 +624,63 @@ PER_ELEMENT_SLOPE = Definition("prelu", prelu, prelu_backward, prelu_ref, prelu_
                                torch_equivalent="F.prelu")
 
 
+# --- gradients from the output: sigmoid and tanh -----------------------------
+#
+# Their derivatives are functions of the output y: sigmoid' = y (1 - y) and
+# tanh' = 1 - y^2.  PyTorch's autograd keeps y and differentiates from it, and
+# so can a layer whose output the next layer keeps anyway: one array fewer
+# to keep per layer, and a multiply-add per element instead of an exp.
+# Where y rounds to +-1 (|x| above about 9 in float32) the factor rounds to 0
+# (or to a few ulp of the true one), while the gradient from x keeps full
+# relative accuracy: the absolute error stays below an ulp of 1.  Each is a
+# Definition whose forward is the derivative in terms of y and whose backward
+# is grad times it, so every backend compiles it like any activation.
+
+
+def sigmoid_derivative_from_output(y):
+    return y * (_in_precision_of(y, 1.0) - y)
+
+
+def sigmoid_backward_from_output(g, y):
+    return g * (y * (_in_precision_of(y, 1.0) - y))
+
+
+def sigmoid_derivative_from_output_ref(y):
+    return y * (1 - y)
+
+
+def sigmoid_backward_from_output_ref(g, y):
+    return g * (y * (1 - y))
+
+
+def tanh_derivative_from_output(y):
+    return _in_precision_of(y, 1.0) - y * y
+
+
+def tanh_backward_from_output(g, y):
+    return g * (_in_precision_of(y, 1.0) - y * y)
+
+
+def tanh_derivative_from_output_ref(y):
+    return 1 - y * y
+
+
+def tanh_backward_from_output_ref(g, y):
+    return g * (1 - y * y)
+
+
+#: By activation name: the Definition of its gradient from the output.
+FROM_OUTPUT = {
+    "sigmoid": Definition("sigmoid_from_output", sigmoid_derivative_from_output,
+                          sigmoid_backward_from_output, sigmoid_derivative_from_output_ref,
+                          sigmoid_backward_from_output_ref,
+                          torch_equivalent="torch.ops.aten.sigmoid_backward"),
+    "tanh": Definition("tanh_from_output", tanh_derivative_from_output, tanh_backward_from_output,
+                       tanh_derivative_from_output_ref, tanh_backward_from_output_ref,
+                       torch_equivalent="torch.ops.aten.tanh_backward"),
+}
+
+
 # --- the table ----------------------------------------------------------------
 
 BUILTIN = {
@@ -666,6 +723,11 @@ BUILTIN = {
 }
 
 
+_FROM_OUTPUT_BY_NAME = {d.name: d for d in FROM_OUTPUT.values()}
+
+
 def builtin(name):
     """The built-in Definition called ``name`` (prelu: the per-element slope one), or None."""
-    return PER_ELEMENT_SLOPE if name == "prelu" else BUILTIN.get(name)
+    if name == "prelu":
+        return PER_ELEMENT_SLOPE
+    return BUILTIN.get(name) or _FROM_OUTPUT_BY_NAME.get(name)

@@ -99,6 +99,11 @@ class Activation(Layer):
 
     def backward(self, grad):
         # The gradient is written over ``grad``: it is not needed after this.
+        # sigmoid and tanh differentiate from y, as PyTorch does: a multiply-add
+        # per element instead of an exp.
+        from_output = getattr(self.function, "backward_from_output", None)
+        if from_output is not None:
+            return from_output(grad, self._y, out=grad, backend=self.backend)
         return self.function.backward(grad, self._x, **self.params, out=grad, backend=self.backend)
 
     def preactivation(self):

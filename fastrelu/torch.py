@@ -66,9 +66,13 @@ _FROM_OUTPUT = {
     "elu": _elu_from_output,
     "celu": _celu_from_output,
     "selu": lambda g, y: _where_positive(y, g * SELU_SCALE, g * (y + SELU_SCALE * SELU_ALPHA)),
-    "sigmoid": lambda g, y: g * y * (1 - y),
-    "tanh": lambda g, y: g * (1 - y * y),
+    "sigmoid": lambda g, y: _tensor(api.sigmoid_backward_from_output(_host_or_device(g),
+                                                                     _host_or_device(y)), y),
+    "tanh": lambda g, y: _tensor(api.tanh_backward_from_output(_host_or_device(g),
+                                                               _host_or_device(y)), y),
 }
+#: Differentiated from their output in place or not.
+_KEEP_OUTPUT = {"sigmoid", "tanh"}
 #: In place with a gradient that needs the input: like PyTorch, keep a copy of it.
 _FROM_SAVED_INPUT = {"hardswish", "hardsigmoid", "silu", "mish"}
 
@@ -79,8 +83,11 @@ class _Function(torch.autograd.Function):
         fn = _function(name)
         ctx.fn, ctx.name, ctx.params, ctx.backend, ctx.inplace = fn, name, params, backend, inplace
         if not inplace:
-            ctx.save_for_backward(x)
-            return _tensor(fn(_host_or_device(x), *params, backend=backend), x)
+            y = _tensor(fn(_host_or_device(x), *params, backend=backend), x)
+            # sigmoid and tanh keep their output, as PyTorch's do: the gradient
+            # from it is a multiply-add per element instead of an exp.
+            ctx.save_for_backward(y if name in _KEEP_OUTPUT else x)
+            return y
         if name in _FROM_SAVED_INPUT:
             ctx.save_for_backward(x.detach().clone())
         target = _host_or_device(x)
@@ -94,7 +101,7 @@ class _Function(torch.autograd.Function):
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors
         grad = grad.contiguous()
-        if ctx.inplace and ctx.name in _FROM_OUTPUT:
+        if ctx.name in _FROM_OUTPUT and (ctx.inplace or ctx.name in _KEEP_OUTPUT):
             dx = _FROM_OUTPUT[ctx.name](grad, saved, *ctx.params)
         else:
             dx = _tensor(ctx.fn.backward(_host_or_device(grad), _host_or_device(saved), *ctx.params,

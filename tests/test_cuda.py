@@ -11,7 +11,8 @@ import pytest
 
 import fastrelu
 from conftest import random_normal, special_values
-from test_family import CASES, backward, forward, tolerance, assert_close
+from test_family import (CASES, FROM_OUTPUT, assert_close, assert_close_to_grad, backward,
+                         forward, from_output, tolerance)
 
 cuda_backend = fastrelu.registry._registry["cuda"]
 if cuda_backend.unavailable_reason() is not None:
@@ -48,6 +49,16 @@ def test_every_activation_matches_the_reference(name, dtype):
                  forward(name, x, *params, backend="numpy"), dtype, max(ulps, 4))
     assert_close(backward(name, g, x, *params, backend="cuda"),
                  backward(name, g, x, *params, backend="numpy"), dtype, max(ulps, 4))
+
+
+@pytest.mark.parametrize("name", sorted(FROM_OUTPUT))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradients_from_the_output(name, dtype):
+    x = _data(dtype)
+    g = random_normal(x.shape, dtype, seed=4)
+    y = forward(name, x, backend="numpy")
+    assert_close_to_grad(from_output(name, g, y, backend="cuda"),
+                         from_output(name, g, y, backend="numpy"), g, 2)
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "gelu", "silu"])

@@ -1,5 +1,6 @@
 """Dask arrays: every activation maps over the chunks lazily, on threads and on a cluster."""
 
+import pickle
 import sys
 from pathlib import Path
 
@@ -29,6 +30,19 @@ def test_every_activation_matches_numpy_chunk_by_chunk(name):
         assert_close(result.compute(), forward(name, x, backend="numpy"), np.float32, ulps)
         assert_close(backward(name, chunked(grad), chunked(x)).compute(),
                      backward(name, grad, x, backend="numpy"), np.float32, ulps)
+
+
+def test_gradients_from_the_output():
+    y = fastrelu.tanh(random_normal((20, 13), np.float32))
+    grad = random_normal((20, 13), np.float32, seed=2)
+    result = fastrelu.tanh_backward_from_output(chunked(grad), chunked(y))
+    assert isinstance(result, da.Array)
+    with dask.config.set(scheduler="threads"):
+        np.testing.assert_array_equal(result.compute(),
+                                      fastrelu.tanh_backward_from_output(grad, y))
+    # Workers on a cluster find their own copy of the definition by name.
+    definition = fastrelu.definitions.FROM_OUTPUT["tanh"]
+    assert pickle.loads(pickle.dumps(definition)) is definition
 
 
 def test_lazy_until_computed_and_mixed_inputs():

@@ -300,3 +300,69 @@ def test_rrelu_training_slopes_and_backward(backend, float_dtype):
     np.testing.assert_array_equal(dx, np.where(x > 0, g, g * slopes))
     with pytest.raises(ValueError, match="slopes"):
         fastrelu.rrelu_backward(g, x, training=True)
+
+
+# --- sigmoid and tanh differentiated from their output -------------------------
+
+FROM_OUTPUT = {"sigmoid": "sigmoid_backward", "tanh": "tanh_backward"}
+
+
+def from_output(name, g, y, **kw):
+    return getattr(fastrelu, name + "_backward_from_output")(g, y, **kw)
+
+
+def assert_close_to_grad(actual, expected, g, ulps):
+    """grad * factor with the factor within ``ulps`` of 1 in absolute terms
+    (1 - y * y cancels where y is near 1, unless fused into one rounding)."""
+    assert actual.dtype == expected.dtype
+    np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected))
+    finite = np.isfinite(expected)
+    a, e = actual[finite].astype(np.float64), expected[finite].astype(np.float64)
+    tol = ulps * np.finfo(actual.dtype).eps * np.maximum(np.abs(e), np.abs(g[finite]))
+    bad = np.abs(a - e) > tol
+    assert not bad.any(), f"{bad.sum()} values off, e.g. {a[bad][:5]} vs {e[bad][:5]}"
+
+
+@pytest.mark.parametrize("name", sorted(FROM_OUTPUT))
+def test_backward_from_output_matches_the_input_form(name, backend, float_dtype):
+    x = np.concatenate([special_values(float_dtype), random_normal(2000, float_dtype, scale=4)])
+    g = random_normal(x.shape, float_dtype, seed=9)
+    y = forward(name, x, backend=backend)
+    y_before, g_before = y.copy(), g.copy()
+    result = from_output(name, g, y, backend=backend)
+    exact = fastrelu.definitions.FROM_OUTPUT[name].reference_backward(
+        g.astype(np.float64), y.astype(np.float64)).astype(float_dtype)
+    assert_close_to_grad(result, exact, g, 2)
+    # The gradient from x: the same up to the rounding of y, which costs the
+    # factor its relative accuracy where y is close to +-1 (large |x|).
+    with np.errstate(all="ignore"):
+        from_input = backward(name, g, x, backend=backend)
+    assert_close_to_grad(result, from_input, g, 4)
+    assert np.array_equal(y, y_before, equal_nan=True), "y was modified"
+    assert np.array_equal(g, g_before, equal_nan=True), "grad was modified"
+    # In place over grad, as a training loop calls it.
+    np.testing.assert_array_equal(from_output(name, g, y, out=g, backend=backend), result)
+
+
+@pytest.mark.parametrize("name", sorted(FROM_OUTPUT))
+def test_backward_from_output_matches_torch(name, backend, float_dtype):
+    torch = torch_or_skip()
+    x = random_normal(3000, float_dtype, scale=4)
+    g = random_normal(x.shape, float_dtype, seed=10)
+    y = forward(name, x, backend=backend)
+    torch_backward = getattr(torch.ops.aten, name + "_backward")
+    expected = torch_backward(torch.from_numpy(g), torch.from_numpy(y)).numpy()
+    assert_close_to_grad(from_output(name, g, y, backend=backend), expected, g, 2)
+
+
+def test_backward_from_output_errors():
+    g = np.ones(4, np.float32)
+    with pytest.raises(ValueError, match="tanh_backward_from_output: y has shape"):
+        fastrelu.tanh_backward_from_output(g, np.ones(3, np.float32))
+    with pytest.raises(TypeError, match="sigmoid_backward_from_output"):
+        fastrelu.sigmoid_backward_from_output(g, np.ones(4, np.int32))
+    with pytest.raises(ValueError, match="known"):
+        fastrelu.sigmoid_backward_from_output(g, g, backend="nope")
+    assert fastrelu.sigmoid.backward_from_output is fastrelu.sigmoid_backward_from_output
+    y = fastrelu.sigmoid_backward_from_output(g.astype(np.float16), g.astype(np.float16))
+    assert y.dtype == np.float16 and not y.any()  # y = 1: the derivative is 0
