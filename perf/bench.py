@@ -118,6 +118,22 @@ def activations_table(n):
                                                      / row[f"{direction} torch"], 2)
         rows.append(row)
         print(json.dumps(row), flush=True)
+    # sigmoid and tanh as autograd differentiates them: from the saved output.
+    for name in ("sigmoid", "tanh"):
+        fn = getattr(fastrelu, name)
+        saved = fn(x)
+        moved = 3 * x.nbytes
+        row = {"activation": name + " (backward from output)"}
+        for backend in ("numba-parallel", "numpy"):
+            f = lambda b=backend: fn.backward_from_output(g, saved, out=y, backend=b)
+            row[f"backward {backend}"] = round(moved / seconds_per_call(f, budget=0.5) / 1e9, 2)
+        row["backward vs numpy"] = round(row["backward numba-parallel"] / row["backward numpy"], 1)
+        if torch_fns is not None:
+            f = lambda: torch_fns[name][1](tg, tx)
+            row["backward torch"] = round(moved / seconds_per_call(f, budget=0.5) / 1e9, 2)
+            row["backward vs torch"] = round(row["backward numba-parallel"] / row["backward torch"], 2)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     return rows
 
 
