@@ -79,7 +79,7 @@ def _exp_times(x, m):
 
 @vector_math
 def _log1p_plus(x, a):
-    """a + log1p(x): on the CPU rounded once in float32 (softplus)."""
+    """a + log1p(x) for 0 <= x <= 1 (softplus): on the CPU rounded once in float32."""
     return a + math.log1p(x)
 
 
