@@ -24,6 +24,8 @@ class Activation:
     has_gradient: bool = True
     py_func: Callable[..., float] | None = None
     py_grad: Callable[..., float] | None = None
+    # sigmoid and tanh: the gradient from the output, ``(grad, y)``.
+    backward_from_output: Callable[..., Array] | None = None
 
     def __init__(self, definition, doc=None):
         self.definition = definition
