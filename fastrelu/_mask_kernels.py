@@ -14,7 +14,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import _jit
-from ._streaming_kernel import _relu_block, _store_fence
+from ._streaming_kernel import _store_fence
 from .definitions import relu
 
 #: Mask bytes per chunk of work: 4096 elements, small enough that a chunk's
@@ -41,34 +41,51 @@ def _forward_chunk(bits, out, flags, mask, low, high):
         mask[t] = (words[t] * _GATHER) >> _TOP_BYTE
 
 
-def _emit_relu_and_bits(context, builder, xty, xs, outty, outs, bitsty, bytes_, start, n):
+def _emit_relu_and_bits(context, builder, xty, xs, outty, outs, bitsty, bytes_, start, n,
+                        nontemporal):
     """The body of the two intrinsics below: for each k < n, the eight
-    elements from start + 8k give bits[k], the byte of their x > 0, lowest
-    element lowest (eight values compared as one vector and read as one
-    byte: x86's movmsk), and, where ``outs`` is given, out their relu.
+    elements from start + 8k give out their relu and bits[k], the byte of
+    their x > 0, lowest element lowest (eight values compared as one vector
+    and read as one byte: x86's movmsk).
 
     The bytes of four vectors are stored as one 32-bit word: a byte store
     per vector beside its vector store made the loop twice as slow in cache
-    (the stores are the bottleneck: 23 against 13 us at 1e5 float32)."""
+    (the stores are the bottleneck: 23 against 13 us at 1e5 float32).
+
+    ``nontemporal``: each vector of out is stored as 16-byte pieces marked
+    non-temporal, which needs out + start 16-byte aligned.  NumPy's arrays
+    are; 32-byte alignment would not line up with the mask bytes, since
+    NumPy's large arrays start 16 bytes into a 32-byte line."""
     element = context.get_data_type(xty.dtype)
     vector = ir.VectorType(element, 8)
     zero = ir.Constant(vector, [ir.Constant(element, 0.0)] * 8)
     source = builder.gep(context.make_array(xty)(context, builder, xs).data, [start])
+    target = builder.gep(context.make_array(outty)(context, builder, outs).data, [start])
     flags = context.make_array(bitsty)(context, builder, bytes_).data
     align = xty.dtype.bitwidth // 8
     byte, word = ir.IntType(8), ir.IntType(32)
-    if outs is not None:
-        target = builder.gep(context.make_array(outty)(context, builder, outs).data, [start])
+    lanes = 16 // align  # elements per 16-byte piece
+    piece_type = ir.VectorType(element, lanes)
+    marker = builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)])
+
+    def store(result, at):
+        if not nontemporal:
+            builder.store(result, builder.bitcast(builder.gep(target, [at]), vector.as_pointer()),
+                          align=align)
+            return
+        for p in range(0, 8, lanes):
+            piece = builder.shuffle_vector(
+                result, result, ir.Constant(ir.VectorType(word, lanes), list(range(p, p + lanes))))
+            piece_at = builder.gep(target, [builder.add(at, ir.Constant(n.type, p))])
+            builder.store(piece, builder.bitcast(piece_at, piece_type.as_pointer()),
+                          align=16).set_metadata("nontemporal", marker)
 
     def one_vector(k):
         at = builder.mul(k, ir.Constant(n.type, 8))
         value = builder.load(builder.bitcast(builder.gep(source, [at]), vector.as_pointer()),
                              align=align)
-        if outs is not None:
-            result = builder.select(builder.fcmp_ordered("<=", value, zero), zero,
-                                    builder.fadd(value, zero))
-            builder.store(result, builder.bitcast(builder.gep(target, [at]), vector.as_pointer()),
-                          align=align)
+        store(builder.select(builder.fcmp_ordered("<=", value, zero), zero,
+                             builder.fadd(value, zero)), at)
         return builder.bitcast(builder.fcmp_ordered(">", value, zero), byte)
 
     four = ir.Constant(n.type, 4)
@@ -95,18 +112,21 @@ def _relu_and_bits(typingctx, x, out, bits, first, count):
     def codegen(context, builder, signature, args):
         xty, outty, bitsty = signature.args[:3]
         xs, outs, bytes_, start, n = args
-        _emit_relu_and_bits(context, builder, xty, xs, outty, outs, bitsty, bytes_, start, n)
+        _emit_relu_and_bits(context, builder, xty, xs, outty, outs, bitsty, bytes_, start, n,
+                            nontemporal=False)
     return types.void(x, out, bits, types.intp, types.intp), codegen
 
 
 @intrinsic
-def _bits_of(typingctx, x, bits, first, count):
-    """bits[k] = the byte of x > 0 for the eight elements from first + 8k, k < count."""
+def _relu_and_bits_streaming(typingctx, x, out, bits, first, count):
+    """As _relu_and_bits, with out stored non-temporally (out + first must
+    be 16-byte aligned)."""
     def codegen(context, builder, signature, args):
-        xty, bitsty = signature.args[:2]
-        xs, bytes_, start, n = args
-        _emit_relu_and_bits(context, builder, xty, xs, None, None, bitsty, bytes_, start, n)
-    return types.void(x, bits, types.intp, types.intp), codegen
+        xty, outty, bitsty = signature.args[:3]
+        xs, outs, bytes_, start, n = args
+        _emit_relu_and_bits(context, builder, xty, xs, outty, outs, bitsty, bytes_, start, n,
+                            nontemporal=True)
+    return types.void(x, out, bits, types.intp, types.intp), codegen
 
 
 @intrinsic
@@ -191,26 +211,16 @@ def _make_loops(parallel):
         _last_byte(x, out, mask, whole)
 
     def forward_streaming(x, out, mask):
-        # Per chunk, in one sweep of cache-sized pieces: the mask bytes (x read
-        # from memory), then relu with non-temporal stores (as relu_streaming;
-        # x now read from cache).  Chunks start as misaligned as out, by `head`
-        # elements (NumPy's large arrays start 16 bytes into a 32-byte line):
-        # those and the chunk's last few go one by one.  Computing the relu
-        # and the bits in one vector step needs them aligned alike: with a
-        # scratch and a shifting pass that ran 1.4x relu's time.
+        # As forward_float with out's vectors stored non-temporally, 16 bytes
+        # at a time (out must be 16-byte aligned): no read of out before it
+        # is overwritten.  Before, per chunk: the mask bytes, then relu with
+        # relu_streaming's 32-byte-aligned non-temporal block from cache,
+        # 1.28-1.40x relu's time; this one step 0.98-1.19x.
         whole = x.size // 8
-        head = ((32 - out.ctypes.data % 32) % 32) // out.itemsize
         for c in loop_range((whole + CHUNK_BYTES - 1) // CHUNK_BYTES):
             j0 = c * CHUNK_BYTES
             j1 = min(whole, j0 + CHUNK_BYTES)
-            i0, i1 = 8 * j0, 8 * j1
-            _bits_of(x, mask[j0:j1], i0, j1 - j0)  # first: out may be x
-            vectors = (i1 - i0 - head) // 8
-            for i in range(i0, i0 + head):
-                out[i] = relu(x[i])
-            _relu_block(x, out, i0 + head, 8 * vectors)
-            for i in range(i0 + head + 8 * vectors, i1):
-                out[i] = relu(x[i])
+            _relu_and_bits_streaming(x, out, mask[j0:j1], 8 * j0, j1 - j0)
             _store_fence()
         _last_byte(x, out, mask, whole)
 

@@ -31,7 +31,8 @@ def applies(activation, direction, inputs, out):
 
 def applies_to_mask(out):
     """Whether relu_mask's forward should stream ``out`` (parallel backend,
-    C-contiguous arrays): large, float32/float64, on x86-64."""
+    C-contiguous arrays): large, float32/float64, 16-byte aligned (as NumPy
+    allocates; its non-temporal stores are 16-byte pieces), on x86-64."""
     return (_X86 and out.nbytes >= SMALLEST and out.dtype in (np.float32, np.float64)
-            and out.flags.aligned)
+            and out.ctypes.data % 16 == 0)
 

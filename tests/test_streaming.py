@@ -52,9 +52,9 @@ def test_streamed_relu_mask_equals_the_loop_bit_for_bit(dtype, offset):
     x = np.random.default_rng(1).standard_normal(n + offset).astype(dtype)[offset:]
     x[:len(SPECIALS)] = SPECIALS
     x[-len(SPECIALS):] = SPECIALS
-    assert _streaming.applies_to_mask(np.empty_like(x))
-    shift = (offset + 3) % 8
-    out = np.empty(n + 8, dtype)[shift:shift + n]  # out misaligned unlike x
+    lead = 16 // np.dtype(dtype).itemsize
+    out = np.empty(n + lead, dtype)[lead:]  # 16-byte aligned, as it must be; x is not
+    assert _streaming.applies_to_mask(out)
     y, mask = fastrelu.relu_mask(x, out=out, backend="numba-parallel")
     want_y, want_mask = fastrelu.relu_mask(x, backend="numba")
     bits = f"u{np.dtype(dtype).itemsize}"
@@ -68,14 +68,21 @@ def test_streamed_relu_mask_equals_the_loop_bit_for_bit(dtype, offset):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_large_unaligned_out_does_not_stream(dtype):
+@pytest.mark.parametrize("offset", [1, "element"])
+def test_large_unaligned_out_does_not_stream(dtype, offset):
     """An out at an odd byte address cannot reach 32-byte alignment by
-    skipping elements: a non-temporal store there faulted (a crash)."""
+    skipping elements: a non-temporal store there faulted (a crash).  The
+    mask's streaming loop stores 16-byte pieces at every eighth element, so
+    it needs out 16-byte aligned."""
     n = _streaming.SMALLEST // np.dtype(dtype).itemsize + 11
     x = np.random.default_rng(2).standard_normal(n).astype(dtype)
-    out = np.frombuffer(bytearray(x.nbytes + 1), dtype=dtype, count=n, offset=1)
-    assert not out.flags.aligned
-    assert not _streaming.applies(BUILTIN["relu"], "forward", [x], out)
+    remainder = np.dtype(dtype).itemsize if offset == "element" else 1
+    buffer = np.empty(x.nbytes + 32, np.uint8)
+    start = (remainder - buffer.ctypes.data) % 16
+    out = buffer[start:start + x.nbytes].view(dtype)  # at remainder mod 16
+    assert out.flags.aligned == (offset == "element")
+    if offset != "element":
+        assert not _streaming.applies(BUILTIN["relu"], "forward", [x], out)
     assert not _streaming.applies_to_mask(out)
     want = fastrelu.relu(x, backend="numba")
     np.testing.assert_array_equal(fastrelu.relu(x, out=out, backend="numba-parallel"), want)
