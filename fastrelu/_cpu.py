@@ -344,9 +344,12 @@ class ParallelBackend(_LoopBackend):
 
     def run(self, activation, direction, inputs, out, params):
         if _streaming.applies(activation, direction, inputs, out):
-            from ._streaming_kernel import relu_streaming
+            from ._streaming_kernel import relu_backward_streaming, relu_streaming
 
-            self.call(relu_streaming, inputs[0].reshape(-1), out.reshape(-1))
+            loop = relu_streaming if direction == "forward" else relu_backward_streaming
+            # Its serial twin, where the pool cannot run: relu's plain loop.
+            run_parallel(loop, (*(a.reshape(-1) for a in inputs), out.reshape(-1)),
+                         lambda: self._serial.kernel(activation, direction, len(inputs)))
             return
         super().run(activation, direction, inputs, out, params)
 

@@ -79,8 +79,9 @@ class FastPath:
         self._half = half is not None and default_params == ()
         self._entries = {}  # (backend name, bits) -> _Entry, or None where it has none
         self._generation = -1
-        # Large relu results are streamed (_streaming), on the general path.
-        self._streams = activation is BUILTIN["relu"] and direction == "forward"
+        # Large relu results (and gradients) are streamed (_streaming), on the
+        # general path.
+        self._streams = activation is BUILTIN["relu"]
 
     # forward and backward are spelled out apart: a shared helper taking
     # the arrays as a tuple would cost a tenth of a small call.

@@ -41,6 +41,26 @@ def _forward_chunk(bits, out, flags, mask, low, high):
         mask[t] = (words[t] * _GATHER) >> _TOP_BYTE
 
 
+def _store_eight(builder, value, address, itemsize, nontemporal):
+    """Store a vector of eight elements of ``itemsize`` bytes at ``address``
+    (a pointer to its first element).  ``nontemporal``: as 16-byte pieces
+    marked non-temporal (no read of the destination line first), which needs
+    ``address`` 16-byte aligned; otherwise one store aligned to the element."""
+    element = value.type.element
+    if not nontemporal:
+        builder.store(value, builder.bitcast(address, value.type.as_pointer()), align=itemsize)
+        return
+    lanes = 16 // itemsize
+    piece_type = ir.VectorType(element, lanes)
+    marker = builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)])
+    for p in range(0, 8, lanes):
+        piece = builder.shuffle_vector(
+            value, value, ir.Constant(ir.VectorType(ir.IntType(32), lanes), list(range(p, p + lanes))))
+        piece_at = builder.gep(address, [ir.Constant(ir.IntType(64), p)])
+        builder.store(piece, builder.bitcast(piece_at, piece_type.as_pointer()),
+                      align=16).set_metadata("nontemporal", marker)
+
+
 def _emit_relu_and_bits(context, builder, xty, xs, outty, outs, bitsty, bytes_, start, n,
                         nontemporal):
     """The body of the two intrinsics below: for each k < n, the eight
@@ -64,28 +84,14 @@ def _emit_relu_and_bits(context, builder, xty, xs, outty, outs, bitsty, bytes_, 
     flags = context.make_array(bitsty)(context, builder, bytes_).data
     align = xty.dtype.bitwidth // 8
     byte, word = ir.IntType(8), ir.IntType(32)
-    lanes = 16 // align  # elements per 16-byte piece
-    piece_type = ir.VectorType(element, lanes)
-    marker = builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)])
-
-    def store(result, at):
-        if not nontemporal:
-            builder.store(result, builder.bitcast(builder.gep(target, [at]), vector.as_pointer()),
-                          align=align)
-            return
-        for p in range(0, 8, lanes):
-            piece = builder.shuffle_vector(
-                result, result, ir.Constant(ir.VectorType(word, lanes), list(range(p, p + lanes))))
-            piece_at = builder.gep(target, [builder.add(at, ir.Constant(n.type, p))])
-            builder.store(piece, builder.bitcast(piece_at, piece_type.as_pointer()),
-                          align=16).set_metadata("nontemporal", marker)
 
     def one_vector(k):
         at = builder.mul(k, ir.Constant(n.type, 8))
         value = builder.load(builder.bitcast(builder.gep(source, [at]), vector.as_pointer()),
                              align=align)
-        store(builder.select(builder.fcmp_ordered("<=", value, zero), zero,
-                             builder.fadd(value, zero)), at)
+        _store_eight(builder, builder.select(builder.fcmp_ordered("<=", value, zero), zero,
+                                             builder.fadd(value, zero)),
+                     builder.gep(target, [at]), align, nontemporal)
         return builder.bitcast(builder.fcmp_ordered(">", value, zero), byte)
 
     four = ir.Constant(n.type, 4)
@@ -129,12 +135,12 @@ def _relu_and_bits_streaming(typingctx, x, out, bits, first, count):
     return types.void(x, out, bits, types.intp, types.intp), codegen
 
 
-@intrinsic
-def _keep_where_set(typingctx, grad_bits, out_bits, mask, first, count):
+def _emit_keep_where_set(nontemporal):
     """For each mask byte k in first..first+count: the eight elements from
     8k of grad_bits (integer views of the values) where bit j of the byte is
     set, all-zero bits (+0) elsewhere, into out_bits: the byte read as eight
-    lanes of a vector select.  Keeps NaN and -0 where the bit is set."""
+    lanes of a vector select.  Keeps NaN and -0 where the bit is set.
+    ``nontemporal``: stored as _store_eight does (out_bits 16-byte aligned)."""
     def codegen(context, builder, signature, args):
         gty, oty, mty = signature.args[:3]
         grads, outs, masks, start, n = args
@@ -152,9 +158,23 @@ def _keep_where_set(typingctx, grad_bits, out_bits, mask, first, count):
             keep = builder.bitcast(builder.load(builder.gep(bytes_, [loop.index])), lanes)
             value = builder.load(builder.bitcast(builder.gep(source, [at]), vector.as_pointer()),
                                  align=align)
-            builder.store(builder.select(keep, value, zero),
-                          builder.bitcast(builder.gep(target, [at]), vector.as_pointer()), align=align)
-    return types.void(grad_bits, out_bits, mask, types.intp, types.intp), codegen
+            _store_eight(builder, builder.select(keep, value, zero), builder.gep(target, [at]),
+                         align, nontemporal)
+    return codegen
+
+
+@intrinsic
+def _keep_where_set(typingctx, grad_bits, out_bits, mask, first, count):
+    """See _emit_keep_where_set: plain stores."""
+    return (types.void(grad_bits, out_bits, mask, types.intp, types.intp),
+            _emit_keep_where_set(nontemporal=False))
+
+
+@intrinsic
+def _keep_where_set_streaming(typingctx, grad_bits, out_bits, mask, first, count):
+    """See _emit_keep_where_set: non-temporal stores (out_bits 16-byte aligned)."""
+    return (types.void(grad_bits, out_bits, mask, types.intp, types.intp),
+            _emit_keep_where_set(nontemporal=True))
 
 
 def _last_byte(x, out, mask, whole):
@@ -169,7 +189,15 @@ def _last_byte(x, out, mask, whole):
             out[i] = relu(x[i])
 
 
+def _last_byte_backward(grad_bits, out_bits, mask, whole):
+    """The elements after the last whole mask byte, from their partial byte."""
+    for i in range(8 * whole, grad_bits.size):
+        keep = (np.int64(mask[whole]) >> (i - 8 * whole)) & 1
+        out_bits[i] = grad_bits[i] if keep else 0
+
+
 _forward_chunk = _jit.njit(_forward_chunk, cache=True)
+_last_byte_backward = _jit.njit(_last_byte_backward, cache=True)
 _last_byte = _jit.njit(_last_byte, cache=True)
 
 
@@ -196,9 +224,17 @@ def _make_loops(parallel):
         for c in loop_range((whole + CHUNK_BYTES - 1) // CHUNK_BYTES):
             j0 = c * CHUNK_BYTES
             _keep_where_set(grad_bits, out_bits, mask, j0, min(whole, j0 + CHUNK_BYTES) - j0)
-        for i in range(8 * whole, grad_bits.size):  # the last, partial byte
-            keep = (np.int64(mask[whole]) >> (i - 8 * whole)) & 1
-            out_bits[i] = grad_bits[i] if keep else 0
+        _last_byte_backward(grad_bits, out_bits, mask, whole)
+
+    def backward_streaming(grad_bits, out_bits, mask):
+        # As backward, storing out non-temporally (16-byte aligned).
+        whole = grad_bits.size // 8
+        for c in loop_range((whole + CHUNK_BYTES - 1) // CHUNK_BYTES):
+            j0 = c * CHUNK_BYTES
+            _keep_where_set_streaming(grad_bits, out_bits, mask, j0,
+                                      min(whole, j0 + CHUNK_BYTES) - j0)
+            _store_fence()
+        _last_byte_backward(grad_bits, out_bits, mask, whole)
 
     def forward_float(x, out, mask):
         # float32/float64: each vector of eight elements gives its relu and
@@ -226,7 +262,8 @@ def _make_loops(parallel):
 
     kind = "parallel" if parallel else "serial"
     loops = {}
-    functions = (forward, forward_float, backward, forward_streaming) if parallel \
+    functions = (forward, forward_float, backward, forward_streaming, backward_streaming) \
+        if parallel \
         else (forward, forward_float, backward)
     for fn in functions:
         # Distinct names: Numba's cache files are named after the function.

@@ -20,13 +20,16 @@ _X86 = platform.machine().lower() in ("x86_64", "amd64")
 
 
 def applies(activation, direction, inputs, out):
-    """Whether ``_streaming_kernel.relu_streaming`` should run this call:
-    built-in relu forward, not in place, large, float32/float64,
-    C-contiguous, on x86-64."""
-    return (_X86 and activation is BUILTIN["relu"] and direction == "forward"
-            and len(inputs) == 1 and inputs[0] is not out and out.nbytes >= SMALLEST
-            and out.dtype in (np.float32, np.float64) and out.dtype == inputs[0].dtype
-            and out.flags.c_contiguous and inputs[0].flags.c_contiguous and out.flags.aligned)
+    """Whether ``_streaming_kernel`` should run this call (relu_streaming or
+    relu_backward_streaming): built-in relu, forward or backward, not in
+    place, large, float32/float64, C-contiguous, on x86-64.  In place the
+    lines are read anyway, so streaming the stores saves nothing."""
+    return (_X86 and activation is BUILTIN["relu"]
+            and len(inputs) == (1 if direction == "forward" else 2)
+            and out.nbytes >= SMALLEST and out.dtype in (np.float32, np.float64)
+            and out.flags.c_contiguous and out.flags.aligned
+            and all(a is not out and a.dtype == out.dtype and a.flags.c_contiguous
+                    for a in inputs))
 
 
 def applies_to_mask(out):
@@ -36,3 +39,10 @@ def applies_to_mask(out):
     return (_X86 and out.nbytes >= SMALLEST and out.dtype in (np.float32, np.float64)
             and out.ctypes.data % 16 == 0)
 
+
+
+def applies_to_mask_backward(out_bits):
+    """Whether relu_backward_mask should stream ``out_bits`` (the integer view
+    of its result; parallel backend, C-contiguous): large, 16-byte aligned,
+    on x86-64."""
+    return _X86 and out_bits.nbytes >= SMALLEST and out_bits.ctypes.data % 16 == 0

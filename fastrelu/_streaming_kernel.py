@@ -15,38 +15,62 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import _jit
-from .definitions import relu
+from .definitions import relu, relu_backward
 
 #: Elements per block (a multiple of every vector width): what threads share.
 BLOCK = 4096
 
 
+def _emit_nontemporal_blocks(context, builder, signature, args, compute):
+    """out[start:start+count] = compute(builder, vectors of the inputs, zero)
+    with vector non-temporal stores; out + start must be 32-byte aligned and
+    count a multiple of the vector width.  ``args``: the input arrays, out,
+    start, count."""
+    *input_types, outty = signature.args[:-2]
+    *inputs, outs, first, n = args
+    itemsize = outty.dtype.bitwidth // 8
+    width = 32 // itemsize
+    element = context.get_data_type(outty.dtype)
+    vector = ir.VectorType(element, width)
+    zero = ir.Constant(vector, [ir.Constant(element, 0.0)] * width)
+    sources = [builder.gep(context.make_array(ty)(context, builder, a).data, [first])
+               for ty, a in zip(input_types, inputs)]
+    target = builder.gep(context.make_array(outty)(context, builder, outs).data, [first])
+    nontemporal = builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)])
+    vectors = builder.udiv(n, ir.Constant(n.type, width))
+    with cgutils.for_range(builder, vectors) as loop:
+        offset = builder.mul(loop.index, ir.Constant(n.type, width))
+        values = [builder.load(builder.bitcast(builder.gep(source, [offset]), vector.as_pointer()),
+                               align=itemsize) for source in sources]
+        store_at = builder.bitcast(builder.gep(target, [offset]), vector.as_pointer())
+        builder.store(compute(builder, values, zero), store_at,
+                      align=32).set_metadata("nontemporal", nontemporal)
+
+
 @intrinsic
 def _relu_block(typingctx, x, out, start, count):
-    """out[start:start+count] = relu(x[start:start+count]) with vector
-    non-temporal stores; out + start must be 32-byte aligned and count a
-    multiple of the vector width."""
+    """out[start:start+count] = relu(x[start:start+count]), stored non-temporally."""
+    def relu_vector(builder, values, zero):
+        (value,) = values
+        return builder.select(builder.fcmp_ordered("<=", value, zero), zero,
+                              builder.fadd(value, zero))
+
     def codegen(context, builder, signature, args):
-        xty, outty = signature.args[:2]
-        xs, outs, first, n = args
-        itemsize = outty.dtype.bitwidth // 8
-        width = 32 // itemsize
-        element = context.get_data_type(outty.dtype)
-        vector = ir.VectorType(element, width)
-        zero = ir.Constant(vector, [ir.Constant(element, 0.0)] * width)
-        source = builder.gep(context.make_array(xty)(context, builder, xs).data, [first])
-        target = builder.gep(context.make_array(outty)(context, builder, outs).data, [first])
-        nontemporal = builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)])
-        vectors = builder.udiv(n, ir.Constant(n.type, width))
-        with cgutils.for_range(builder, vectors) as loop:
-            offset = builder.mul(loop.index, ir.Constant(n.type, width))
-            load_at = builder.bitcast(builder.gep(source, [offset]), vector.as_pointer())
-            store_at = builder.bitcast(builder.gep(target, [offset]), vector.as_pointer())
-            value = builder.load(load_at, align=itemsize)
-            result = builder.select(builder.fcmp_ordered("<=", value, zero), zero,
-                                    builder.fadd(value, zero))
-            builder.store(result, store_at, align=32).set_metadata("nontemporal", nontemporal)
+        _emit_nontemporal_blocks(context, builder, signature, args, relu_vector)
     return types.void(x, out, types.intp, types.intp), codegen
+
+
+@intrinsic
+def _relu_backward_block(typingctx, grad, x, out, start, count):
+    """out[start:start+count] = relu_backward(grad, x) there, stored non-temporally:
+    0 where x <= 0, grad elsewhere (NaN x included), as definitions.relu_backward."""
+    def relu_backward_vector(builder, values, zero):
+        g, value = values
+        return builder.select(builder.fcmp_ordered("<=", value, zero), zero, g)
+
+    def codegen(context, builder, signature, args):
+        _emit_nontemporal_blocks(context, builder, signature, args, relu_backward_vector)
+    return types.void(grad, x, out, types.intp, types.intp), codegen
 
 
 @intrinsic
@@ -61,6 +85,7 @@ def _store_fence(typingctx):
 
 
 _jit.jitable(relu)
+_jit.jitable(relu_backward)
 
 
 def relu_streaming(x, out):
@@ -77,6 +102,22 @@ def relu_streaming(x, out):
         out[i] = relu(x[i])
 
 
+def relu_backward_streaming(grad, x, out):
+    """relu_backward(grad, x) into ``out``, 1-D contiguous arrays of one float dtype."""
+    n = out.size
+    head = min(((32 - out.ctypes.data % 32) % 32) // out.itemsize, n)
+    blocks = (n - head) // BLOCK
+    for i in range(head):
+        out[i] = relu_backward(grad[i], x[i])
+    for b in prange(blocks):
+        _relu_backward_block(grad, x, out, head + b * BLOCK, BLOCK)
+        _store_fence()
+    for i in range(head + blocks * BLOCK, n):
+        out[i] = relu_backward(grad[i], x[i])
+
+
 # Named after relu's code, so that a change to it is not hidden by the cache.
 relu_streaming.__qualname__ += "_" + _jit.code_stamp(relu)
 relu_streaming = _jit.njit(relu_streaming, parallel=True, cache=True)
+relu_backward_streaming.__qualname__ += "_" + _jit.code_stamp(relu_backward)
+relu_backward_streaming = _jit.njit(relu_backward_streaming, parallel=True, cache=True)

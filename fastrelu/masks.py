@@ -92,8 +92,8 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
             out = np.empty_like(grad) if out is None else out
             if grad.size:
                 bits = _bits_and_limits(grad.dtype)[0]
-                _run(parallel, "backward", (grad.reshape(-1).view(bits),
-                                            out.reshape(-1).view(bits), mask))
+                _run_backward(parallel, grad.reshape(-1).view(bits), out.reshape(-1).view(bits),
+                              mask)
             return out
     name = "relu_backward_mask"
     _dask.refuse(name, grad, mask, out)
@@ -125,8 +125,17 @@ def _run(parallel, loop, args):
     global _loops
     if _loops is None:
         from ._mask_kernels import LOOPS as _loops
-    serial = "forward_float" if loop == "forward_streaming" else loop  # streaming: parallel only
+    # The streaming loops are parallel only; their serial twins:
+    serial = {"forward_streaming": "forward_float", "backward_streaming": "backward"}.get(loop, loop)
     _cpu.run_loop(lambda p: _loops[p][loop if p else serial], parallel, args)
+
+
+def _run_backward(parallel, grad_bits, out_bits, mask):
+    """The backward loop on flat integer views; large results not written
+    over grad stream their stores."""
+    streams = (parallel and _streaming.applies_to_mask_backward(out_bits)
+               and grad_bits.ctypes.data != out_bits.ctypes.data)
+    _run(parallel, "backward_streaming" if streams else "backward", (grad_bits, out_bits, mask))
 
 
 def _run_forward(parallel, x, out, mask):
@@ -149,9 +158,11 @@ def _through_loop(direction, chosen, source, out, mask):
         if direction == "forward" and source.dtype in _FLOATS and source.flags.aligned \
                 and target.flags.aligned:
             _run_forward(parallel, flat_source, flat_target, mask)
+        elif direction == "backward":
+            _run_backward(parallel, flat_source.view(bits), flat_target.view(bits), mask)
         else:
-            limits = (low, high) if direction == "forward" else ()
-            _run(parallel, direction, (flat_source.view(bits), flat_target.view(bits), mask, *limits))
+            _run(parallel, direction, (flat_source.view(bits), flat_target.view(bits), mask,
+                                       low, high))
     if target is not out:
         np.copyto(out, target)
     return out

@@ -1,4 +1,5 @@
-"""relu on large arrays with non-temporal stores: the same bits as the loops."""
+"""relu and its gradient on large arrays with non-temporal stores: the same
+bits as the loops."""
 
 import numpy as np
 import pytest
@@ -29,12 +30,40 @@ def test_streamed_relu_equals_the_loop_bit_for_bit(dtype, offset):
     np.testing.assert_array_equal(fastrelu.relu(x).view(bits), expected.view(bits))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0, 3])
+def test_streamed_relu_backward_equals_the_loop_bit_for_bit(dtype, offset):
+    n = _streaming.SMALLEST // np.dtype(dtype).itemsize + 4099
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(n + offset).astype(dtype)[offset:]
+    grad = rng.standard_normal(n).astype(dtype)
+    x[:len(SPECIALS)] = SPECIALS  # NaN x passes grad, -0 and +0 give 0
+    grad[-len(SPECIALS):] = SPECIALS  # grad's own specials pass where x > 0
+    out = np.empty(n + offset, dtype)[offset:]
+    assert _streaming.applies(BUILTIN["relu"], "backward", [grad, x], out)
+    result = fastrelu.relu_backward(grad, x, out=out)  # auto: parallel, streamed
+    assert result is out
+    expected = fastrelu.relu_backward(grad, x, out=np.empty_like(x), backend="numba")
+    bits = f"u{np.dtype(dtype).itemsize}"
+    np.testing.assert_array_equal(result.view(bits), expected.view(bits))
+    np.testing.assert_array_equal(fastrelu.relu_backward(grad, x).view(bits), expected.view(bits))
+    in_place = grad.copy()  # in place over grad: not streamed, the same bits
+    assert not _streaming.applies(BUILTIN["relu"], "backward", [in_place, x], in_place)
+    fastrelu.relu_backward(in_place, x, out=in_place)
+    np.testing.assert_array_equal(in_place.view(bits), expected.view(bits))
+
+
 def test_only_large_out_of_place_float_relu_streams():
     relu = BUILTIN["relu"]
     big = np.ones(_streaming.SMALLEST // 4, np.float32)
     assert _streaming.applies(relu, "forward", [big], np.empty_like(big))
     assert not _streaming.applies(relu, "forward", [big], big)  # in place
-    assert not _streaming.applies(relu, "backward", [big, big], np.empty_like(big))
+    assert _streaming.applies(relu, "backward", [big, big], np.empty_like(big))
+    assert not _streaming.applies(relu, "backward", [big, big], big)
+    assert not _streaming.applies(relu, "backward", [big.astype(np.float64), big],
+                                  np.empty_like(big))
+    assert not _streaming.applies(BUILTIN["leaky_relu"], "backward", [big, big],
+                                  np.empty_like(big))
     assert not _streaming.applies(BUILTIN["leaky_relu"], "forward", [big], np.empty_like(big))
     small = big[:-1]
     assert not _streaming.applies(relu, "forward", [small], np.empty_like(small))
@@ -67,6 +96,30 @@ def test_streamed_relu_mask_equals_the_loop_bit_for_bit(dtype, offset):
     np.testing.assert_array_equal(in_place_mask, want_mask)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("out_at", [0, "element"])  # out's address mod 16
+def test_streamed_relu_backward_mask_equals_the_loop_bit_for_bit(dtype, out_at):
+    n = _streaming.SMALLEST // np.dtype(dtype).itemsize + 4099  # a partial last byte
+    rng = np.random.default_rng(4)
+    grad = rng.standard_normal(n + 1).astype(dtype)[1:]  # grad itself misaligned
+    grad[:len(SPECIALS)] = SPECIALS
+    x = rng.standard_normal(n).astype(dtype)
+    _, mask = fastrelu.relu_mask(x, backend="numba")
+    remainder = 0 if out_at == 0 else np.dtype(dtype).itemsize
+    buffer = np.empty(grad.nbytes + 32, np.uint8)
+    start = (remainder - buffer.ctypes.data) % 16
+    out = buffer[start:start + grad.nbytes].view(dtype)
+    bits = f"u{np.dtype(dtype).itemsize}"
+    assert _streaming.applies_to_mask_backward(out.view(bits)) == (out_at == 0)
+    result = fastrelu.relu_backward_mask(grad, mask, out=out, backend="numba-parallel")
+    expected = fastrelu.relu_backward_mask(grad, mask, backend="numba")
+    np.testing.assert_array_equal(result.view(bits), expected.view(bits))
+    np.testing.assert_array_equal(expected, np.where(x > 0, grad, 0).astype(dtype))
+    in_place = grad.copy()  # over grad: the plain loop, the same bits
+    fastrelu.relu_backward_mask(in_place, mask, out=in_place, backend="numba-parallel")
+    np.testing.assert_array_equal(in_place.view(bits), expected.view(bits))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("offset", [1, "element"])
 def test_large_unaligned_out_does_not_stream(dtype, offset):
@@ -83,8 +136,11 @@ def test_large_unaligned_out_does_not_stream(dtype, offset):
     assert out.flags.aligned == (offset == "element")
     if offset != "element":
         assert not _streaming.applies(BUILTIN["relu"], "forward", [x], out)
+        assert not _streaming.applies(BUILTIN["relu"], "backward", [x, x], out)
     assert not _streaming.applies_to_mask(out)
     want = fastrelu.relu(x, backend="numba")
+    np.testing.assert_array_equal(fastrelu.relu_backward(x, x, out=out, backend="numba-parallel"),
+                                  want)
     np.testing.assert_array_equal(fastrelu.relu(x, out=out, backend="numba-parallel"), want)
     y, mask = fastrelu.relu_mask(x, out=out, backend="numba-parallel")
     np.testing.assert_array_equal(y, want)

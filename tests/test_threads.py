@@ -92,11 +92,23 @@ FORK_SCRIPT = textwrap.dedent("""
     assert np.array_equal(fastrelu.relu(x, backend="numba-parallel"), expected)
     mask = np.packbits(x > 0, bitorder="little")
     assert np.array_equal(fastrelu.relu_mask(x, backend="numba-parallel")[1], mask)
+    # Past 32 MiB relu and its gradient stream their stores (_streaming_kernel).
+    big = np.random.default_rng(1).standard_normal(4_500_000)
+    big_expected = np.where(big <= 0, 0, big)
+    assert np.array_equal(fastrelu.relu(big, backend="numba-parallel"), big_expected)
+    assert np.array_equal(fastrelu.relu_backward(big, big, backend="numba-parallel"), big_expected)
     pid = os.fork()
     if pid == 0:
         ok = (np.array_equal(fastrelu.relu(x, backend="numba-parallel"), expected)
               and np.array_equal(fastrelu.relu_mask(x, backend="numba-parallel")[1], mask)
-              and np.array_equal(fastrelu.prelu(x, 0.0, backend="numba-parallel"), expected))
+              and np.array_equal(fastrelu.prelu(x, 0.0, backend="numba-parallel"), expected)
+              and np.array_equal(fastrelu.relu(big, backend="numba-parallel"), big_expected)
+              and np.array_equal(fastrelu.relu_backward(big, big, backend="numba-parallel"),
+                                 big_expected)
+              and np.array_equal(fastrelu.relu_mask(big, backend="numba-parallel")[0],
+                                 big_expected)
+              and np.array_equal(fastrelu.relu_backward_mask(
+                  big, fastrelu.relu_mask(big)[1], backend="numba-parallel"), big_expected))
         os._exit(0 if ok else 3)
     _, status = os.waitpid(pid, 0)
     print("child", os.waitstatus_to_exitcode(status))
