@@ -236,9 +236,8 @@ _ERFCX_CHEBYSHEV = (
 
 
 @register_jitable(fastmath={"contract"}, error_model="numpy")
-def erf(x):
-    x = np.float64(x)
-    a = abs(x)
+def _erf_taylor(x):
+    """erf(x) for |x| < 1 in float64 (the sign of -0 is kept)."""
     z = x * x
     p = _ERF_TAYLOR[19]
     p = p * z + _ERF_TAYLOR[18]
@@ -260,7 +259,14 @@ def erf(x):
     p = p * z + _ERF_TAYLOR[2]
     p = p * z + _ERF_TAYLOR[1]
     p = p * z + _ERF_TAYLOR[0]
-    small = x * p  # |x| < 1; the sign of -0 is kept
+    return x * p
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def erf(x):
+    x = np.float64(x)
+    a = abs(x)
+    small = _erf_taylor(x)
     # 1 <= |x| < 6: erf = 1 - exp(-x^2) erfcx(|x|), with x^2 = hi + lo exactly
     # (the lo part shifts exp by up to 36 ulp at |x| = 6).  Elsewhere the
     # argument is 1, harmless.
@@ -587,16 +593,79 @@ def normal_cdf_f32(x):
     return normal_cdf_gauss_f32(x)[0]
 
 
+# Phi(-y) = exp(-y^2 / 2) M(y) for y >= 0 in float64, with M(y) (y + 5) as 24
+# Chebyshev coefficients in u, the map of t = (y - 5) / (y + 5) from
+# [-1, 33.6 / 43.6] onto [-1, 1], for y in [0, 38.6] (perf/fit_vecmath.py: 5.8e-16
+# relative in float64 arithmetic; the first left out is below 5e-18).  Beyond
+# 38.6, Phi(-y) rounds to 0.
+_NORMAL_TAIL_CHEBYSHEV = (
+    1.145849952137368, -0.9381651162976475, 0.31101010523223604,
+    -0.08373950970557462, 0.01799075749786377, -0.002930067265946296,
+    0.0003115595993167921, -7.4215586952977965e-06, -3.9360622364591614e-06,
+    5.834948396286873e-07, 1.697309797013926e-08, -1.307757588893111e-08,
+    4.957856107550464e-10, 2.685681579017645e-10, -2.2003606693525566e-11,
+    -6.057238463523851e-12, 6.541918402268031e-13, 1.5936563174210974e-13,
+    -1.7060378157529067e-14, -4.832186711155887e-15, 3.7989036899476577e-16,
+    1.5956490011579682e-16, -5.041692721900424e-18, -5.356207876486603e-18,
+)
+NORMAL_TOP = 38.6
+_TAIL_T_TOP = (NORMAL_TOP - 5.0) / (NORMAL_TOP + 5.0)
+_TAIL_U_SCALE = 2.0 / (_TAIL_T_TOP + 1.0)
+_TAIL_U_SHIFT = (1.0 - _TAIL_T_TOP) / (_TAIL_T_TOP + 1.0)
+
+
 @register_jitable(fastmath={"contract"}, error_model="numpy")
 def normal_cdf_gauss(x):
-    """(Phi(x), exp(-x^2 / 2)) in float64, Phi from erf (in the left tail
-    1 + erf cancels: an absolute error of about 1e-17)."""
+    """(Phi(x), exp(-x^2 / 2)) in float64, as normal_cdf_gauss_f32: Phi from
+    the tail, so that it keeps its relative accuracy below 0 (from 1 + erf
+    it lost every digit from about x = -8.3)."""
     x = np.float64(x)
-    hi = x * x
-    lo = _fma(x, x, -hi)
+    y = abs(x)
+    y = y if y < NORMAL_TOP else NORMAL_TOP  # NaN too: returned as it came
+    inv = 1.0 / (y + 5.0)
+    u = ((y - 5.0) * inv) * _TAIL_U_SCALE + _TAIL_U_SHIFT
+    # Clenshaw's recurrence, written out (a loop would not vectorise).
+    u2 = 2.0 * u
+    b2 = _NORMAL_TAIL_CHEBYSHEV[23]
+    b1 = u2 * b2 + _NORMAL_TAIL_CHEBYSHEV[22]
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[21], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[20], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[19], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[18], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[17], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[16], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[15], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[14], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[13], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[12], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[11], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[10], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[9], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[8], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[7], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[6], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[5], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[4], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[3], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[2], b1
+    b1, b2 = u2 * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[1], b1
+    m = u * b1 - b2 + _NORMAL_TAIL_CHEBYSHEV[0]
+    # exp(-y^2 / 2) with y^2 = hi + lo exactly.
+    hi = y * y
+    lo = _fma(y, y, -hi)
     gauss = exp(-0.5 * hi) * (1.0 - 0.5 * lo)
-    gauss = gauss if hi < 1500.0 else 0.0  # exp(-750) is 0; huge x would give inf * 0
-    return 0.5 * (1.0 + erf(x * SQRT_HALF)), gauss
+    gauss = gauss if abs(x) < NORMAL_TOP else 0.0
+    tail = gauss * (m * inv)
+    phi = tail if x < 0.0 else 1.0 - tail
+    # Near 0 the tail's roundings add up to 6 ulp; erf's series there gives 1.
+    central = 0.5 + 0.5 * _erf_taylor(x * SQRT_HALF)
+    phi = central if y < 1.0 else phi
+    return (x if x != x else phi), gauss
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def normal_cdf(x):
+    return normal_cdf_gauss(x)[0]
 
 
 @register_jitable(fastmath={"contract"}, error_model="numpy")
@@ -620,7 +689,8 @@ def to_float32(x, value):
 
 
 #: name -> implementation, for the helpers in ``definitions``.
-FUNCTIONS = {"exp": exp, "expm1": expm1, "log1p": log1p, "tanh": tanh, "erf": erf}
+FUNCTIONS = {"exp": exp, "expm1": expm1, "log1p": log1p, "tanh": tanh, "erf": erf,
+             "normal_cdf": normal_cdf}
 #: name -> float32 implementation, for float32 arguments.
 FUNCTIONS_F32 = {"exp": exp_f32, "expm1": expm1_f32, "log1p": log1p_f32, "tanh": tanh_f32,
                  "erf": erf_f32, "normal_cdf": normal_cdf_f32}

@@ -12,6 +12,10 @@ Prints, from mpmath at 50 digits:
   (its Chebyshev series to degree 13, rewritten in powers of u for Horner's
   rule, whose chain of dependent operations is half Clenshaw's);
 
+* for float32 gelu, Phi(-y) exp(y^2 / 2) (y + 3) as a polynomial in
+  t = (y - 3) / (y + 3), and for float64 gelu the same with y + 5, as 24
+  Chebyshev coefficients (evaluated by Clenshaw's recurrence);
+
 each with its largest relative error on a fine grid, in float64 arithmetic.
 """
 
@@ -64,6 +68,23 @@ def normal_tail_polynomial(degree, k=3, top=14.5, nodes=2000):
     return coefficients
 
 
+def normal_tail_chebyshev(count, k=5, top=38.6):
+    """Chebyshev coefficients of M(y) (y + k) in u, the map of t = (y - k) / (y + k)
+    from [-1, (top - k) / (top + k)] onto [-1, 1], for y in [0, top]."""
+    def f(t):
+        y = k * (1 + t) / (1 - t)
+        return normal_tail(y) * (y + k)
+    return chebyshev_coefficients(f, -1, (top - k) / (top + k), count)
+
+
+def clenshaw(coefficients, u):
+    """sum c[j] T_j(u) in float64, as _vecmath evaluates it."""
+    b1, b2 = np.zeros_like(u), np.zeros_like(u)
+    for c in coefficients[:0:-1]:
+        b1, b2 = 2 * u * b1 - b2 + c, b1
+    return u * b1 - b2 + coefficients[0]
+
+
 def max_relative_error(approx, exact, grid):
     values = np.array([float(exact(mpmath.mpf(float(v)))) for v in grid])
     return float(np.max(np.abs(approx(grid) - values) / np.abs(values)))
@@ -92,6 +113,17 @@ def main():
                                normal_tail, grid)
     print("Phi(-y) exp(y^2 / 2) (y + 3) on [0, 14.5], powers of t = (y - 3) / (y + 3):",
           [float(c) for c in tail], f"max relative error {error:.2e}")
+
+    tail64 = normal_tail_chebyshev(24)
+    high = (38.6 - 5) / (38.6 + 5)
+
+    def tail64_approx(y):
+        t = (y - 5) / (y + 5)
+        return clenshaw(tail64, (2 * t - (high - 1)) / (high + 1)) / (y + 5)
+    grid = np.linspace(0, 38.6, 20001)
+    error = max_relative_error(tail64_approx, normal_tail, grid)
+    print("Phi(-y) exp(y^2 / 2) (y + 5) on [0, 38.6], Chebyshev in the map of",
+          "t = (y - 5) / (y + 5) onto [-1, 1]:", tail64, f"max relative error {error:.2e}")
 
 
 if __name__ == "__main__":

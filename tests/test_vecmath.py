@@ -19,6 +19,8 @@ from fastrelu import _jit, _vecmath  # noqa: E402
 
 @pytest.mark.parametrize("name", sorted(_vecmath.FUNCTIONS))
 def test_float64_within_a_few_ulp_of_numpy(name):
+    if name == "normal_cdf":  # the reference: mpmath (NumPy has none, SciPy's is inexact)
+        pytest.importorskip("mpmath")
     row = accuracy.check_float64(name, 200_000)
     assert row["special_value_mismatches"] == 0
     assert row["max_ulp"] <= 4
