@@ -219,53 +219,41 @@ def _make_loops(parallel):
             _forward_chunk(padded, staged, np.empty(8, np.uint8), mask[whole:], low, high)
             out[8 * whole:] = staged[:rest]
 
-    def backward(grad_bits, out_bits, mask):
+    def backward(grad_bits, out_bits, mask, streams):
+        # streams: out's vectors stored non-temporally, 16 bytes at a time
+        # (out must be 16-byte aligned): no read of out before it is overwritten.
         whole = grad_bits.size // 8
         for c in loop_range((whole + CHUNK_BYTES - 1) // CHUNK_BYTES):
             j0 = c * CHUNK_BYTES
-            _keep_where_set(grad_bits, out_bits, mask, j0, min(whole, j0 + CHUNK_BYTES) - j0)
+            count = min(whole, j0 + CHUNK_BYTES) - j0
+            if streams:
+                _keep_where_set_streaming(grad_bits, out_bits, mask, j0, count)
+                _store_fence()
+            else:
+                _keep_where_set(grad_bits, out_bits, mask, j0, count)
         _last_byte_backward(grad_bits, out_bits, mask, whole)
 
-    def backward_streaming(grad_bits, out_bits, mask):
-        # As backward, storing out non-temporally (16-byte aligned).
-        whole = grad_bits.size // 8
-        for c in loop_range((whole + CHUNK_BYTES - 1) // CHUNK_BYTES):
-            j0 = c * CHUNK_BYTES
-            _keep_where_set_streaming(grad_bits, out_bits, mask, j0,
-                                      min(whole, j0 + CHUNK_BYTES) - j0)
-            _store_fence()
-        _last_byte_backward(grad_bits, out_bits, mask, whole)
-
-    def forward_float(x, out, mask):
+    def forward_float(x, out, mask, streams):
         # float32/float64: each vector of eight elements gives its relu and
         # its byte of the mask in one step (no byte per element to gather).
+        # streams: as in backward.  Before, per chunk on large arrays: the
+        # mask bytes, then relu with relu_streaming's 32-byte-aligned
+        # non-temporal block from cache, 1.28-1.40x relu's time; this one
+        # step 0.98-1.19x.
         whole = x.size // 8
         for c in loop_range((whole + CHUNK_BYTES - 1) // CHUNK_BYTES):
             j0 = c * CHUNK_BYTES
             j1 = min(whole, j0 + CHUNK_BYTES)
-            _relu_and_bits(x, out, mask[j0:j1], 8 * j0, j1 - j0)
-        _last_byte(x, out, mask, whole)
-
-    def forward_streaming(x, out, mask):
-        # As forward_float with out's vectors stored non-temporally, 16 bytes
-        # at a time (out must be 16-byte aligned): no read of out before it
-        # is overwritten.  Before, per chunk: the mask bytes, then relu with
-        # relu_streaming's 32-byte-aligned non-temporal block from cache,
-        # 1.28-1.40x relu's time; this one step 0.98-1.19x.
-        whole = x.size // 8
-        for c in loop_range((whole + CHUNK_BYTES - 1) // CHUNK_BYTES):
-            j0 = c * CHUNK_BYTES
-            j1 = min(whole, j0 + CHUNK_BYTES)
-            _relu_and_bits_streaming(x, out, mask[j0:j1], 8 * j0, j1 - j0)
-            _store_fence()
+            if streams:
+                _relu_and_bits_streaming(x, out, mask[j0:j1], 8 * j0, j1 - j0)
+                _store_fence()
+            else:
+                _relu_and_bits(x, out, mask[j0:j1], 8 * j0, j1 - j0)
         _last_byte(x, out, mask, whole)
 
     kind = "parallel" if parallel else "serial"
     loops = {}
-    functions = (forward, forward_float, backward, forward_streaming, backward_streaming) \
-        if parallel \
-        else (forward, forward_float, backward)
-    for fn in functions:
+    for fn in (forward, forward_float, backward):
         # Distinct names: Numba's cache files are named after the function.
         fn.__qualname__ = f"relu_mask_{fn.__name__}_{kind}"
         loops[fn.__name__] = _jit.njit(fn, parallel=parallel, cache=True)

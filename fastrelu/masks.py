@@ -125,9 +125,7 @@ def _run(parallel, loop, args):
     global _loops
     if _loops is None:
         from ._mask_kernels import LOOPS as _loops
-    # The streaming loops are parallel only; their serial twins:
-    serial = {"forward_streaming": "forward_float", "backward_streaming": "backward"}.get(loop, loop)
-    _cpu.run_loop(lambda p: _loops[p][loop if p else serial], parallel, args)
+    _cpu.run_loop(lambda p: _loops[p][loop], parallel, args)
 
 
 def _run_backward(parallel, grad_bits, out_bits, mask):
@@ -135,13 +133,13 @@ def _run_backward(parallel, grad_bits, out_bits, mask):
     over grad stream their stores."""
     streams = (parallel and _streaming.applies_to_mask_backward(out_bits)
                and grad_bits.ctypes.data != out_bits.ctypes.data)
-    _run(parallel, "backward_streaming" if streams else "backward", (grad_bits, out_bits, mask))
+    _run(parallel, "backward", (grad_bits, out_bits, mask, streams))
 
 
 def _run_forward(parallel, x, out, mask):
     """The forward loop on flat float32/float64 views."""
     streams = parallel and _streaming.applies_to_mask(out)
-    _run(parallel, "forward_streaming" if streams else "forward_float", (x, out, mask))
+    _run(parallel, "forward_float", (x, out, mask, streams))
 
 
 def _through_loop(direction, chosen, source, out, mask):
