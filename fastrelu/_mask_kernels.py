@@ -61,12 +61,11 @@ def _store_eight(builder, value, address, itemsize, nontemporal):
                       align=16).set_metadata("nontemporal", marker)
 
 
-def _emit_relu_and_bits(context, builder, xty, xs, outty, outs, bitsty, bytes_, start, n,
-                        nontemporal):
-    """The body of the two intrinsics below: for each k < n, the eight
-    elements from start + 8k give out their relu and bits[k], the byte of
-    their x > 0, lowest element lowest (eight values compared as one vector
-    and read as one byte: x86's movmsk).
+def _emit_relu_and_bits(nontemporal):
+    """The codegen of the two intrinsics below, with args (x, out, bits,
+    start, n): for each k < n, the eight elements from start + 8k give out
+    their relu and bits[k], the byte of their x > 0, lowest element lowest
+    (eight values compared as one vector and read as one byte: x86's movmsk).
 
     The bytes of four vectors are stored as one 32-bit word: a byte store
     per vector beside its vector store made the loop twice as slow in cache
@@ -76,63 +75,57 @@ def _emit_relu_and_bits(context, builder, xty, xs, outty, outs, bitsty, bytes_, 
     non-temporal, which needs out + start 16-byte aligned.  NumPy's arrays
     are; 32-byte alignment would not line up with the mask bytes, since
     NumPy's large arrays start 16 bytes into a 32-byte line."""
-    element = context.get_data_type(xty.dtype)
-    vector = ir.VectorType(element, 8)
-    zero = ir.Constant(vector, [ir.Constant(element, 0.0)] * 8)
-    source = builder.gep(context.make_array(xty)(context, builder, xs).data, [start])
-    target = builder.gep(context.make_array(outty)(context, builder, outs).data, [start])
-    flags = context.make_array(bitsty)(context, builder, bytes_).data
-    align = xty.dtype.bitwidth // 8
-    byte, word = ir.IntType(8), ir.IntType(32)
+    def codegen(context, builder, signature, args):
+        xty, outty, bitsty = signature.args[:3]
+        xs, outs, bytes_, start, n = args
+        element = context.get_data_type(xty.dtype)
+        vector = ir.VectorType(element, 8)
+        zero = ir.Constant(vector, [ir.Constant(element, 0.0)] * 8)
+        source = builder.gep(context.make_array(xty)(context, builder, xs).data, [start])
+        target = builder.gep(context.make_array(outty)(context, builder, outs).data, [start])
+        flags = context.make_array(bitsty)(context, builder, bytes_).data
+        align = xty.dtype.bitwidth // 8
+        byte, word = ir.IntType(8), ir.IntType(32)
 
-    def one_vector(k):
-        at = builder.mul(k, ir.Constant(n.type, 8))
-        value = builder.load(builder.bitcast(builder.gep(source, [at]), vector.as_pointer()),
-                             align=align)
-        _store_eight(builder, builder.select(builder.fcmp_ordered("<=", value, zero), zero,
-                                             builder.fadd(value, zero)),
-                     builder.gep(target, [at]), align, nontemporal)
-        return builder.bitcast(builder.fcmp_ordered(">", value, zero), byte)
+        def one_vector(k):
+            at = builder.mul(k, ir.Constant(n.type, 8))
+            value = builder.load(builder.bitcast(builder.gep(source, [at]), vector.as_pointer()),
+                                 align=align)
+            _store_eight(builder, builder.select(builder.fcmp_ordered("<=", value, zero), zero,
+                                                 builder.fadd(value, zero)),
+                         builder.gep(target, [at]), align, nontemporal)
+            return builder.bitcast(builder.fcmp_ordered(">", value, zero), byte)
 
-    four = ir.Constant(n.type, 4)
-    groups = builder.sdiv(n, four)
-    with cgutils.for_range(builder, groups) as loop:
-        first_vector = builder.mul(loop.index, four)
-        packed = ir.Constant(word, 0)
-        for j in range(4):
-            k = builder.add(first_vector, ir.Constant(n.type, j))
-            packed = builder.or_(packed, builder.shl(builder.zext(one_vector(k), word),
-                                                     ir.Constant(word, 8 * j)))
-        store_at = builder.bitcast(builder.gep(flags, [first_vector]), word.as_pointer())
-        builder.store(packed, store_at, align=1)
-    done = builder.mul(groups, four)
-    with cgutils.for_range(builder, builder.sub(n, done)) as loop:
-        k = builder.add(done, loop.index)
-        builder.store(one_vector(k), builder.gep(flags, [k]))
+        four = ir.Constant(n.type, 4)
+        groups = builder.sdiv(n, four)
+        with cgutils.for_range(builder, groups) as loop:
+            first_vector = builder.mul(loop.index, four)
+            packed = ir.Constant(word, 0)
+            for j in range(4):
+                k = builder.add(first_vector, ir.Constant(n.type, j))
+                packed = builder.or_(packed, builder.shl(builder.zext(one_vector(k), word),
+                                                         ir.Constant(word, 8 * j)))
+            store_at = builder.bitcast(builder.gep(flags, [first_vector]), word.as_pointer())
+            builder.store(packed, store_at, align=1)
+        done = builder.mul(groups, four)
+        with cgutils.for_range(builder, builder.sub(n, done)) as loop:
+            k = builder.add(done, loop.index)
+            builder.store(one_vector(k), builder.gep(flags, [k]))
+    return codegen
 
 
 @intrinsic
 def _relu_and_bits(typingctx, x, out, bits, first, count):
     """out[first + i] = relu(x[first + i]) and bits[k] = the byte of x > 0
     for the eight elements from first + 8k, k < count."""
-    def codegen(context, builder, signature, args):
-        xty, outty, bitsty = signature.args[:3]
-        xs, outs, bytes_, start, n = args
-        _emit_relu_and_bits(context, builder, xty, xs, outty, outs, bitsty, bytes_, start, n,
-                            nontemporal=False)
-    return types.void(x, out, bits, types.intp, types.intp), codegen
+    return types.void(x, out, bits, types.intp, types.intp), _emit_relu_and_bits(False)
 
 
 @intrinsic
 def _relu_and_bits_streaming(typingctx, x, out, bits, first, count):
     """As _relu_and_bits, with out stored non-temporally (out + first must
     be 16-byte aligned)."""
-    def codegen(context, builder, signature, args):
-        xty, outty, bitsty = signature.args[:3]
-        xs, outs, bytes_, start, n = args
-        _emit_relu_and_bits(context, builder, xty, xs, outty, outs, bitsty, bytes_, start, n,
-                            nontemporal=True)
-    return types.void(x, out, bits, types.intp, types.intp), codegen
+    return types.void(x, out, bits, types.intp, types.intp), _emit_relu_and_bits(True)
 
 
 def _emit_keep_where_set(nontemporal):
