@@ -1,5 +1,6 @@
 """From a public call to a kernel: validate, pick the backend, allocate, run."""
 
+import inspect
 import threading
 
 import numpy as np
@@ -54,119 +55,190 @@ def _common_case(activation, direction, arrays, params, out, backend):
     return out
 
 
+_F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+
+
+def forward_function(definition, parse_params):
+    """The public ``f(x, *params, out=None, backend=None)`` of ``definition``.
+
+    The call a training loop makes (default parameters, ndarrays; see
+    :class:`FastPath`) runs on the short path written out below; anything
+    else gets its parameters from ``parse_params(args, kwargs)`` and takes
+    :func:`elementwise`, which explains errors.
+    """
+    fast = FastPath(definition, "forward")
+    entries, params32, params64 = fast.entries, fast.params[_F32], fast.params[_F64]
+    block_default, threshold = registry._block_default, _config.PARALLEL_THRESHOLD_BYTES
+    ndarray, f32, f64, empty = np.ndarray, _F32, _F64, np.empty
+
+    # The short path is spelled out here rather than in helpers (and again,
+    # for two arrays, in backward_function), with what it reads bound to the
+    # closure: each Python call or global lookup costs a small call a few
+    # percent of its time (#5 goal 2).
+    def forward(x, *, out=None, backend=None):
+        if type(x) is ndarray:
+            dtype = x.dtype
+            params = params32 if dtype is f32 else params64 if dtype is f64 else None
+            if params is not None:
+                chosen = backend or block_default.get() or registry._process_default
+                if chosen == "auto":
+                    chosen = "numba" if x.nbytes < threshold else "numba-parallel"
+                try:
+                    entry = entries[chosen]
+                except KeyError:
+                    entry = fast.find(chosen)
+                result = out
+                if out is None:  # FastPath.allocate spelled out
+                    result = (empty(x.shape, dtype) if x.nbytes < _buffers.SMALLEST
+                              else _buffers.empty(x.shape, dtype))
+                try:
+                    done = entry.run(x, result, *params) if params else entry.run(x, result)
+                except Exception:  # not compiled for these arrays
+                    done = entry.compile_and_run((x, result), params)
+                if done:
+                    return result
+            elif dtype is _F16 and fast.half:
+                result = fast.run_half((x,), out, backend)
+                if result is not None:
+                    return result
+        return elementwise(definition, "forward", (x,), ("x",), parse_params((), {}), out, backend)
+
+    # Apart, because taking ``*args, **kwargs`` costs a small call a tenth
+    # of its time: activations without parameters do without.
+    def forward_with_params(x, *args, out=None, backend=None, **kwargs):
+        if args or kwargs:
+            return elementwise(definition, "forward", (x,), ("x",), parse_params(args, kwargs),
+                               out, backend)
+        return forward(x, out=out, backend=backend)
+
+    function = forward_with_params if definition.params else forward
+    function.fast_path = fast
+    return function
+
+
+def backward_function(definition, parse_params, labels=("grad", "x"), public_name=None):
+    """The public ``f(grad, x, *params, out=None, backend=None)`` of
+    ``definition``'s backward, as :func:`forward_function`."""
+    fast = FastPath(definition, "backward")
+    entries, params32, params64 = fast.entries, fast.params[_F32], fast.params[_F64]
+    block_default, threshold = registry._block_default, _config.PARALLEL_THRESHOLD_BYTES
+    ndarray, f32, f64, empty = np.ndarray, _F32, _F64, np.empty
+
+    def backward(grad, x, *, out=None, backend=None):
+        if type(x) is ndarray and type(grad) is ndarray:
+            dtype = x.dtype
+            params = params32 if dtype is f32 else params64 if dtype is f64 else None
+            if params is not None:
+                chosen = backend or block_default.get() or registry._process_default
+                if chosen == "auto":
+                    chosen = "numba" if x.nbytes < threshold else "numba-parallel"
+                try:
+                    entry = entries[chosen]
+                except KeyError:
+                    entry = fast.find(chosen)
+                result = out
+                if out is None:  # FastPath.allocate spelled out
+                    result = (empty(x.shape, dtype) if x.nbytes < _buffers.SMALLEST
+                              else _buffers.empty(x.shape, dtype))
+                try:
+                    done = (entry.run(grad, x, result, *params) if params
+                            else entry.run(grad, x, result))
+                except Exception:  # as in forward
+                    done = entry.compile_and_run((grad, x, result), params)
+                if done:
+                    return result
+            elif dtype is _F16 and fast.half and grad.dtype is _F16:
+                result = fast.run_half((grad, x), out, backend)
+                if result is not None:
+                    return result
+        return elementwise(definition, "backward", (grad, x), labels, parse_params((), {}),
+                           out, backend, public_name)
+
+    def backward_with_params(grad, x, *args, out=None, backend=None, **kwargs):
+        if args or kwargs:
+            return elementwise(definition, "backward", (grad, x), labels,
+                               parse_params(args, kwargs), out, backend, public_name)
+        return backward(grad, x, out=out, backend=backend)
+
+    function = backward_with_params if definition.params else backward
+    function.fast_path = fast
+    return function
+
+
 class FastPath:
-    """The call a training loop makes, in as few Python steps as we can: an
-    activation with its default parameters on float32/float64 ndarrays, where
-    the call's backend is ``numba`` or ``numba-parallel`` (or ``auto``, which
+    """What the short path of a public function needs, and its slow steps.
+
+    The short path takes an activation with its default parameters on
+    float32/float64 ndarrays (and relu on float16, as int16 bits), where the
+    call's backend is ``numba`` or ``numba-parallel`` (or ``auto``, which
     picks one by size).  That backend's compiled entry checks shapes and
     overlap itself (``_cpu._LoopBackend.checked_entry``), and Numba's
     dispatcher checks the layouts: the entry is compiled only for
     C-contiguous, aligned arrays of one dtype with a writeable ``out``, and
     compiling at call time is off, so other arrays raise TypeError at once
-    instead of compiling.  Each method returns the result, or None for
-    anything else, which then takes the general path (and gets its clear
-    errors there)."""
+    instead of compiling.  Anything it does not take goes the general way.
+    """
 
-    def __init__(self, activation, direction, default_params):
+    def __init__(self, activation, direction):
         self._activation = activation
         self._direction = direction
-        # The dtypes taken, each with the default parameters cast to it.
-        self._params = {} if default_params is None else {
-            np.dtype(t): tuple(t(p) for p in default_params) for t in (np.float32, np.float64)}
+        # The default parameters cast to each dtype; None without defaults.
+        empty = inspect.Parameter.empty
+        defaults = (None if any(d is empty for _, d in activation.params)
+                    else tuple(float(d) for _, d in activation.params))
+        self.params = {t: None if defaults is None else tuple(t.type(p) for p in defaults)
+                       for t in (_F32, _F64)}
         # float16 where the activation has a loop on the values' int16 bits
         # (relu) and no parameters: the arrays go in as int16 views.
         half = activation.half_forward if direction == "forward" else activation.half_backward
-        self._half = half is not None and default_params == ()
-        self._entries = {}  # (backend name, bits) -> _Entry, or None where it has none
-        self._generation = -1
-        # Large relu results (and gradients) are streamed (_streaming), on the
-        # general path.
-        self._streams = activation is BUILTIN["relu"]
+        self.half = half is not None and defaults == ()
+        # Backend name -> _Entry (_NO_ENTRY where the backend has none),
+        # for float values and for float16 bits.  Emptied whenever a
+        # backend is registered.
+        self.entries = {}
+        self._bit_entries = {}
+        registry.on_change(self._forget)
 
-    # forward and backward are spelled out apart: a shared helper taking
-    # the arrays as a tuple would cost a tenth of a small call.
-    def forward(self, x, out, backend):
-        if type(x) is not np.ndarray:
-            return None
-        params = self._params.get(x.dtype)
-        if params is None:
-            return self._half_forward(x, out, backend) if x.dtype == np.float16 else None
-        entry = self._entry(backend, x.nbytes)
+    def _forget(self):
+        self.entries.clear()
+        self._bit_entries.clear()
+
+    def find(self, name, bits=False):
+        """The entry of backend ``name`` (resolved from "auto"), kept for later calls."""
+        entries = self._bit_entries if bits else self.entries
+        entry = entries.get(name)
         if entry is None:
-            return None
-        if out is None:
-            out = (np.empty(x.shape, x.dtype) if x.nbytes < _buffers.SMALLEST
-                   else _buffers.empty(x.shape, x.dtype))
-        elif type(out) is not np.ndarray:
-            return None
-        try:
-            done = entry.run(x, out, *params)
-        except Exception:  # not compiled for these arrays: compile if they qualify
-            done = entry.compile_and_run((x, out), params)
-        return out if done else None
+            generation = registry.generation
+            entry = _Entry.find(name, self._activation, self._direction, bits)
+            if generation == registry.generation:  # else it may be a replaced backend's
+                entries[name] = entry
+        return entry
 
-    def backward(self, grad, x, out, backend):
-        if type(x) is not np.ndarray or type(grad) is not np.ndarray:
-            return None
-        params = self._params.get(x.dtype)
-        if params is None:
-            return self._half_backward(grad, x, out, backend) if x.dtype == np.float16 else None
-        entry = self._entry(backend, x.nbytes)
-        if entry is None:
-            return None
-        if out is None:
-            out = (np.empty(x.shape, x.dtype) if x.nbytes < _buffers.SMALLEST
-                   else _buffers.empty(x.shape, x.dtype))
-        elif type(out) is not np.ndarray:
-            return None
-        try:
-            done = entry.run(grad, x, out, *params)
-        except Exception:  # as in forward
-            done = entry.compile_and_run((grad, x, out), params)
-        return out if done else None
+    @staticmethod
+    def allocate(x):
+        """A result array for ``x``: large ones from the pool (_buffers)."""
+        if x.nbytes < _buffers.SMALLEST:
+            return np.empty(x.shape, x.dtype)
+        return _buffers.empty(x.shape, x.dtype)
 
-    # float16: the same, on int16 views (a view costs a fraction of a
-    # microsecond; the general path about 13 us per call).
-    def _half_forward(self, x, out, backend):
-        return self._run_half((x,), out, backend)
-
-    def _half_backward(self, grad, x, out, backend):
-        return self._run_half((grad, x), out, backend) if grad.dtype == x.dtype else None
-
-    def _run_half(self, inputs, out, backend):
+    def run_half(self, inputs, out, backend):
+        """float16: the short path on int16 views (a view costs a fraction of
+        a microsecond, the general path about 13 us per call)."""
         x = inputs[-1]
-        entry = self._entry(backend, x.nbytes, bits=True) if self._half else None
-        if entry is None:
-            return None
+        name = registry.get_backend() if backend is None else backend
+        if name == registry.AUTO:
+            name = "numba" if x.nbytes < _config.PARALLEL_THRESHOLD_BYTES else "numba-parallel"
+        entry = self.find(name, bits=True)
         if out is None:
-            out = (np.empty(x.shape, x.dtype) if x.nbytes < _buffers.SMALLEST
-                   else _buffers.empty(x.shape, x.dtype))
+            out = self.allocate(x)
         elif type(out) is not np.ndarray or out.dtype != x.dtype:
             return None
         arrays = tuple(a.view(np.int16) for a in (*inputs, out))
         try:
             done = entry.run(*arrays)
-        except Exception:  # not compiled for these arrays: compile if they qualify
+        except Exception:  # not compiled for these arrays
             done = entry.compile_and_run(arrays, ())
         return out if done else None
-
-    def _entry(self, backend, nbytes, bits=False):
-        """The entry of the loop backend this call runs on, or None."""
-        # registry.get_backend() spelled out: a call costs 10% of the whole.
-        name = backend or registry._block_default.get() or registry._process_default
-        if name == registry.AUTO:
-            name = "numba" if nbytes < _config.PARALLEL_THRESHOLD_BYTES else "numba-parallel"
-        if self._streams and not bits and nbytes >= _streaming.SMALLEST and name == "numba-parallel":
-            return None
-        if self._generation != registry.generation:  # first call, or backends changed
-            self._entries = {}
-            self._generation = registry.generation
-        try:
-            return self._entries[name, bits]
-        except KeyError:
-            entry = _Entry.find(name, self._activation, self._direction, bits)
-            self._entries[name, bits] = entry
-            return entry
 
 
 class _Entry:
@@ -174,25 +246,33 @@ class _Entry:
 
     _lock = threading.Lock()
 
-    def __init__(self, backend, dispatcher):
+    def __init__(self, backend, dispatcher, largest):
         self._backend = backend
         self._dispatcher = dispatcher
+        # Large relu results on the parallel backend are streamed
+        # (_streaming), on the general path: the entry takes arrays of
+        # fewer bytes than this.
+        self._largest = largest
         # Until the dispatcher has a version it may not compile at call time.
         self.run = _not_compiled
 
     @classmethod
     def find(cls, name, activation, direction, bits=False):
         if name not in ("numba", "numba-parallel"):
-            return None
+            return _NO_ENTRY
         backend = registry.lookup(name)
         if not hasattr(backend, "checked_entry"):  # a replaced backend may lack it
-            return None
+            return _NO_ENTRY
         arity = 1 if direction == "forward" else 2
-        return cls(backend, backend.checked_entry(activation, direction, arity, bits))
+        streams = activation is BUILTIN["relu"] and not bits and name == "numba-parallel"
+        return cls(backend, backend.checked_entry(activation, direction, arity, bits),
+                   _streaming.SMALLEST if streams else None)
 
     def compile_and_run(self, arrays, params):
-        """Compile the entry for these arrays if the fast path takes them, and
-        run it; False (nothing written) otherwise or if compiling fails."""
+        """Compile the entry for these arrays if the short path takes them,
+        and run it; False (nothing written) otherwise or if compiling fails."""
+        if not all(type(a) is np.ndarray for a in arrays):
+            return False
         dtype = arrays[-1].dtype
         if not (arrays[-1].flags.writeable and all(
                 a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned for a in arrays)):
@@ -201,13 +281,38 @@ class _Entry:
         with self._lock:
             dispatcher.disable_compile(False)
             try:
-                return self._backend.entry_runner(dispatcher)(*arrays, *params)
+                return self._runner()(*arrays, *params)
             except Exception:  # the general path compiles the loop again and explains
                 return False
             finally:
                 if dispatcher.signatures:
                     dispatcher.disable_compile(True)
-                    self.run = self._backend.entry_runner(dispatcher)
+                    self.run = self._runner()
+
+    def _runner(self):
+        run = self._backend.entry_runner(self._dispatcher)
+        if self._largest is None:
+            return run
+        largest = self._largest
+
+        def run_unless_streamed(*arrays):
+            return arrays[-1].nbytes < largest and run(*arrays)
+        return run_unless_streamed
+
+
+class _NoEntry:
+    """A backend without a checked entry: every call goes the general way."""
+
+    @staticmethod
+    def run(*arrays):
+        return False
+
+    @staticmethod
+    def compile_and_run(arrays, params):
+        return False
+
+
+_NO_ENTRY = _NoEntry()
 
 
 def _not_compiled(*args):

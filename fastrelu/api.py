@@ -1,163 +1,137 @@
-"""The public activation objects: thin Python over the engine."""
+"""The public activation functions: thin Python over the engine."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from typing import Protocol, cast, runtime_checkable
 
 import numpy as np
 
 from ._types import Array, BackendName
 
 from . import _channel, _dask, _engine, _validate
-from .definitions import BUILTIN, FROM_OUTPUT, PER_ELEMENT_SLOPE
+from .definitions import BUILTIN, FROM_OUTPUT, PER_ELEMENT_SLOPE, Definition
 
 
-class Activation:
-    """A callable activation: ``f(x, *params, out=None, backend=None)``.
+@runtime_checkable
+class Activation(Protocol):
+    """What every activation is: a plain function ``f(x, *params, out=None,
+    backend=None)`` with these attributes.  ``f.backward(grad, x, *params,
+    out=None, backend=None)`` returns ``grad * f'(x)``, with ``x`` the
+    forward input.  (Plain functions, not instances of a class: a class's
+    ``__call__`` costs a small call a tenth of its time.)"""
 
-    ``f.backward(grad, x, *params, out=None, backend=None)`` returns
-    ``grad * f'(x)``, with ``x`` the forward input.
+    name: str
+    definition: Definition
+    backward: Callable[..., Array]
+
+    def __call__(self, x: Array, *params: float, out: Array = None,
+                 backend: BackendName = None, **kwargs: float) -> Array: ...
+
+
+def make_activation(definition: Definition, doc: str | None = None,
+                    module: str = __name__, qualname: str | None = None) -> Activation:
+    """The public function of ``definition`` and its ``backward``.
+
+    ``module`` and ``qualname`` say where the function is found, so that it
+    pickles by reference.
     """
-
-    # Set on user-defined activations (fastrelu.activation).
-    has_gradient: bool = True
-    py_func: Callable[..., float] | None = None
-    py_grad: Callable[..., float] | None = None
-    # sigmoid and tanh: the gradient from the output, ``(grad, y)``.
-    backward_from_output: Callable[..., Array] | None = None
-
-    def __init__(self, definition, doc=None):
-        self.definition = definition
-        self.__name__ = self.__qualname__ = definition.name
-        self.__doc__ = doc or f"{definition.name} activation (PyTorch: {definition.torch_equivalent})."
-        names = [p for p, _ in definition.params]
-        self._param_names = names
-        self._defaults = dict(definition.params)
-        empty = inspect.Parameter.empty
-        self._default_params = (None if any(d is empty for _, d in definition.params)
-                                else tuple(float(d) for _, d in definition.params))
-        self._fast_forward = _engine.FastPath(definition, "forward", self._default_params)
-        self._fast_backward = _engine.FastPath(definition, "backward", self._default_params)
-        # The signature help() shows, with this activation's own parameters
-        # (the annotations for type checkers are on __call__).
-        positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
-        params = [inspect.Parameter(p, positional, default=d) for p, d in definition.params]
-        keywords = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None)
-                    for k in ("out", "backend")]
-        self.__signature__ = inspect.Signature(
-            [inspect.Parameter("x", positional), *params, *keywords])
-        self.backward = _Backward(self)
-        self.backward.__signature__ = inspect.Signature(
-            [inspect.Parameter("grad", positional), inspect.Parameter("x", positional),
-             *params, *keywords])
-
-    @property
-    def name(self):
-        return self.definition.name
-
-    def __repr__(self):
-        return f"<fastrelu activation {self.name}>"
-
-    def _params(self, name, args, kwargs):
-        if not args and not kwargs and self._default_params is not None:
-            return self._default_params
-        names = self._param_names
-        if len(args) > len(names):
-            raise TypeError(f"{name} takes at most {len(names)} parameters after the arrays "
-                            f"({', '.join(names) or 'none'}), got {len(args)}")
-        values = dict(zip(names, args))
-        for key, value in kwargs.items():
-            if key not in self._defaults:
-                raise TypeError(f"{name} got an unexpected keyword argument {key!r}")
-            if key in values:
-                raise TypeError(f"{name} got multiple values for argument {key!r}")
-            values[key] = value
-        missing = [p for p in names if p not in values and self._defaults[p] is inspect.Parameter.empty]
-        if missing:
-            raise TypeError(f"{name} is missing parameter(s) {', '.join(missing)}")
-        return _validate.check_params(name, names, [values.get(p, self._defaults[p]) for p in names])
-
-    def __call__(self, x: Array, *args: float, out: Array = None, backend: BackendName = None,
-                 **kwargs: float) -> Array:
-        if not (args or kwargs):
-            result = self._fast_forward.forward(x, out, backend)
-            if result is not None:
-                return result
-        params = self._params(self.name, args, kwargs)
-        return _engine.elementwise(self.definition, "forward", (x,), ("x",),
-                                   params, out, backend)
+    name = definition.name
+    params = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
+              for p, d in definition.params]
+    forward = _engine.forward_function(definition, lambda args, kwargs: _parse_params(
+        definition, name, args, kwargs))
+    _describe(forward, name, module, qualname or name, doc or (
+        f"{name} activation (PyTorch: {definition.torch_equivalent})."), ("x",), params)
+    backward_name = name + "_backward"
+    if getattr(definition.backward, "missing_gradient", False):
+        def backward(*args, **kwargs):
+            definition.backward()  # raises the explanation
+    else:
+        backward = _engine.backward_function(definition, lambda args, kwargs: _parse_params(
+            definition, backward_name, args, kwargs))
+    _describe(backward, backward_name, module, (qualname or name) + ".backward",
+              f"Gradient of {name}: grad * {name}'(x).", ("grad", "x"), params)
+    activation = cast(Activation, forward)
+    activation.name = name
+    activation.definition = definition
+    activation.backward = backward
+    return activation
 
 
-class _Backward:
-    def __init__(self, activation):
-        self._activation = activation
-        self.__name__ = self.__qualname__ = activation.name + "_backward"
-        self.__doc__ = f"Gradient of {activation.name}: grad * {activation.name}'(x)."
-
-    def __call__(self, grad: Array, x: Array, *args: float, out: Array = None,
-                 backend: BackendName = None, **kwargs: float) -> Array:
-        act = self._activation
-        if getattr(act.definition.backward, "missing_gradient", False):
-            act.definition.backward()  # raises the explanation
-        if not (args or kwargs):
-            result = act._fast_backward.backward(grad, x, out, backend)
-            if result is not None:
-                return result
-        params = act._params(self.__name__, args, kwargs)
-        return _engine.elementwise(act.definition, "backward", (grad, x), ("grad", "x"),
-                                   params, out, backend)
-
-    def __repr__(self):
-        return f"<fastrelu activation gradient {self.__name__}>"
+def _describe(function, name, module, qualname, doc, arrays, params):
+    """Name and document a generated function; its signature for help()."""
+    function.__name__, function.__module__, function.__qualname__ = name, module, qualname
+    function.__doc__ = doc
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    keywords = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None)
+                for k in ("out", "backend")]
+    function.__signature__ = inspect.Signature(
+        [*(inspect.Parameter(a, positional) for a in arrays), *params, *keywords])
 
 
-class _BackwardFromOutput:
+def checked_params(activation: Activation, args: tuple) -> tuple:
+    """``args``, the parameters of a call to ``activation``, checked, with defaults filled in."""
+    return _parse_params(activation.definition, activation.name, args, {})
+
+
+def _parse_params(definition, name, args, kwargs):
+    """The scalar parameters of a call, checked, with defaults filled in."""
+    names = [p for p, _ in definition.params]
+    defaults = dict(definition.params)
+    if len(args) > len(names):
+        raise TypeError(f"{name} takes at most {len(names)} parameters after the arrays "
+                        f"({', '.join(names) or 'none'}), got {len(args)}")
+    values = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in defaults:
+            raise TypeError(f"{name} got an unexpected keyword argument {key!r}")
+        if key in values:
+            raise TypeError(f"{name} got multiple values for argument {key!r}")
+        values[key] = value
+    missing = [p for p in names if p not in values and defaults[p] is inspect.Parameter.empty]
+    if missing:
+        raise TypeError(f"{name} is missing parameter(s) {', '.join(missing)}")
+    return _validate.check_params(name, names, [values.get(p, defaults[p]) for p in names])
+
+
+def _backward_from_output(activation):
     """``grad * f'(x)`` computed from the forward's output ``y = f(x)``."""
-
-    def __init__(self, activation):
-        self._definition = FROM_OUTPUT[activation.name]
-        self._fast = _engine.FastPath(self._definition, "backward", ())
-        self.__name__ = self.__qualname__ = activation.name + "_backward_from_output"
-        self.__doc__ = (f"Gradient of {activation.name} from its output y: "
-                        f"grad * ({_FORMULA[activation.name]}).\n\n"
-                        f"As PyTorch's autograd computes it: a layer need not keep x.  Where y\n"
-                        f"rounds to +-1 the result has an absolute error below an ulp of grad;\n"
-                        f"{activation.name}_backward(grad, x) keeps full relative accuracy there.")
-
-    def __call__(self, grad: Array, y: Array, *, out: Array = None,
-                 backend: BackendName = None) -> Array:
-        result = self._fast.backward(grad, y, out, backend)
-        if result is not None:
-            return result
-        return _engine.elementwise(self._definition, "backward", (grad, y), ("grad", "y"), (),
-                                   out, backend, self.__name__)
-
-    def __repr__(self):
-        return f"<fastrelu activation gradient {self.__name__}>"
+    name = activation.name + "_backward_from_output"
+    function = _engine.backward_function(FROM_OUTPUT[activation.name], lambda args, kwargs: (
+        _parse_params(FROM_OUTPUT[activation.name], name, args, kwargs)), ("grad", "y"), name)
+    _describe(function, name, __name__, name, (
+        f"Gradient of {activation.name} from its output y: "
+        f"grad * ({_FORMULA[activation.name]}).\n\n"
+        f"As PyTorch's autograd computes it: a layer need not keep x.  Where y\n"
+        f"rounds to +-1 the result has an absolute error below an ulp of grad;\n"
+        f"{activation.name}_backward(grad, x) keeps full relative accuracy there."),
+        ("grad", "y"), [])
+    return function
 
 
 _FORMULA = {"sigmoid": "y * (1 - y)", "tanh": "1 - y * y"}
 
 
-relu = Activation(BUILTIN["relu"], """ReLU: max(x, 0), keeping NaN; -0 gives +0.
+relu = make_activation(BUILTIN["relu"], """ReLU: max(x, 0), keeping NaN; -0 gives +0.
 
 Takes float16/32/64 and integer arrays.  ``relu.backward(grad, x)`` (also
 ``relu_backward``) gives ``grad`` where ``x > 0`` and 0 where ``x <= 0``.""")
-leaky_relu = Activation(BUILTIN["leaky_relu"])
-relu6 = Activation(BUILTIN["relu6"])
-elu = Activation(BUILTIN["elu"])
-selu = Activation(BUILTIN["selu"])
-celu = Activation(BUILTIN["celu"])
-silu = Activation(BUILTIN["silu"])
-mish = Activation(BUILTIN["mish"])
-softplus = Activation(BUILTIN["softplus"])
-hardswish = Activation(BUILTIN["hardswish"])
-hardsigmoid = Activation(BUILTIN["hardsigmoid"])
-sigmoid = Activation(BUILTIN["sigmoid"])
-tanh = Activation(BUILTIN["tanh"])
-_gelu_exact = Activation(BUILTIN["gelu"])
-_gelu_tanh = Activation(BUILTIN["gelu_tanh"])
+leaky_relu = make_activation(BUILTIN["leaky_relu"])
+relu6 = make_activation(BUILTIN["relu6"])
+elu = make_activation(BUILTIN["elu"])
+selu = make_activation(BUILTIN["selu"])
+celu = make_activation(BUILTIN["celu"])
+silu = make_activation(BUILTIN["silu"])
+mish = make_activation(BUILTIN["mish"])
+softplus = make_activation(BUILTIN["softplus"])
+hardswish = make_activation(BUILTIN["hardswish"])
+hardsigmoid = make_activation(BUILTIN["hardsigmoid"])
+sigmoid = make_activation(BUILTIN["sigmoid"])
+tanh = make_activation(BUILTIN["tanh"])
+_gelu_exact = make_activation(BUILTIN["gelu"], qualname="_gelu_exact")
+_gelu_tanh = make_activation(BUILTIN["gelu_tanh"], qualname="_gelu_tanh")
 
 
 def gelu(x: Array, approximate: str = "none", *, out: Array = None,
@@ -311,8 +285,10 @@ hardsigmoid_backward = hardsigmoid.backward
 sigmoid_backward = sigmoid.backward
 tanh_backward = tanh.backward
 # sigmoid and tanh also differentiate from their output, as PyTorch does.
-sigmoid.backward_from_output = sigmoid_backward_from_output = _BackwardFromOutput(sigmoid)
-tanh.backward_from_output = tanh_backward_from_output = _BackwardFromOutput(tanh)
+sigmoid_backward_from_output = _backward_from_output(sigmoid)
+tanh_backward_from_output = _backward_from_output(tanh)
+sigmoid.backward_from_output = sigmoid_backward_from_output  # type: ignore[attr-defined]
+tanh.backward_from_output = tanh_backward_from_output  # type: ignore[attr-defined]
 
 _PUBLIC = ["relu", "leaky_relu", "relu6", "prelu", "rrelu", "elu", "selu", "celu", "gelu",
            "silu", "softplus", "mish", "hardswish", "hardsigmoid", "sigmoid", "tanh"]

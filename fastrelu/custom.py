@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .api import Activation
+from .api import make_activation
 from .definitions import Definition
 
 _EMPTY = inspect.Parameter.empty
@@ -65,10 +65,12 @@ def activation(func: Callable[..., float] | None = None, *,
         params=tuple((p.name, p.default) for p in extra),
         torch_equivalent="none: user-defined",
     )
-    act = Activation(definition, doc=func.__doc__ or f"User-defined activation {definition.name}.")
-    act.has_gradient = grad is not None
-    act.py_func = func
-    act.py_grad = grad
+    # Where func was: the activation replaces it there, and pickles by reference.
+    act = make_activation(definition, func.__doc__ or f"User-defined activation {definition.name}.",
+                          module=func.__module__, qualname=func.__qualname__)
+    act.has_gradient = grad is not None  # type: ignore[attr-defined]
+    act.py_func = func  # type: ignore[attr-defined]
+    act.py_grad = grad  # type: ignore[attr-defined]
     return act
 
 

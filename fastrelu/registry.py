@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import _config
@@ -54,9 +55,18 @@ _registry: dict[str, Backend] = {}
 _lock = threading.Lock()
 _process_default = _config.DEFAULT_BACKEND
 _block_default = contextvars.ContextVar("fastrelu_backend", default=None)
-#: Bumped whenever a backend is registered, so that shortcuts that skip
-#: the lookup (``_engine.FastPath``) can see a replaced backend.
+#: Bumped whenever a backend is registered.
 generation = 0
+# Shortcuts that skip the lookup (``_engine.FastPath``) forget what they
+# found through these when a backend is registered (or replaced).
+_listeners: list[weakref.WeakMethod] = []
+
+
+def on_change(method: Callable[[], None]) -> None:
+    """Call ``method`` (a bound method, held weakly) whenever a backend is registered."""
+    with _lock:
+        _listeners[:] = [m for m in _listeners if m() is not None]
+        _listeners.append(weakref.WeakMethod(method))
 
 
 def register_backend(backend: Backend, *, replace: bool = False) -> None:
@@ -72,6 +82,10 @@ def register_backend(backend: Backend, *, replace: bool = False) -> None:
         _registry[name] = backend
         global generation
         generation += 1
+        listeners = [m() for m in _listeners]
+    for method in listeners:
+        if method is not None:
+            method()
 
 
 def backends() -> list[str]:

@@ -144,7 +144,7 @@ def apply(name, x, *params, backend=None, inplace=False):
     if inplace and not supports_inplace(name):
         _function(name)  # an unknown name gets its own error first
         raise ValueError(f"{name} has no in-place form (PyTorch has none either)")
-    params = _function(name)._params(name, params, {})  # defaults filled in, checked
+    params = api.checked_params(_function(name), params)  # defaults filled in
     return _Function.apply(x, name, params, backend, bool(inplace))
 
 

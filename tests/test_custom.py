@@ -75,6 +75,17 @@ def test_signature_and_doc():
     assert "scale" in scaled_elu.__doc__
 
 
+def test_a_user_activation_is_a_plain_function_that_pickles_by_reference():
+    import pickle
+    import types
+
+    assert isinstance(my_leaky, types.FunctionType)
+    assert isinstance(my_leaky, fastrelu.Activation)
+    assert my_leaky.__module__ == __name__ and my_leaky.py_func(2.0) == 2.0
+    assert pickle.loads(pickle.dumps(scaled_elu)) is scaled_elu
+    assert pickle.loads(pickle.dumps(scaled_elu.backward)) is scaled_elu.backward
+
+
 def test_backward_without_grad_explains_how_to_add_one(backend):
     with pytest.raises(NotImplementedError, match="grad="):
         no_grad.backward(np.ones(3), np.ones(3), backend=backend)

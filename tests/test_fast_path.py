@@ -8,14 +8,17 @@ import pytest
 
 import fastrelu
 from fastrelu import registry
+from fastrelu.api import make_activation
 from fastrelu.definitions import BUILTIN
 
 relu_reference = BUILTIN["relu"].reference
 
 
 def _entry_signatures(activation, direction="forward"):
-    fast = activation._fast_forward if direction == "forward" else activation._fast_backward
-    return [signature for entry in fast._entries.values() if entry is not None
+    function = activation if direction == "forward" else activation.backward
+    fast = function.fast_path
+    return [signature for entries in (fast.entries, fast._bit_entries)
+            for entry in entries.values() if hasattr(entry, "_dispatcher")
             for signature in entry._dispatcher.signatures]
 
 
@@ -136,6 +139,30 @@ def test_a_replaced_serial_backend_is_used():
     assert fastrelu.relu(x)[0] == 1
 
 
+def test_public_activations_are_plain_functions_that_pickle_by_reference():
+    import pickle
+    import types
+
+    functions = [getattr(fastrelu, name) for name in fastrelu.activations()]
+    functions += [f.backward for f in functions] + [fastrelu.sigmoid_backward_from_output]
+    for function in functions:
+        assert isinstance(function, types.FunctionType), function
+        assert pickle.loads(pickle.dumps(function)) is function
+    assert isinstance(fastrelu.relu, fastrelu.Activation)
+    assert not isinstance(np.maximum, fastrelu.Activation)
+
+
+@pytest.mark.parametrize("out", [[0.0, 0.0, 0.0], np.zeros((3,), np.float32).tolist, "y"])
+def test_an_out_that_is_not_an_array_gets_the_general_paths_error(out):
+    x = np.array([-1.0, 0.0, 2.0], np.float32)
+    with pytest.raises(TypeError, match="out"):
+        fastrelu.relu(x, out=out)
+    with pytest.raises(TypeError, match="out"):
+        fastrelu.relu_backward(x, x, out=out)
+    with pytest.raises(TypeError, match="out"):
+        fastrelu.leaky_relu(x, out=out)
+
+
 def test_parameters_use_the_general_path_and_defaults_the_fast_one():
     x = np.array([-2.0, 3.0], np.float32)
     np.testing.assert_allclose(fastrelu.leaky_relu(x), [-0.02, 3.0], rtol=1e-6)
@@ -146,7 +173,7 @@ def test_parameters_use_the_general_path_and_defaults_the_fast_one():
 
 def test_first_calls_from_many_threads_agree():
     x = np.linspace(-1, 1, 64, dtype=np.float64).reshape(8, 8)
-    act = fastrelu.Activation(fastrelu.relu.definition)  # a fresh, uncompiled fast path
+    act = make_activation(fastrelu.relu.definition)  # a fresh, uncompiled fast path
     results, errors = [], []
 
     def work():
@@ -192,10 +219,10 @@ def test_in_place_loops_match_the_out_of_place_ones(name, backend):
 
 
 def test_auto_picks_the_loop_by_bytes_like_the_registry():
-    act = fastrelu.Activation(fastrelu.relu.definition)  # fresh fast path
+    act = make_activation(fastrelu.relu.definition)  # fresh fast path
     half = fastrelu._config.PARALLEL_THRESHOLD // 2
     for dtype, expected in ((np.float32, "numba"), (np.float64, "numba-parallel")):
         x = np.linspace(-1, 1, half).astype(dtype)
         np.testing.assert_array_equal(act(x), relu_reference(x))
         assert registry.resolve("auto", x).name == expected
-        assert act._fast_forward._entries.get((expected, False)) is not None
+        assert hasattr(act.fast_path.entries.get(expected), "_dispatcher")

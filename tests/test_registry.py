@@ -164,7 +164,7 @@ def test_builtin_kernels_load_from_the_cache_in_a_new_process(tmp_path):
             "fastrelu.elu(numpy.ones(6, numpy.float32)[::2], backend='numba'); "
             "fastrelu.elu(numpy.ones(3, numpy.float32), backend='numba'); "
             "k = registry.lookup('numba').kernel(fastrelu.elu.definition, 'forward', 1); "
-            "e = fastrelu.elu._fast_forward._entries['numba', False]._dispatcher; "
+            "e = fastrelu.elu.fast_path.entries['numba']._dispatcher; "
             "print(sum(k.stats.cache_hits.values()), sum(e.stats.cache_hits.values()))")
     env = {"NUMBA_CACHE_DIR": str(tmp_path)}
     _run(code, **env)  # compiles and saves
