@@ -69,7 +69,7 @@ def forward_function(definition, parse_params):
     fast = FastPath(definition, "forward")
     entries, params32, params64 = fast.entries, fast.params[_F32], fast.params[_F64]
     block_default, threshold = registry._block_default, _config.PARALLEL_THRESHOLD_BYTES
-    ndarray, f32, f64, empty = np.ndarray, _F32, _F64, np.empty
+    ndarray, f32, f64, empty, pooled = np.ndarray, _F32, _F64, np.empty, _buffers.SMALLEST
 
     # The short path is spelled out here rather than in helpers (and again,
     # for two arrays, in backward_function), with what it reads bound to the
@@ -80,16 +80,17 @@ def forward_function(definition, parse_params):
             dtype = x.dtype
             params = params32 if dtype is f32 else params64 if dtype is f64 else None
             if params is not None:
+                nbytes = x.nbytes
                 chosen = backend or block_default.get() or registry._process_default
                 if chosen == "auto":
-                    chosen = "numba" if x.nbytes < threshold else "numba-parallel"
+                    chosen = "numba" if nbytes < threshold else "numba-parallel"
                 try:
                     entry = entries[chosen]
                 except KeyError:
                     entry = fast.find(chosen)
                 result = out
                 if out is None:  # FastPath.allocate spelled out
-                    result = (empty(x.shape, dtype) if x.nbytes < _buffers.SMALLEST
+                    result = (empty(x.shape, dtype) if nbytes < pooled
                               else _buffers.empty(x.shape, dtype))
                 try:
                     done = entry.run(x, result, *params) if params else entry.run(x, result)
@@ -122,23 +123,24 @@ def backward_function(definition, parse_params, labels=("grad", "x"), public_nam
     fast = FastPath(definition, "backward")
     entries, params32, params64 = fast.entries, fast.params[_F32], fast.params[_F64]
     block_default, threshold = registry._block_default, _config.PARALLEL_THRESHOLD_BYTES
-    ndarray, f32, f64, empty = np.ndarray, _F32, _F64, np.empty
+    ndarray, f32, f64, empty, pooled = np.ndarray, _F32, _F64, np.empty, _buffers.SMALLEST
 
     def backward(grad, x, *, out=None, backend=None):
         if type(x) is ndarray and type(grad) is ndarray:
             dtype = x.dtype
             params = params32 if dtype is f32 else params64 if dtype is f64 else None
             if params is not None:
+                nbytes = x.nbytes
                 chosen = backend or block_default.get() or registry._process_default
                 if chosen == "auto":
-                    chosen = "numba" if x.nbytes < threshold else "numba-parallel"
+                    chosen = "numba" if nbytes < threshold else "numba-parallel"
                 try:
                     entry = entries[chosen]
                 except KeyError:
                     entry = fast.find(chosen)
                 result = out
                 if out is None:  # FastPath.allocate spelled out
-                    result = (empty(x.shape, dtype) if x.nbytes < _buffers.SMALLEST
+                    result = (empty(x.shape, dtype) if nbytes < pooled
                               else _buffers.empty(x.shape, dtype))
                 try:
                     done = (entry.run(grad, x, result, *params) if params
