@@ -2,13 +2,14 @@
 size and in every call form (#5 goals 1 and 3).
 
     python perf/bench_regret.py [--sizes 1 10 ... 5e7] [--dtypes float32 float64]
-                                [--rounds 5] [--no-save]
+                                [--rounds 15] [--no-save]
 
 Call forms: ``relu(x)`` (allocates), ``relu(x, out=y)`` and ``relu(x, out=x)``,
 each beside NumPy's ``maximum`` and PyTorch's ``relu`` / ``clamp_min(out=)`` /
 ``relu_`` (2 threads, when installed) in the same form, and beside two copies
 of the same bytes: ``np.copyto`` and a 2-thread Numba copy loop.  The calls
-run interleaved; each figure is the best of ``--rounds`` batches.  GB/s counts
+run interleaved, in a new order each round; each figure is the best of
+``--rounds`` batches.  GB/s counts
 bytes read plus written.  ``regret`` is auto's time over the best of NumPy
 and PyTorch (goal 1: at most 1.1); ``vs copy`` is auto's GB/s over the faster
 copy (goal 3 at 1e7 and 5e7: out=y >= 1.25, in place >= 1.5, allocating
@@ -73,8 +74,12 @@ def best_times(impls, nbytes, rounds):
         once = max(time.perf_counter() - start, 1e-7)
         inner[name] = max(1, min(10000, int(2e-3 / once)))
     best = dict.fromkeys(impls, np.inf)
+    # A new order each round: what ran just before a call (another library's
+    # spinning threads, the caches it left) changes its time.
+    order = np.random.default_rng(1)
     for _ in range(rounds):
-        for name, fn in impls.items():
+        for name in order.permutation(list(impls)):
+            fn = impls[name]
             start = time.perf_counter()
             for _ in range(inner[name]):
                 fn()
@@ -110,7 +115,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=SIZES)
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     rows = measure(args.sizes, args.dtypes, args.rounds)
