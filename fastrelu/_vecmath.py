@@ -60,6 +60,7 @@ LN2_LO = 1.90821492927058770002e-10
 # Adding and subtracting 1.5 * 2^52 rounds a float64 of magnitude < 2^51 to
 # an integer (round to nearest even), with no call and no branch.
 ROUNDER = 6755399441055744.0
+POW2_BIAS = 4503599627371519.0  # 2^52 + 1023
 SQRT2 = 1.4142135623730951
 SQRT_HALF = 0.7071067811865476
 LN2 = 0.6931471805599453
@@ -73,7 +74,10 @@ _INV_FACT = [1.0 / float(np.prod(np.arange(1, k + 1, dtype=np.float64))) for k i
 @register_jitable(fastmath={"contract"}, error_model="numpy")
 def _pow2(n):
     """2.0 ** n for an integer-valued float64 n in [-1022, 1023]."""
-    return _from_bits((np.int64(n) + 1023) << 52)
+    # n + 2^52 + 1023 holds n + 1023 exactly in its low mantissa bits; moved
+    # up to the exponent field they make 2^n.  No float-to-int64 conversion:
+    # AVX2 has no vector instruction for it, and the loops went scalar there.
+    return _from_bits(_bits(n + POW2_BIAS) << 52)
 
 
 @register_jitable(fastmath={"contract"}, error_model="numpy")
