@@ -81,12 +81,13 @@ def forward_function(definition, parse_params):
             params = params32 if dtype is f32 else params64 if dtype is f64 else None
             if params is not None:
                 nbytes = x.nbytes
-                chosen = backend or block_default.get() or registry._process_default
+                chosen = (backend if backend is not None
+                          else block_default.get() or registry._process_default)
                 if chosen == "auto":
                     chosen = "numba" if nbytes < threshold else "numba-parallel"
                 try:
                     entry = entries[chosen]
-                except KeyError:
+                except (KeyError, TypeError):  # TypeError: an unhashable backend=
                     entry = fast.find(chosen)
                 result = out
                 if out is None:  # FastPath.allocate spelled out
@@ -131,12 +132,13 @@ def backward_function(definition, parse_params, labels=("grad", "x"), public_nam
             params = params32 if dtype is f32 else params64 if dtype is f64 else None
             if params is not None:
                 nbytes = x.nbytes
-                chosen = backend or block_default.get() or registry._process_default
+                chosen = (backend if backend is not None
+                          else block_default.get() or registry._process_default)
                 if chosen == "auto":
                     chosen = "numba" if nbytes < threshold else "numba-parallel"
                 try:
                     entry = entries[chosen]
-                except KeyError:
+                except (KeyError, TypeError):  # TypeError: an unhashable backend=
                     entry = fast.find(chosen)
                 result = out
                 if out is None:  # FastPath.allocate spelled out
@@ -207,6 +209,8 @@ class FastPath:
 
     def find(self, name, bits=False):
         """The entry of backend ``name`` (resolved from "auto"), kept for later calls."""
+        if not isinstance(name, str):  # the general path explains
+            return _NO_ENTRY
         entries = self._bit_entries if bits else self.entries
         entry = entries.get(name)
         if entry is None:

@@ -163,6 +163,19 @@ def test_an_out_that_is_not_an_array_gets_the_general_paths_error(out):
         fastrelu.leaky_relu(x, out=out)
 
 
+@pytest.mark.parametrize("function", ["relu", "relu_backward", "leaky_relu", "elu_backward"])
+def test_bad_backend_names_get_the_registrys_errors(function):
+    f = getattr(fastrelu, function)
+    arrays = (np.ones(3, np.float32),) * (2 if function.endswith("backward") else 1)
+    with pytest.raises(TypeError, match="backend name must be a str"):
+        f(*arrays, backend=["numba"])
+    with pytest.raises(TypeError, match="backend name must be a str"):
+        f(*arrays, backend=5)
+    for name in ("", "nope"):
+        with pytest.raises(ValueError, match="unknown backend.*available backends: auto"):
+            f(*arrays, backend=name)
+
+
 def test_parameters_use_the_general_path_and_defaults_the_fast_one():
     x = np.array([-2.0, 3.0], np.float32)
     np.testing.assert_allclose(fastrelu.leaky_relu(x), [-0.02, 3.0], rtol=1e-6)
