@@ -110,7 +110,7 @@ class _Function(torch.autograd.Function):
 
 
 def _function(name):
-    """The Activation object behind ``name`` ("gelu_tanh": GELU's tanh form)."""
+    """The activation function behind ``name`` ("gelu_tanh": GELU's tanh form)."""
     special = {"gelu": api._gelu_exact, "gelu_tanh": api._gelu_tanh}
     if name in special:
         return special[name]
