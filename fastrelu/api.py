@@ -20,7 +20,7 @@ class Activation(Protocol):
     backend=None)`` with these attributes.  ``f.backward(grad, x, *params,
     out=None, backend=None)`` returns ``grad * f'(x)``, with ``x`` the
     forward input.  (Plain functions, not instances of a class: a class's
-    ``__call__`` costs a small call a tenth of its time.)"""
+    ``__call__`` costs a small call a quarter of its time.)"""
 
     name: str
     definition: Definition
