@@ -559,6 +559,8 @@ _NORMAL_TAIL_F32 = tuple(F32(c) for c in (
     -0.0002045279169658465, 5.116228246383053e-05))
 F32_NORMAL_TOP = F32(14.5)
 F32_THREE = F32(3.0)
+F32_64 = F32(64.0)
+F32_TWO_M64 = F32(2.0 ** -64)
 
 
 @register_jitable(fastmath={"contract"}, error_model="numpy")
@@ -582,14 +584,18 @@ def normal_cdf_gauss_f32(x):
     p = p * t + c[1]
     p = p * t + c[0]
     # exp(-y^2 / 2) with y^2 = hi + lo exactly: hi / 2 is exact, and lo
-    # shifts the result by up to 7 ulp at y = 14.
+    # shifts the result by up to 7 ulp at y = 14.  Computed times 2^64, a
+    # normal number for every y up to the clamp, with one factor 2^n (no
+    # clamps, no split of 2^n); the last product by 2^-64 rounds a subnormal
+    # result once, and makes it 0 at the clamp (for inf and NaN too).
     hi = y * y
     lo = _fma(y, y, -hi)
-    gauss = exp_f32(-F32_HALF * hi) * (F32_ONE - F32_HALF * lo)
-    gauss = gauss if abs(x) < F32_NORMAL_TOP else F32_ZERO
-    tail = gauss * (p * inv)
+    n, r = _reduce_f32(-F32_HALF * hi)
+    gauss_up = ((F32_ONE + _expm1_series_f32(r)) * _pow2_f32(n + F32_64)
+                * (F32_ONE - F32_HALF * lo))
+    tail = (gauss_up * (p * inv)) * F32_TWO_M64
     phi = tail if x < F32_ZERO else F32_ONE - tail
-    return (x if x != x else phi), gauss
+    return (x if x != x else phi), gauss_up * F32_TWO_M64
 
 
 @register_jitable(fastmath={"contract"}, error_model="numpy")
