@@ -338,6 +338,9 @@ F32_LN2_LO = F32(LN2 - 0.693359375)
 F32_ROUNDER = F32(12582912.0)  # 1.5 * 2^23: rounds a float32 below 2^22 to an integer
 F32_SQRT2 = F32(SQRT2)
 F32_MANTISSA_BITS = F32(8388608.0)  # 2^23
+# exp(x) 2^64 is a normal float32 for every x >= -104 (exp underflows to 0
+# below): one factor 2^n then, and one rounding when scaled back.
+F32_64, F32_TWO_M64 = F32(64.0), F32(2.0 ** -64)
 # 1/k!, k = 2 .. 8: exp's series on |r| <= ln(2)/2 is within 2^-30 after r^8/8!.
 (F2, F3, F4, F5, F6, F7, F8) = (F32(c) for c in _INV_FACT[:7])
 
@@ -382,6 +385,18 @@ def exp_f32(x):
     # 2^n in two normal factors: subnormal results are rounded once, at the end.
     half = (n * F32_HALF + F32_ROUNDER) - F32_ROUNDER
     return (p * _pow2_f32(half)) * _pow2_f32(n - half)
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def exp_nonpositive_f32(x):
+    """exp_f32 for x <= 0 (NaN kept), as the activations call it: e^-|x|.
+    Computed times 2^64, a normal number down to the clamp, so one factor
+    2^n serves where exp_f32 needs two; the last product by 2^-64 rounds a
+    subnormal result once, as exp_f32 does: the same bits, fewer vector
+    instructions."""
+    xc = F32(-104.0) if x < F32(-104.0) else x
+    n, r = _reduce_f32(xc)
+    return ((F32_ONE + _expm1_series_f32(r)) * _pow2_f32(n + F32_64)) * F32_TWO_M64
 
 
 @register_jitable(fastmath={"contract"}, error_model="numpy")
@@ -559,8 +574,6 @@ _NORMAL_TAIL_F32 = tuple(F32(c) for c in (
     -0.0002045279169658465, 5.116228246383053e-05))
 F32_NORMAL_TOP = F32(14.5)
 F32_THREE = F32(3.0)
-F32_64 = F32(64.0)
-F32_TWO_M64 = F32(2.0 ** -64)
 
 
 @register_jitable(fastmath={"contract"}, error_model="numpy")
@@ -712,5 +725,6 @@ CPU_VERSIONS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     name: (FUNCTIONS[name], FUNCTIONS_F32[name]) for name in FUNCTIONS}
 CPU_VERSIONS["normal_cdf_gauss"] = (normal_cdf_gauss, normal_cdf_gauss_f32)
 CPU_VERSIONS["exp_times"] = (exp_times, exp_times_f32)
+CPU_VERSIONS["exp_nonpositive"] = (exp, exp_nonpositive_f32)
 CPU_VERSIONS["log1p_plus"] = (log1p_plus, log1p_plus_f32)
 
