@@ -171,10 +171,30 @@ class CudaBackend(Backend):
                     kernel = self._kernels[key] = make_kernel(formula, arity, ndim, widen)
         return kernel
 
+    def vector_kernel(self, formula, arity, dtype):
+        key = ("vector", formula, arity, dtype)
+        kernel = self._kernels.get(key)
+        if kernel is None:
+            with self._lock:
+                kernel = self._kernels.get(key)
+                if kernel is None:
+                    from ._cuda_kernels import make_vector_kernel
+
+                    kernel = self._kernels[key] = make_vector_kernel(
+                        formula, arity, dtype, dtype == np.float16)
+        return kernel
+
     def _launch(self, cuda, formula, inputs, out, params):
         widen = out.dtype == np.float16  # compute float16 in float32
         arrays = [*inputs, out]
         flat = _flat(arrays)
+        if flat is not None and len(inputs) <= 2 and _vector_aligned(flat):
+            from ._cuda_kernels import VECTOR_BYTES, VECTORS_PER_STEP
+
+            kernel = self.vector_kernel(formula, len(inputs), out.dtype)
+            vectors = out.size // (VECTOR_BYTES // out.dtype.itemsize)
+            kernel[_grid(cuda, max(1, math.ceil(vectors / VECTORS_PER_STEP)))](*flat, params)
+            return
         if flat is not None:
             groups = [flat]
         elif out.ndim == 2:
@@ -252,6 +272,20 @@ def _flat(arrays):
     if all(a.ndim == 1 for a in arrays):
         return arrays  # strided 1-D: the kernel indexes through the strides
     return None
+
+
+def _vector_aligned(flat):
+    """True when the 1-D arrays are contiguous and start on a vector boundary."""
+    from ._cuda_kernels import VECTOR_BYTES
+
+    return all(a.is_c_contiguous() and _address(a) % VECTOR_BYTES == 0 for a in flat)
+
+
+def _address(array):
+    pointer = getattr(array, "device_ctypes_pointer", None)
+    if pointer is None:  # the simulator's arrays wrap NumPy arrays
+        return array.__array_interface__["data"][0]
+    return pointer.value or 0
 
 
 def _extent(a):

@@ -9,6 +9,80 @@ from numba import cuda
 
 from . import _jit
 
+#: Bytes per vector load and store: the widest global access a thread makes.
+VECTOR_BYTES = 16
+#: Vectors loaded per thread before its first store, so that enough bytes
+#: are in flight to cover the memory latency (perf/gpu_kernel_variants.py).
+VECTORS_PER_STEP = 2
+
+if numba.config.ENABLE_CUDASIM:  # type: ignore[attr-defined]  # (set from the environment)
+    # The simulator runs kernels as Python: element by element is the same.
+    def load_vector(array, k, into, slot):
+        lanes = VECTOR_BYTES // array.dtype.itemsize
+        for j in range(lanes):
+            into[slot * lanes + j] = array[k * lanes + j]
+
+    def store_vector(array, k, source, slot):
+        lanes = VECTOR_BYTES // array.dtype.itemsize
+        for j in range(lanes):
+            array[k * lanes + j] = source[slot * lanes + j]
+else:
+    from llvmlite import ir
+    from numba import types
+
+    try:
+        from numba.cuda.extending import intrinsic
+    except ImportError:  # numba-cuda releases that share numba's extension API
+        import functools
+
+        from numba.core.extending import intrinsic as _intrinsic
+
+        intrinsic = functools.partial(_intrinsic, target="cuda")
+
+    def _vector_pointer(context, builder, array_type, array, k):
+        """Pointer to the k-th VECTOR_BYTES-wide vector of a contiguous array."""
+        element = context.get_data_type(array_type.dtype)
+        lanes = VECTOR_BYTES // (array_type.dtype.bitwidth // 8)
+        data = context.make_array(array_type)(context, builder, array).data
+        first = builder.mul(k, ir.Constant(k.type, lanes))
+        vector = ir.VectorType(element, lanes)
+        return builder.bitcast(builder.gep(data, [first]), vector.as_pointer()), lanes
+
+    def _local_pointer(context, builder, local_type, local, slot, lanes, j):
+        data = context.make_array(local_type)(context, builder, local).data
+        index = builder.add(builder.mul(slot, ir.Constant(slot.type, lanes)),
+                            ir.Constant(slot.type, j))
+        return builder.gep(data, [index])
+
+    @intrinsic
+    def load_vector(typingctx, array, k, into, slot):
+        """into[slot*lanes:(slot+1)*lanes] = the k-th vector of ``array``, in one
+        aligned load (``array`` contiguous, its data VECTOR_BYTES-aligned)."""
+        def codegen(context, builder, signature, args):
+            array_type, _, into_type, _ = signature.args
+            array, k, into, slot = args
+            pointer, lanes = _vector_pointer(context, builder, array_type, array, k)
+            vector = builder.load(pointer, align=VECTOR_BYTES)
+            for j in range(lanes):
+                value = builder.extract_element(vector, ir.Constant(ir.IntType(32), j))
+                builder.store(value, _local_pointer(context, builder, into_type, into, slot, lanes, j))
+        return types.void(array, types.intp, into, types.intp), codegen
+
+    @intrinsic
+    def store_vector(typingctx, array, k, source, slot):
+        """The k-th vector of ``array`` = source[slot*lanes:(slot+1)*lanes], in
+        one aligned store."""
+        def codegen(context, builder, signature, args):
+            array_type, _, source_type, _ = signature.args
+            array, k, source, slot = args
+            pointer, lanes = _vector_pointer(context, builder, array_type, array, k)
+            vector = ir.Constant(pointer.type.pointee, ir.Undefined)
+            for j in range(lanes):
+                value = builder.load(_local_pointer(context, builder, source_type, source, slot, lanes, j))
+                vector = builder.insert_element(vector, value, ir.Constant(ir.IntType(32), j))
+            builder.store(vector, pointer, align=VECTOR_BYTES)
+        return types.void(array, types.intp, source, types.intp), codegen
+
 
 @cuda.jit(device=True, inline=True)
 def _to_float32(v):
@@ -86,6 +160,67 @@ def make_kernel(formula, arity, ndim, widen):
                 for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
                     r, c = i // cols, i % cols
                     out[r, c] = device(load(a[r, c]), load(b[r, c]), load(c_[r, c]), *params)
+    return cuda.jit(kernel)
+
+
+def make_vector_kernel(formula, arity, dtype, widen):
+    """A grid-stride kernel applying ``formula`` to contiguous 1-D arrays of
+    ``dtype`` whose data start on a VECTOR_BYTES boundary, with one vector
+    load or store per VECTOR_BYTES (the scalar kernel's 4-byte accesses
+    leave the memory system short of bytes in flight)."""
+    _jit.register_helpers()
+    device = cuda.jit(device=True)(formula)
+    load = _to_float32 if widen else _unchanged
+    element = numba.from_dtype(dtype)
+    lanes = VECTOR_BYTES // dtype.itemsize
+    per_step = VECTORS_PER_STEP
+    size = lanes * per_step
+
+    if arity == 1:
+        def kernel(x, out, params):
+            n, step = out.size, cuda.gridsize(1)
+            vectors = n // lanes
+            a = cuda.local.array(size, element)
+            r = cuda.local.array(size, element)
+            i = cuda.grid(1)
+            while i < vectors:
+                # the steps' loads first, then the arithmetic and stores
+                for u in range(per_step):
+                    if i + u * step < vectors:
+                        load_vector(x, i + u * step, a, u)
+                for j in range(size):
+                    r[j] = device(load(a[j]), *params)
+                for u in range(per_step):
+                    if i + u * step < vectors:
+                        store_vector(out, i + u * step, r, u)
+                i += per_step * step
+            i = vectors * lanes + cuda.grid(1)  # the last n % lanes elements
+            if i < n:
+                out[i] = device(load(x[i]), *params)
+    elif arity == 2:
+        def kernel(u_, v_, out, params):
+            n, step = out.size, cuda.gridsize(1)
+            vectors = n // lanes
+            a = cuda.local.array(size, element)
+            b = cuda.local.array(size, element)
+            r = cuda.local.array(size, element)
+            i = cuda.grid(1)
+            while i < vectors:
+                for u in range(per_step):
+                    if i + u * step < vectors:
+                        load_vector(u_, i + u * step, a, u)
+                        load_vector(v_, i + u * step, b, u)
+                for j in range(size):
+                    r[j] = device(load(a[j]), load(b[j]), *params)
+                for u in range(per_step):
+                    if i + u * step < vectors:
+                        store_vector(out, i + u * step, r, u)
+                i += per_step * step
+            i = vectors * lanes + cuda.grid(1)
+            if i < n:
+                out[i] = device(load(u_[i]), load(v_[i]), *params)
+    else:
+        raise ValueError(f"no vector kernel for {arity} inputs")
     return cuda.jit(kernel)
 
 

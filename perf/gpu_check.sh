@@ -2,6 +2,7 @@
 # On a machine with an NVIDIA GPU (no network needed): the CUDA tests on the
 # real device, then the GPU benchmark.  Runs from the source tree.
 #   bash perf/gpu_check.sh [OUTDIR]
+# GPU_CHECK_VARIANTS=0 leaves out the kernel-form sweep and the call profile.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-perf/results}
@@ -10,9 +11,13 @@ export PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 unset NUMBA_ENABLE_CUDASIM
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv || true
 python3 -c "import numba, numba_cuda; print('numba', numba.__version__, 'numba-cuda', numba_cuda.__version__)" || true
-timeout 240 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$out/gpu_tests.log"
+timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$out/gpu_tests.log"
 tests=${PIPESTATUS[0]}
-timeout 240 python3 perf/bench_gpu.py --json "$out/gpu_bench.json" 2>&1 | tee "$out/gpu_bench.log"
+if [ "${GPU_CHECK_VARIANTS:-1}" = 1 ]; then
+    timeout 200 python3 perf/gpu_kernel_variants.py --json "$out/gpu_variants.json" 2>&1 | tee "$out/gpu_variants.log"
+    timeout 60 python3 perf/gpu_call_overhead.py 2>&1 | tee "$out/gpu_call_overhead.log"
+fi
+timeout 200 python3 perf/bench_gpu.py --json "$out/gpu_bench.json" 2>&1 | tee "$out/gpu_bench.log"
 bench=${PIPESTATUS[0]}
 echo "tests exit $tests, bench exit $bench"
 exit $(( tests || bench ))

@@ -1,16 +1,23 @@
-"""Raw kernel shapes for a memory-bound elementwise op on the GPU, timed
-side by side (no fastrelu call overhead): which grid-stride form and launch
-shape get closest to a device copy.  Used to choose the cuda backend's form.
+"""The cuda backend's kernel forms for a memory-bound op, timed side by side
+with no fastrelu call overhead: which form, vectors in flight per thread and
+launch shape get closest to a device copy.  Used to choose the backend's
+form and constants (``_cuda_kernels.VECTORS_PER_STEP``,
+``_cuda.THREADS_PER_BLOCK``, ``_cuda.BLOCKS_PER_SM``).
 
-    PYTHONPATH=. python perf/gpu_kernel_variants.py
+    PYTHONPATH=. python perf/gpu_kernel_variants.py [--json PATH]
 """
 
+import argparse
+import functools
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 import fastrelu
+from fastrelu import _cuda_kernels
+from fastrelu.definitions import BUILTIN
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_gpu  # noqa: E402
@@ -18,72 +25,121 @@ import bench_gpu  # noqa: E402
 cuda = fastrelu._cuda.numba_cuda()
 
 
-@cuda.jit(device=True, inline=True)
-def relu(x):
-    return x if not (x <= 0) else 0
-
-
-@cuda.jit
-def plain(x, out):
-    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-        out[i] = relu(x[i])
-
-
-@cuda.jit
-def unroll4(x, out):
-    # each thread handles 4 elements a gridsize apart per step
-    n = out.size
-    stride = cuda.gridsize(1)
-    i = cuda.grid(1)
-    while i + 3 * stride < n:
-        a = x[i]
-        b = x[i + stride]
-        c = x[i + 2 * stride]
-        d = x[i + 3 * stride]
-        out[i] = relu(a)
-        out[i + stride] = relu(b)
-        out[i + 2 * stride] = relu(c)
-        out[i + 3 * stride] = relu(d)
-        i += 4 * stride
-    while i < n:
-        out[i] = relu(x[i])
-        i += stride
-
-
-@cuda.jit
-def one_per_thread(x, out):
-    i = cuda.grid(1)
-    if i < out.size:
-        out[i] = relu(x[i])
-
-
 def timed(fn, batch=20, repeats=7):
     return bench_gpu.timed(cuda, fn, batch, repeats)
 
 
-def main():
-    sms = cuda.get_current_device().MULTIPROCESSOR_COUNT
-    print("| dtype | n | variant | GB/s | /copy |")
-    print("|---|---|---|---|---|")
-    for dtype in (np.float32, np.float16):
-        for e in (24, 26, 28):
-            n = 2**e
-            nbytes = 2 * n * np.dtype(dtype).itemsize
-            x = cuda.to_device(np.random.default_rng(0).standard_normal(n).astype(dtype))
-            y = cuda.device_array(n, dtype)
-            copy = nbytes / timed(lambda: y.copy_to_device(x)) / 1e9
-            print(f"| {np.dtype(dtype).name} | 2^{e} | device copy | {copy:.0f} | 1.00 |")
-            variants = {}
-            for threads in (256, 512):
-                for per_sm in (4, 8, 32):
-                    blocks = min(sms * per_sm, (n + threads - 1) // threads)
-                    variants[f"plain {blocks}x{threads}"] = lambda b=blocks, t=threads: plain[b, t](x, y)
-                    variants[f"unroll4 {blocks}x{threads}"] = lambda b=blocks, t=threads: unroll4[b, t](x, y)
-            variants["one per thread"] = lambda: one_per_thread[(n + 255) // 256, 256](x, y)
-            for label, fn in variants.items():
-                gbps = nbytes / timed(fn) / 1e9
-                print(f"| {np.dtype(dtype).name} | 2^{e} | {label} | {gbps:.0f} | {gbps / copy:.2f} |",
-                      flush=True)
+@functools.cache
+def kernel(direction, dtype, per_step):
+    """relu's forward or backward kernel: the scalar form (per_step None) or
+    the vector form with ``per_step`` vectors in flight per thread."""
+    relu = BUILTIN["relu"]
+    formula, arity = (relu.forward, 1) if direction == "forward" else (relu.backward, 2)
+    widen = dtype == np.float16
+    if per_step is None:
+        return _cuda_kernels.make_kernel(formula, arity, 1, widen)
+    default, _cuda_kernels.VECTORS_PER_STEP = _cuda_kernels.VECTORS_PER_STEP, per_step
+    try:
+        return _cuda_kernels.make_vector_kernel(formula, arity, np.dtype(dtype), widen)
+    finally:
+        _cuda_kernels.VECTORS_PER_STEP = default
+
+
+def variants(direction, dtype, sms, n):
+    """label -> (kernel, blocks, threads) for relu's forward or backward."""
+    lanes = _cuda_kernels.VECTOR_BYTES // np.dtype(dtype).itemsize
+    found = {}
+    scalar = kernel(direction, dtype, None)
+    for threads, per_sm in ((512, 32), (256, 8)):
+        blocks = min(sms * per_sm, -(-n // threads))
+        found[f"scalar 4 loads/step {blocks}x{threads}"] = (scalar, blocks, threads)
+    for per_step in (1, 2, 4):
+        vector = kernel(direction, dtype, per_step)
+        items = -(-n // (lanes * per_step))
+        for threads in (256, 512):
+            for per_sm in (4, 8, 16, 32, None):
+                blocks = -(-items // threads)
+                if per_sm is not None:
+                    blocks = min(blocks, sms * per_sm)
+                shape = f"{blocks}x{threads}" if per_sm else f"{blocks}x{threads} (one step each)"
+                found[f"vector {per_step}/step {shape}"] = (vector, blocks, threads)
+    return found
+
+
+def _want_on_device(torch, direction, x, g):
+    tx = torch.as_tensor(x, device="cuda")
+    zero = torch.zeros((), dtype=tx.dtype, device="cuda")
+    kept = tx if direction == "forward" else torch.as_tensor(g, device="cuda")
+    return torch.where(tx <= 0, zero, kept)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--smaller", type=int, default=0,
+                        help="divide every size by 2**SMALLER (a quick check of the script)")
+    args = parser.parse_args(argv)
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    sms = getattr(cuda.get_current_device(), "MULTIPROCESSOR_COUNT", 1)
+    rows = []
+    print("| direction | dtype | n | variant | GB/s | /copy |")
+    print("|---|---|---|---|---|---|")
+    cases = [("forward", np.float32, e) for e in (24, 26, 28)] + [
+        ("backward", np.float32, 26), ("backward", np.float32, 28),
+        ("forward", np.float16, 28), ("forward", np.float64, 27)]
+    for direction, dtype, e in cases:
+        e -= args.smaller
+        n = 2**e
+        item = np.dtype(dtype).itemsize
+        streams = 2 if direction == "forward" else 3
+        rng = np.random.default_rng(e)
+        host = rng.standard_normal(n, dtype=np.float32).astype(dtype)
+        grad = rng.standard_normal(n, dtype=np.float32).astype(dtype)
+        x, g = cuda.to_device(host), cuda.to_device(grad)
+        y = cuda.device_array(n, dtype)
+        copy = 2 * n * item / timed(lambda: y.copy_to_device(x)) / 1e9
+        if torch is not None and torch.cuda.is_available():
+            tx, ty = torch.as_tensor(x, device="cuda"), torch.as_tensor(y, device="cuda")
+            copy = max(copy, 2 * n * item / timed(lambda: ty.copy_(tx)) / 1e9)
+        want = (np.where(host <= 0, dtype(0), host) if direction == "forward"
+                else np.where(host <= 0, dtype(0), grad))
+        inputs = (x,) if direction == "forward" else (g, x)
+        label0 = f"| {direction} | {np.dtype(dtype).name} | 2^{e} |"
+        print(f"{label0} best device copy | {copy:.0f} | 1.00 |", flush=True)
+        checked = set()
+        want_on_device = None
+        if torch is not None and torch.cuda.is_available():
+            want_on_device = _want_on_device(torch, direction, x, g)
+        for label, (launch, blocks, threads) in variants(direction, dtype, sms, n).items():
+            # every form and launch shape gives the right answer before it is timed
+            # (on the device where PyTorch is there: a host check of 2^28 is slow)
+            if want_on_device is not None:
+                ty.fill_(7)
+                launch[blocks, threads](*inputs, y, ())
+                right = torch.equal(ty, want_on_device)
+            elif launch not in checked:
+                checked.add(launch)
+                y.copy_to_device(np.full(n, 7, dtype))
+                launch[blocks, threads](*inputs, y, ())
+                right = np.array_equal(y.copy_to_host(), want)
+            else:
+                right = True
+            if not right:
+                print(f"{label0} {label} | WRONG RESULT | |", flush=True)
+                continue
+            gbps = streams * n * item / timed(lambda: launch[blocks, threads](*inputs, y, ())) / 1e9
+            rows.append({"direction": direction, "dtype": np.dtype(dtype).name, "n": n,
+                         "variant": label, "GB/s": round(gbps, 1), "copy": round(copy, 1),
+                         "ratio": round(gbps / copy, 3)})
+            print(f"{label0} {label} | {gbps:.0f} | {gbps / copy:.2f} |", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            name = getattr(cuda.get_current_device(), "name", b"simulator")
+            name = name.decode() if isinstance(name, bytes) else str(name)
+            json.dump({"device": name, "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,33 @@ def test_float16(name):
     np.testing.assert_allclose(y.astype(np.float32), expected.astype(np.float32), rtol=1e-3, atol=1e-3)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64], ids=lambda t: np.dtype(t).name)
+@pytest.mark.parametrize("offset", [0, 1])
+def test_vector_loads_with_tails_and_misaligned_starts(dtype, offset, monkeypatch):
+    # Aligned contiguous arrays take the kernel with one load per 16 bytes
+    # (its last n % lanes elements one by one); a start one element off takes
+    # the scalar kernel.  Both must give the reference bit for bit.
+    used = []
+    vector_kernel = cuda_backend.vector_kernel
+    monkeypatch.setattr(cuda_backend, "vector_kernel",
+                        lambda *args: used.append(args) or vector_kernel(*args))
+    lanes = 16 // np.dtype(dtype).itemsize
+    for n in (1, lanes - 1, lanes, 3 * lanes + 1, 37 * lanes + lanes - 1):
+        base = np.concatenate([special_values(dtype), random_normal(n + 1, dtype)])[:n + offset]
+        grad = random_normal(base.size, dtype, seed=5)
+        x, g = cuda.to_device(base)[offset:], cuda.to_device(grad)[offset:]
+        used.clear()
+        y = fastrelu.relu(x)
+        dx = fastrelu.relu_backward(g, x)
+        assert bool(used) == (offset == 0), (n, used)
+        want_y = np.where(base[offset:] <= 0, dtype(0), base[offset:])
+        want_dx = np.where(base[offset:] <= 0, dtype(0), grad[offset:])
+        np.testing.assert_array_equal(y.copy_to_host(), want_y)
+        np.testing.assert_array_equal(dx.copy_to_host(), want_dx)
+        fastrelu.relu(x, out=x)  # in place through the same kernel
+        np.testing.assert_array_equal(x.copy_to_host(), want_y)
+
+
 def test_device_arrays_stay_on_the_device():
     x = random_normal(100, np.float32)
     d = cuda.to_device(x)
