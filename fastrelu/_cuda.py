@@ -23,6 +23,10 @@ from .registry import Backend
 THREADS_PER_BLOCK = 512
 #: Blocks per multiprocessor: enough resident warps to hide memory latency.
 BLOCKS_PER_SM = 32
+#: Bytes per load and store of the vector kernel (the widest a thread makes),
+#: and its threads per block (perf/gpu_kernel_variants.py chose both).
+VECTOR_BYTES = 16
+VECTOR_THREADS_PER_BLOCK = 256
 
 
 class CudaBackend(Backend):
@@ -181,19 +185,19 @@ class CudaBackend(Backend):
                     from ._cuda_kernels import make_vector_kernel
 
                     kernel = self._kernels[key] = make_vector_kernel(
-                        formula, arity, dtype, dtype == np.float16)
+                        formula, arity, dtype, VECTOR_BYTES // dtype.itemsize, dtype == np.float16)
         return kernel
 
     def _launch(self, cuda, formula, inputs, out, params):
         widen = out.dtype == np.float16  # compute float16 in float32
         arrays = [*inputs, out]
-        flat = _flat(arrays)
-        if flat is not None and len(inputs) <= 2 and _vector_aligned(flat):
-            from ._cuda_kernels import VECTOR_BYTES, VECTORS_PER_STEP
-
+        flat, contiguous = _flat(arrays)
+        if contiguous and len(inputs) <= 2 and all(_address(a) % VECTOR_BYTES == 0 for a in flat):
             kernel = self.vector_kernel(formula, len(inputs), out.dtype)
-            vectors = out.size // (VECTOR_BYTES // out.dtype.itemsize)
-            kernel[_grid(cuda, max(1, math.ceil(vectors / VECTORS_PER_STEP)))](*flat, params)
+            lanes = VECTOR_BYTES // out.dtype.itemsize
+            threads = out.size // lanes + out.size % lanes
+            blocks = -(-threads // VECTOR_THREADS_PER_BLOCK)
+            kernel[blocks, VECTOR_THREADS_PER_BLOCK](*flat, params)
             return
         if flat is not None:
             groups = [flat]
@@ -218,11 +222,17 @@ def numba_cuda():
     ``numpy.vstack``: every kernel then fails with AttributeError.  We put
     the alias back, as it was, before numba-cuda looks for it.
     """
-    if not hasattr(np, "row_stack"):
-        np.row_stack = np.vstack
-    from numba import cuda
+    global _numba_cuda
+    if _numba_cuda is None:
+        if not hasattr(np, "row_stack"):
+            np.row_stack = np.vstack
+        from numba import cuda
 
-    return cuda
+        _numba_cuda = cuda
+    return _numba_cuda
+
+
+_numba_cuda = None
 
 
 def _probe():
@@ -266,22 +276,18 @@ def _empty(cuda, original, shape, dtype):
 
 
 def _flat(arrays):
+    """The arrays as 1-D views where they allow one (else None), and whether
+    those are contiguous."""
     for order, contiguous in (("C", "is_c_contiguous"), ("F", "is_f_contiguous")):
         if all(getattr(a, contiguous)() for a in arrays):
-            return [a.reshape(a.size, order=order) if a.ndim != 1 else a for a in arrays]
+            return [a.reshape(a.size, order=order) if a.ndim != 1 else a for a in arrays], True
     if all(a.ndim == 1 for a in arrays):
-        return arrays  # strided 1-D: the kernel indexes through the strides
-    return None
-
-
-def _vector_aligned(flat):
-    """True when the 1-D arrays are contiguous and start on a vector boundary."""
-    from ._cuda_kernels import VECTOR_BYTES
-
-    return all(a.is_c_contiguous() and _address(a) % VECTOR_BYTES == 0 for a in flat)
+        return arrays, False  # strided 1-D: the kernel indexes through the strides
+    return None, False
 
 
 def _address(array):
+    """Where the array's first element is in device memory."""
     pointer = getattr(array, "device_ctypes_pointer", None)
     if pointer is None:  # the simulator's arrays wrap NumPy arrays
         return array.__array_interface__["data"][0]
@@ -289,14 +295,10 @@ def _address(array):
 
 
 def _extent(a):
-    interface = getattr(a, "__cuda_array_interface__", None)
-    if interface is None:
-        return None
-    start = interface["data"][0]
-    strides = interface.get("strides") or [a.dtype.itemsize] * a.ndim
+    start, strides = _address(a), tuple(a.strides)
     low = start + sum(min(0, (n - 1) * s) for n, s in zip(a.shape, strides))
     high = start + sum(max(0, (n - 1) * s) for n, s in zip(a.shape, strides)) + a.dtype.itemsize
-    return low, high, start, tuple(strides)
+    return low, high, start, strides
 
 
 def _overlap(out, array):
@@ -304,8 +306,6 @@ def _overlap(out, array):
     if out is array:
         return False
     a, b = _extent(out), _extent(array)
-    if a is None or b is None:
-        return False
     if a[2:] == b[2:]:
         return False
     return a[0] < b[1] and b[0] < a[1]

@@ -1,8 +1,8 @@
 """The cuda backend's kernel forms for a memory-bound op, timed side by side
-with no fastrelu call overhead: which form, vectors in flight per thread and
-launch shape get closest to a device copy.  Used to choose the backend's
-form and constants (``_cuda_kernels.VECTORS_PER_STEP``,
-``_cuda.THREADS_PER_BLOCK``, ``_cuda.BLOCKS_PER_SM``).
+with no fastrelu call overhead: which form and launch shape get closest to
+a device copy.  Used to choose the backend's form and constants
+(``_cuda.VECTOR_THREADS_PER_BLOCK``, ``_cuda.THREADS_PER_BLOCK``,
+``_cuda.BLOCKS_PER_SM``).
 
     PYTHONPATH=. python perf/gpu_kernel_variants.py [--json PATH]
 """
@@ -30,39 +30,29 @@ def timed(fn, batch=20, repeats=7):
 
 
 @functools.cache
-def kernel(direction, dtype, per_step):
-    """relu's forward or backward kernel: the scalar form (per_step None) or
-    the vector form with ``per_step`` vectors in flight per thread."""
+def kernel(direction, dtype, form):
+    """relu's forward or backward kernel in the backend's scalar or vector form."""
     relu = BUILTIN["relu"]
     formula, arity = (relu.forward, 1) if direction == "forward" else (relu.backward, 2)
     widen = dtype == np.float16
-    if per_step is None:
+    if form == "scalar":
         return _cuda_kernels.make_kernel(formula, arity, 1, widen)
-    default, _cuda_kernels.VECTORS_PER_STEP = _cuda_kernels.VECTORS_PER_STEP, per_step
-    try:
-        return _cuda_kernels.make_vector_kernel(formula, arity, np.dtype(dtype), widen)
-    finally:
-        _cuda_kernels.VECTORS_PER_STEP = default
+    lanes = fastrelu._cuda.VECTOR_BYTES // np.dtype(dtype).itemsize
+    return _cuda_kernels.make_vector_kernel(formula, arity, np.dtype(dtype), lanes, widen)
 
 
 def variants(direction, dtype, sms, n):
     """label -> (kernel, blocks, threads) for relu's forward or backward."""
-    lanes = _cuda_kernels.VECTOR_BYTES // np.dtype(dtype).itemsize
+    lanes = fastrelu._cuda.VECTOR_BYTES // np.dtype(dtype).itemsize
     found = {}
-    scalar = kernel(direction, dtype, None)
-    for threads, per_sm in ((512, 32), (256, 8)):
+    for threads, per_sm in ((512, 32), (256, 32), (256, 8)):
         blocks = min(sms * per_sm, -(-n // threads))
-        found[f"scalar 4 loads/step {blocks}x{threads}"] = (scalar, blocks, threads)
-    for per_step in (1, 2, 4):
-        vector = kernel(direction, dtype, per_step)
-        items = -(-n // (lanes * per_step))
-        for threads in (256, 512):
-            for per_sm in (4, 8, 16, 32, None):
-                blocks = -(-items // threads)
-                if per_sm is not None:
-                    blocks = min(blocks, sms * per_sm)
-                shape = f"{blocks}x{threads}" if per_sm else f"{blocks}x{threads} (one step each)"
-                found[f"vector {per_step}/step {shape}"] = (vector, blocks, threads)
+        found[f"scalar, grid-stride {blocks}x{threads}"] = (kernel(direction, dtype, "scalar"),
+                                                            blocks, threads)
+    for threads in (128, 256, 512, 1024):
+        blocks = -(-(n // lanes + n % lanes) // threads)
+        found[f"vector, one per thread {blocks}x{threads}"] = (kernel(direction, dtype, "vector"),
+                                                               blocks, threads)
     return found
 
 

@@ -32,6 +32,7 @@ def small_blocks(monkeypatch):
     # Several blocks and a grid-stride tail even on small arrays.
     monkeypatch.setattr(fastrelu._cuda, "THREADS_PER_BLOCK", 8 if SIMULATED else 64)
     monkeypatch.setattr(fastrelu._cuda, "BLOCKS_PER_SM", 1 if SIMULATED else 2)
+    monkeypatch.setattr(fastrelu._cuda, "VECTOR_THREADS_PER_BLOCK", 8 if SIMULATED else 64)
 
 
 def _data(dtype, n=40):
@@ -188,14 +189,18 @@ def test_torch_and_cupy_arrays_in_place_when_present():
     np.testing.assert_array_equal(cupy.asnumpy(yc), fastrelu.leaky_relu(cupy.asnumpy(c), 0.1))
 
 
-def test_partial_overlap_on_the_device():
-    if SIMULATED:
-        pytest.skip("the simulator's arrays expose no device pointers")
+@pytest.mark.parametrize("shift", [1, 4])  # 4: both ends on a vector boundary
+def test_partial_overlap_on_the_device(shift):
     x = random_normal(64, np.float32)
     d = cuda.to_device(x)
-    fastrelu.relu(d[:-1], out=d[1:])
+    fastrelu.relu(d[:-shift], out=d[shift:])
     expected = x.copy()
-    expected[1:] = np.where(x[:-1] <= 0, 0, x[:-1])
+    expected[shift:] = np.where(x[:-shift] <= 0, 0, x[:-shift])
+    np.testing.assert_array_equal(d.copy_to_host(), expected)
+    d = cuda.to_device(x)
+    fastrelu.relu(d[shift:], out=d[:-shift])
+    expected = x.copy()
+    expected[:-shift] = np.where(x[shift:] <= 0, 0, x[shift:])
     np.testing.assert_array_equal(d.copy_to_host(), expected)
 
 
