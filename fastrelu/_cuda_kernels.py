@@ -10,6 +10,7 @@ import numba
 from numba import cuda
 
 from . import _jit
+from ._cuda import VECTOR_BYTES  # the alignment the vector accesses assume
 
 @functools.cache
 def vector_access(lanes):
@@ -53,15 +54,47 @@ def _vector_intrinsics(lanes):
     def lane(j):
         return ir.Constant(ir.IntType(32), j)
 
+    # 16-bit elements move as four 32-bit words, in PTX written out: LLVM
+    # turns a <4 x i32> load of them back into two 8-byte ones (PTX has no
+    # 8-wide 16-bit access), and 8 bytes per access leave too few in flight.
+    i8p, i16, i32 = ir.IntType(8).as_pointer(), ir.IntType(16), ir.IntType(32)
+    load_words = ir.InlineAsm(ir.FunctionType(ir.LiteralStructType([i32] * 4), [i8p]),
+                              "ld.global.v4.u32 {$0, $1, $2, $3}, [$4];", "=r,=r,=r,=r,l")
+    store_words = ir.InlineAsm(ir.FunctionType(ir.VoidType(), [i8p] + [i32] * 4),
+                               "st.global.v4.u32 [$0], {$1, $2, $3, $4};", "l,r,r,r,r",
+                               side_effect=True)
+    halves_in_words = lanes == 8
+
+    def load_halves(builder, pointer, element):
+        words = builder.call(load_words, [builder.bitcast(pointer, i8p)])
+        halves = []
+        for w in range(4):
+            word = builder.extract_value(words, w)
+            for shift in (0, 16):
+                bits = builder.trunc(builder.lshr(word, ir.Constant(i32, shift)), i16)
+                halves.append(builder.bitcast(bits, element))
+        return halves
+
+    def store_halves(builder, pointer, halves):
+        words = []
+        for w in range(4):
+            low, high = (builder.zext(builder.bitcast(h, i16), i32) for h in halves[2 * w:2 * w + 2])
+            words.append(builder.or_(low, builder.shl(high, ir.Constant(i32, 16))))
+        builder.call(store_words, [builder.bitcast(pointer, i8p)] + words)
+
     @intrinsic
     def load(typingctx, array, k, into):
         def codegen(context, builder, signature, args):
             array_type, _, into_type = signature.args
             array, k, into = args
-            vector = builder.load(vector_pointer(context, builder, array_type, array, k),
-                                  align=lanes * array_type.dtype.bitwidth // 8)
-            for j, item in enumerate(items(context, builder, into_type, into)):
-                builder.store(builder.extract_element(vector, lane(j)), item)
+            pointer = vector_pointer(context, builder, array_type, array, k)
+            if halves_in_words:
+                values = load_halves(builder, pointer, context.get_data_type(array_type.dtype))
+            else:
+                vector = builder.load(pointer, align=VECTOR_BYTES)
+                values = [builder.extract_element(vector, lane(j)) for j in range(lanes)]
+            for value, item in zip(values, items(context, builder, into_type, into)):
+                builder.store(value, item)
         return types.void(array, types.intp, into), codegen
 
     @intrinsic
@@ -70,10 +103,14 @@ def _vector_intrinsics(lanes):
             array_type, _, source_type = signature.args
             array, k, source = args
             pointer = vector_pointer(context, builder, array_type, array, k)
+            values = [builder.load(item) for item in items(context, builder, source_type, source)]
+            if halves_in_words:
+                store_halves(builder, pointer, values)
+                return
             vector = ir.Constant(pointer.type.pointee, ir.Undefined)
-            for j, item in enumerate(items(context, builder, source_type, source)):
-                vector = builder.insert_element(vector, builder.load(item), lane(j))
-            builder.store(vector, pointer, align=lanes * array_type.dtype.bitwidth // 8)
+            for j, value in enumerate(values):
+                vector = builder.insert_element(vector, value, lane(j))
+            builder.store(vector, pointer, align=VECTOR_BYTES)
         return types.void(array, types.intp, source), codegen
 
     return load, store
