@@ -127,7 +127,9 @@ def _unchanged(v):
 
 
 def make_kernel(formula, arity, ndim, widen):
-    """A grid-stride kernel applying ``formula`` to 1-D or 2-D arrays.
+    """A grid-stride kernel applying ``formula`` to 1-D or 2-D arrays, for
+    what the vector kernel does not take (strided or misaligned arrays,
+    three inputs).
 
     ``widen`` loads each element as float32 (for float16 data: the result is
     rounded back on the store).
@@ -197,7 +199,7 @@ def make_kernel(formula, arity, ndim, widen):
 
 def make_vector_kernel(formula, arity, dtype, lanes, widen):
     """A kernel applying ``formula`` to contiguous 1-D arrays of ``dtype``
-    whose data are aligned to ``lanes`` elements: thread i loads, computes and
+    whose data start on a whole vector's boundary: thread i loads, computes and
     stores the i-th vector of ``lanes`` elements, in one access each, and the
     threads after the last whole vector do the n % lanes elements left.
     Launch it with at least n // lanes + n % lanes threads.
