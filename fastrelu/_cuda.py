@@ -52,18 +52,19 @@ class CudaBackend(Backend):
         wrapped = [_to_device(cuda, a) for a in arrays]
         _validate.check_inputs(name, activation, direction, wrapped, labels)
         like = wrapped[0]
+        out_on_gpu = out is not None and _is_gpu(out)
         if out is not None:
-            target = _to_device(cuda, out) if _is_gpu(out) else out
-            _validate.check_out(name, target, like)
+            _validate.check_out(name, _to_device(cuda, out) if out_on_gpu else out, like)
         dtype = like.dtype
         if dtype.kind in "iu":  # integers: relu only (validated above)
             raise TypeError(f"{name}: the cuda backend takes float16/32/64 arrays, not {dtype}")
-        params = tuple((np.float32 if dtype == np.float16 else dtype.type)(p) for p in params)
+        if params:
+            params = tuple((np.float32 if dtype == np.float16 else dtype.type)(p) for p in params)
 
         if out is None:
             result_obj = _empty(cuda, arrays[0], like.shape, like.dtype)
             device_out = _to_device(cuda, result_obj)
-        elif _is_gpu(out):
+        elif out_on_gpu:
             result_obj, device_out = out, _to_device(cuda, out)
         else:  # a NumPy out: compute on the GPU, then copy into it
             result_obj, device_out = out, cuda.device_array(like.shape, dtype)
@@ -75,7 +76,7 @@ class CudaBackend(Backend):
             self._launch(cuda, formula, wrapped, staged, params)
             if staged is not device_out:
                 self._launch(cuda, _copy, [staged], device_out, ())
-        if out is not None and not _is_gpu(out):
+        if out is not None and not out_on_gpu:
             out[...] = device_out.copy_to_host()
             return out
         if host_result and out is None:
@@ -295,10 +296,15 @@ def _address(array):
 
 
 def _extent(a):
+    """The first and one past the last byte ``a`` touches, where it starts, its strides."""
     start, strides = _address(a), tuple(a.strides)
-    low = start + sum(min(0, (n - 1) * s) for n, s in zip(a.shape, strides))
-    high = start + sum(max(0, (n - 1) * s) for n, s in zip(a.shape, strides)) + a.dtype.itemsize
-    return low, high, start, strides
+    low = high = start
+    for n, stride in zip(a.shape, strides):
+        if stride < 0:
+            low += (n - 1) * stride
+        else:
+            high += (n - 1) * stride
+    return low, high + a.dtype.itemsize, start, strides
 
 
 def _overlap(out, array):

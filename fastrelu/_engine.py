@@ -65,6 +65,7 @@ def forward_function(definition, parse_params):
     """
     fast = FastPath(definition, "forward")
     entries, params32, params64 = fast.entries, fast.params[_F32], fast.params[_F64]
+    defaults = _default_params(parse_params)
     block_default, threshold = registry._block_default, _config.PARALLEL_THRESHOLD_BYTES
     ndarray, f32, f64, empty, pooled = np.ndarray, _F32, _F64, np.empty, _buffers.SMALLEST
 
@@ -100,7 +101,8 @@ def forward_function(definition, parse_params):
                 result = fast.run_half((x,), out, backend)
                 if result is not None:
                     return result
-        return elementwise(definition, "forward", (x,), ("x",), parse_params((), {}), out, backend)
+        params = parse_params((), {}) if defaults is None else defaults
+        return elementwise(definition, "forward", (x,), ("x",), params, out, backend)
 
     # Apart, because taking ``*args, **kwargs`` costs a small call a tenth
     # of its time: activations without parameters do without.
@@ -120,6 +122,7 @@ def backward_function(definition, parse_params, labels=("grad", "x"), public_nam
     ``definition``'s backward, as :func:`forward_function`."""
     fast = FastPath(definition, "backward")
     entries, params32, params64 = fast.entries, fast.params[_F32], fast.params[_F64]
+    defaults = _default_params(parse_params)
     block_default, threshold = registry._block_default, _config.PARALLEL_THRESHOLD_BYTES
     ndarray, f32, f64, empty, pooled = np.ndarray, _F32, _F64, np.empty, _buffers.SMALLEST
 
@@ -152,8 +155,9 @@ def backward_function(definition, parse_params, labels=("grad", "x"), public_nam
                 result = fast.run_half((grad, x), out, backend)
                 if result is not None:
                     return result
-        return elementwise(definition, "backward", (grad, x), labels, parse_params((), {}),
-                           out, backend, public_name)
+        params = parse_params((), {}) if defaults is None else defaults
+        return elementwise(definition, "backward", (grad, x), labels, params, out, backend,
+                           public_name)
 
     def backward_with_params(grad, x, *args, out=None, backend=None, **kwargs):
         if args or kwargs:
@@ -164,6 +168,16 @@ def backward_function(definition, parse_params, labels=("grad", "x"), public_nam
     function = backward_with_params if definition.params else backward
     function.fast_path = fast
     return function
+
+
+def _default_params(parse_params):
+    """The checked parameters of a call that gives none, worked out once (the
+    general path for GPU arrays and other layouts takes them on every call);
+    None where a parameter has no default, so that such a call raises."""
+    try:
+        return parse_params((), {})
+    except TypeError:
+        return None
 
 
 class FastPath:
