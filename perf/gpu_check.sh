@@ -16,7 +16,8 @@ tests=${PIPESTATUS[0]}
 if [ "${GPU_CHECK_VARIANTS:-1}" = 1 ]; then
     timeout 200 python3 perf/gpu_kernel_variants.py --json "$out/gpu_variants.json" 2>&1 | tee "$out/gpu_variants.log"
 fi
-timeout 60 python3 perf/gpu_call_overhead.py 2>&1 | tee "$out/gpu_call_overhead.log"
+{ timeout 60 python3 perf/gpu_call_overhead.py; timeout 60 python3 perf/cuda_host_path.py; } 2>&1 |
+    tee "$out/gpu_call_overhead.log"
 timeout 200 python3 perf/bench_gpu.py --json "$out/gpu_bench.json" 2>&1 | tee "$out/gpu_bench.log"
 bench=${PIPESTATUS[0]}
 echo "tests exit $tests, bench exit $bench"
