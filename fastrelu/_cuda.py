@@ -27,6 +27,10 @@ BLOCKS_PER_SM = 32
 #: and its threads per block (perf/gpu_kernel_variants.py chose both).
 VECTOR_BYTES = 16
 VECTOR_THREADS_PER_BLOCK = 256
+#: Fewest blocks per launch: Numba warns about grids under 128 blocks (a hint
+#: for kernel authors, not for fastrelu's users, whose small arrays get small
+#: grids by design); the blocks past the end of the array return at once.
+MIN_BLOCKS = 128
 
 
 class CudaBackend(Backend):
@@ -197,7 +201,7 @@ class CudaBackend(Backend):
             kernel = self.vector_kernel(formula, len(inputs), out.dtype)
             lanes = VECTOR_BYTES // out.dtype.itemsize
             threads = out.size // lanes + out.size % lanes
-            blocks = -(-threads // VECTOR_THREADS_PER_BLOCK)
+            blocks = max(MIN_BLOCKS, -(-threads // VECTOR_THREADS_PER_BLOCK))
             kernel[blocks, VECTOR_THREADS_PER_BLOCK](*flat, params)
             return
         if flat is not None:
@@ -326,5 +330,5 @@ def _multiprocessors(device_id):
 
 def _grid(cuda, n):
     sms = _multiprocessors(getattr(cuda.get_current_device(), "id", 0))
-    blocks = max(1, min(math.ceil(n / THREADS_PER_BLOCK), sms * BLOCKS_PER_SM))
+    blocks = max(MIN_BLOCKS, min(math.ceil(n / THREADS_PER_BLOCK), sms * BLOCKS_PER_SM))
     return blocks, THREADS_PER_BLOCK

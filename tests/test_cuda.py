@@ -6,6 +6,8 @@ conftest when no GPU is present) on small arrays; on a machine with a GPU the
 same tests run on the device unchanged.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -33,6 +35,8 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(fastrelu._cuda, "THREADS_PER_BLOCK", 8 if SIMULATED else 64)
     monkeypatch.setattr(fastrelu._cuda, "BLOCKS_PER_SM", 1 if SIMULATED else 2)
     monkeypatch.setattr(fastrelu._cuda, "VECTOR_THREADS_PER_BLOCK", 8 if SIMULATED else 64)
+    if SIMULATED:  # the simulator runs every thread in Python: no idle blocks
+        monkeypatch.setattr(fastrelu._cuda, "MIN_BLOCKS", 1)
 
 
 def _data(dtype, n=40):
@@ -97,6 +101,20 @@ def test_vector_loads_with_tails_and_misaligned_starts(dtype, offset, monkeypatc
         np.testing.assert_array_equal(dx.copy_to_host(), want_dx)
         fastrelu.relu(x, out=x)  # in place through the same kernel
         np.testing.assert_array_equal(x.copy_to_host(), want_y)
+
+
+def test_small_arrays_launch_without_numba_occupancy_warnings():
+    if SIMULATED:
+        pytest.skip("the simulator does not warn about small grids")
+    from numba.core.errors import NumbaPerformanceWarning
+
+    x = cuda.to_device(random_normal(37, np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NumbaPerformanceWarning)
+        y = fastrelu.relu(x)  # the vector kernel
+        fastrelu.relu(x[1:])  # the scalar one (misaligned)
+        fastrelu.relu_mask(x)
+    np.testing.assert_array_equal(y.copy_to_host(), np.maximum(x.copy_to_host(), 0))
 
 
 def test_device_arrays_stay_on_the_device():
