@@ -12,6 +12,7 @@ from numba import cuda
 from . import _jit
 from ._cuda import VECTOR_BYTES  # the alignment the vector accesses assume
 
+
 @functools.cache
 def vector_access(lanes):
     """``load(array, k, into)``: into[:lanes] = array[k*lanes:(k+1)*lanes], and
@@ -63,6 +64,8 @@ def _vector_intrinsics(lanes):
     store_words = ir.InlineAsm(ir.FunctionType(ir.VoidType(), [i8p] + [i32] * 4),
                                "st.global.v4.u32 [$0], {$1, $2, $3, $4};", "l,r,r,r,r",
                                side_effect=True)
+    # (The load is not marked as having side effects: each thread reads a
+    # vector before its one store there, and the store depends on the value.)
     halves_in_words = lanes == 8
 
     def load_halves(builder, pointer, element):
