@@ -201,7 +201,7 @@ class CudaBackend(Backend):
             kernel = self.vector_kernel(formula, len(inputs), out.dtype)
             lanes = VECTOR_BYTES // out.dtype.itemsize
             threads = out.size // lanes + out.size % lanes
-            blocks = max(MIN_BLOCKS, -(-threads // VECTOR_THREADS_PER_BLOCK))
+            blocks = max(_fewest_blocks(), -(-threads // VECTOR_THREADS_PER_BLOCK))
             kernel[blocks, VECTOR_THREADS_PER_BLOCK](*flat, params)
             return
         if flat is not None:
@@ -328,7 +328,15 @@ def _multiprocessors(device_id):
     return getattr(cuda.get_current_device(), "MULTIPROCESSOR_COUNT", 1)
 
 
+def _fewest_blocks():
+    """MIN_BLOCKS on a GPU; 1 under the simulator, which runs every thread as
+    Python and warns about no grid."""
+    import numba
+
+    return 1 if numba.config.ENABLE_CUDASIM else MIN_BLOCKS
+
+
 def _grid(cuda, n):
     sms = _multiprocessors(getattr(cuda.get_current_device(), "id", 0))
-    blocks = max(MIN_BLOCKS, min(math.ceil(n / THREADS_PER_BLOCK), sms * BLOCKS_PER_SM))
+    blocks = max(_fewest_blocks(), min(math.ceil(n / THREADS_PER_BLOCK), sms * BLOCKS_PER_SM))
     return blocks, THREADS_PER_BLOCK

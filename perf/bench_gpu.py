@@ -6,10 +6,12 @@ repeats of a batch of back-to-back calls timed with CUDA events, so host-side
 launch overhead overlaps device work as it does in a training loop.
 
     PYTHONPATH=. python perf/bench_gpu.py [--quick] [--json PATH]
+    PYTHONPATH=. python perf/bench_gpu.py --activations [--json PATH]
 """
 
 import argparse
 import json
+import pathlib
 import platform
 import statistics
 import sys
@@ -34,17 +36,85 @@ def timed(cuda, fn, batch, repeats):
     return statistics.median(samples)
 
 
+def activations(cuda, n, args):
+    """Every activation, forward (out=) and backward (out=), float32, on device
+    arrays, beside the device copy and PyTorch's calls (those its autograd
+    runs, from perf/bench.py); each result checked against PyTorch's first."""
+    import fastrelu
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    from bench import torch_calls
+
+    torch_fns = torch_calls()
+    if torch_fns is not None:
+        import torch
+        if not torch.cuda.is_available():
+            torch_fns = None
+    batch, repeats = args.batch or 20, args.repeats or 11
+    rng = np.random.default_rng(0)
+    host_x = (rng.standard_normal(n) * 3).astype(np.float32)
+    host_g = rng.standard_normal(n).astype(np.float32)
+    x, g, y = cuda.to_device(host_x), cuda.to_device(host_g), cuda.device_array(n, np.float32)
+    copy = 2 * 4 * n / timed(cuda, lambda: y.copy_to_device(x), batch, repeats) / 1e9
+    if torch_fns is not None:
+        tx, tg, ty = (torch.as_tensor(a, device="cuda") for a in (x, g, y))
+        copy = max(copy, 2 * 4 * n / timed(cuda, lambda: ty.copy_(tx), batch, repeats) / 1e9)
+    rows = []
+    print(f"float32, n = {n}, best device copy {copy:.0f} GB/s", flush=True)
+    for name in [*fastrelu.activations(), "gelu_tanh"]:
+        if name in ("prelu", "rrelu"):  # a weight array / random slopes: not elementwise alone
+            continue
+        fn = fastrelu.gelu if name == "gelu_tanh" else getattr(fastrelu, name)
+        extra = ("tanh",) if name == "gelu_tanh" else ()
+        row = {"activation": name}
+        for direction in ("forward", "backward"):
+            call = fn if direction == "forward" else fn.backward
+            arrays = (x,) if direction == "forward" else (g, x)
+            moved = 4 * n * (len(arrays) + 1)
+            run = lambda: call(*arrays, *extra, out=y)  # noqa: E731
+            run()
+            if torch_fns is not None and name in torch_fns:
+                forward_fn, backward_fn = torch_fns[name]
+                theirs = (lambda: forward_fn(tx)) if direction == "forward" else (
+                    lambda: backward_fn(tg, tx))
+                expected = theirs().cpu().numpy()
+                row[f"{direction} max abs diff vs torch"] = float(
+                    np.max(np.abs(y.copy_to_host() - expected)))
+                row[f"{direction} torch"] = round(moved / timed(cuda, theirs, batch, repeats) / 1e9, 1)
+            row[f"{direction} fastrelu"] = round(moved / timed(cuda, run, batch, repeats) / 1e9, 1)
+            row[f"{direction} / copy"] = round(row[f"{direction} fastrelu"] / copy, 3)
+            if f"{direction} torch" in row:
+                row[f"{direction} / torch"] = round(row[f"{direction} fastrelu"]
+                                                    / row[f"{direction} torch"], 3)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    result = {"n": n, "dtype": "float32", "copy": round(copy, 1), "rows": rows,
+              "when": time.strftime("%Y-%m-%d %H:%M:%S"), "unit": "GB/s, bytes read + written"}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    return result
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--exponents", type=int, nargs="+", default=None,
                         help="sizes as powers of two (default 20..28)")
+    parser.add_argument("--activations", action="store_true",
+                        help="every activation, forward and backward, at one size, beside PyTorch")
+    parser.add_argument("--activation-exponent", type=int, default=26,
+                        help="the size for --activations, as a power of two (default 26)")
+    parser.add_argument("--batch", type=int, default=None, help="calls per timed batch")
+    parser.add_argument("--repeats", type=int, default=None, help="timed batches per figure")
     args = parser.parse_args(argv)
 
     import fastrelu
 
     cuda = fastrelu._cuda.numba_cuda()
+    if args.activations:
+        return activations(cuda, 2**args.activation_exponent, args)
 
     try:
         import torch

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU (no network needed): the CUDA tests on the
-# real device, then the GPU benchmark.  Runs from the source tree.
+# real device, then the GPU benchmarks (relu and relu_backward by size, every
+# activation at 2^26 float32).  Runs from the source tree.
 #   bash perf/gpu_check.sh [OUTDIR]
 # GPU_CHECK_VARIANTS=0 leaves out the kernel-form sweep.
 set -uo pipefail
@@ -20,5 +21,7 @@ fi
     tee "$out/gpu_call_overhead.log"
 timeout 200 python3 perf/bench_gpu.py --json "$out/gpu_bench.json" 2>&1 | tee "$out/gpu_bench.log"
 bench=${PIPESTATUS[0]}
+timeout 200 python3 perf/bench_gpu.py --activations --json "$out/gpu_activations.json" 2>&1 |
+    tee "$out/gpu_activations.log"
 echo "tests exit $tests, bench exit $bench"
 exit $(( tests || bench ))

@@ -35,8 +35,6 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(fastrelu._cuda, "THREADS_PER_BLOCK", 8 if SIMULATED else 64)
     monkeypatch.setattr(fastrelu._cuda, "BLOCKS_PER_SM", 1 if SIMULATED else 2)
     monkeypatch.setattr(fastrelu._cuda, "VECTOR_THREADS_PER_BLOCK", 8 if SIMULATED else 64)
-    if SIMULATED:  # the simulator runs every thread in Python: no idle blocks
-        monkeypatch.setattr(fastrelu._cuda, "MIN_BLOCKS", 1)
 
 
 def _data(dtype, n=40):
