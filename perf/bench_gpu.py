@@ -77,9 +77,11 @@ def activations(cuda, n, args):
                 forward_fn, backward_fn = torch_fns[name]
                 theirs = (lambda: forward_fn(tx)) if direction == "forward" else (
                     lambda: backward_fn(tg, tx))
-                expected = theirs().cpu().numpy()
-                row[f"{direction} max abs diff vs torch"] = float(
-                    np.max(np.abs(y.copy_to_host() - expected)))
+                ours, expected = y.copy_to_host(), theirs().cpu().numpy()
+                # the figures are for right answers only
+                np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-5,
+                                           err_msg=f"{name} {direction}")
+                row[f"{direction} max abs diff vs torch"] = float(np.max(np.abs(ours - expected)))
                 row[f"{direction} torch"] = round(moved / timed(cuda, theirs, batch, repeats) / 1e9, 1)
             row[f"{direction} fastrelu"] = round(moved / timed(cuda, run, batch, repeats) / 1e9, 1)
             row[f"{direction} / copy"] = round(row[f"{direction} fastrelu"] / copy, 3)
