@@ -104,14 +104,13 @@ def test_vector_loads_with_tails_and_misaligned_starts(dtype, offset, monkeypatc
 def test_small_arrays_launch_without_numba_occupancy_warnings():
     if SIMULATED:
         pytest.skip("the simulator does not warn about small grids")
-    from numba.core.errors import NumbaPerformanceWarning
-
     x = cuda.to_device(random_normal(37, np.float32))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", NumbaPerformanceWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # (numba-cuda has its own warning classes)
         y = fastrelu.relu(x)  # the vector kernel
         fastrelu.relu(x[1:])  # the scalar one (misaligned)
         fastrelu.relu_mask(x)
+    assert not [w for w in caught if "under-utilization" in str(w.message)]
     np.testing.assert_array_equal(y.copy_to_host(), np.maximum(x.copy_to_host(), 0))
 
 
