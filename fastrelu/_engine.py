@@ -65,7 +65,7 @@ def forward_function(definition, parse_params):
     """
     fast = FastPath(definition, "forward")
     entries, params32, params64 = fast.entries, fast.params[_F32], fast.params[_F64]
-    defaults = _default_params(parse_params)
+    defaults = fast.defaults
     block_default, threshold = registry._block_default, _config.PARALLEL_THRESHOLD_BYTES
     ndarray, f32, f64, empty, pooled = np.ndarray, _F32, _F64, np.empty, _buffers.SMALLEST
 
@@ -122,7 +122,7 @@ def backward_function(definition, parse_params, labels=("grad", "x"), public_nam
     ``definition``'s backward, as :func:`forward_function`."""
     fast = FastPath(definition, "backward")
     entries, params32, params64 = fast.entries, fast.params[_F32], fast.params[_F64]
-    defaults = _default_params(parse_params)
+    defaults = fast.defaults
     block_default, threshold = registry._block_default, _config.PARALLEL_THRESHOLD_BYTES
     ndarray, f32, f64, empty, pooled = np.ndarray, _F32, _F64, np.empty, _buffers.SMALLEST
 
@@ -170,16 +170,6 @@ def backward_function(definition, parse_params, labels=("grad", "x"), public_nam
     return function
 
 
-def _default_params(parse_params):
-    """The checked parameters of a call that gives none, worked out once (the
-    general path for GPU arrays and other layouts takes them on every call);
-    None where a parameter has no default, so that such a call raises."""
-    try:
-        return parse_params((), {})
-    except TypeError:
-        return None
-
-
 class FastPath:
     """What the short path of a public function needs, and its slow steps.
 
@@ -197,10 +187,13 @@ class FastPath:
     def __init__(self, activation, direction):
         self._activation = activation
         self._direction = direction
-        # The default parameters cast to each dtype; None without defaults.
+        # The default parameters (what a call that gives none checks to, and
+        # what the general path takes), and cast to each dtype; None where
+        # one has no default.
         empty = inspect.Parameter.empty
         defaults = (None if any(d is empty for _, d in activation.params)
                     else tuple(float(d) for _, d in activation.params))
+        self.defaults = defaults
         self.params = {t: None if defaults is None else tuple(t.type(p) for p in defaults)
                        for t in (_F32, _F64)}
         # float16 where the activation has a loop on the values' int16 bits
