@@ -57,8 +57,9 @@ class CudaBackend(Backend):
         _validate.check_inputs(name, activation, direction, wrapped, labels)
         like = wrapped[0]
         out_on_gpu = out is not None and _is_gpu(out)
+        gpu_out = _to_device(cuda, out) if out_on_gpu else None
         if out is not None:
-            _validate.check_out(name, _to_device(cuda, out) if out_on_gpu else out, like)
+            _validate.check_out(name, gpu_out if out_on_gpu else out, like)
         dtype = like.dtype
         if dtype.kind in "iu":  # integers: relu only (validated above)
             raise TypeError(f"{name}: the cuda backend takes float16/32/64 arrays, not {dtype}")
@@ -69,7 +70,7 @@ class CudaBackend(Backend):
             result_obj = _empty(cuda, arrays[0], like.shape, like.dtype)
             device_out = _to_device(cuda, result_obj)
         elif out_on_gpu:
-            result_obj, device_out = out, _to_device(cuda, out)
+            result_obj, device_out = out, gpu_out
         else:  # a NumPy out: compute on the GPU, then copy into it
             result_obj, device_out = out, cuda.device_array(like.shape, dtype)
         if like.size:
@@ -155,42 +156,30 @@ class CudaBackend(Backend):
         return result_obj
 
     def mask_kernels(self, widen):
-        key = ("mask", widen)
-        kernels = self._kernels.get(key)
-        if kernels is None:
-            with self._lock:
-                kernels = self._kernels.get(key)
-                if kernels is None:
-                    from ._cuda_kernels import make_mask_kernels
-
-                    kernels = self._kernels[key] = make_mask_kernels(widen)
-        return kernels
+        return self._cached(("mask", widen), "make_mask_kernels", widen)
 
     # -- kernels ------------------------------------------------------------
 
     def kernel(self, formula, arity, ndim, widen):
-        key = (formula, arity, ndim, widen)
-        kernel = self._kernels.get(key)
-        if kernel is None:
-            with self._lock:
-                kernel = self._kernels.get(key)
-                if kernel is None:
-                    from ._cuda_kernels import make_kernel
-
-                    kernel = self._kernels[key] = make_kernel(formula, arity, ndim, widen)
-        return kernel
+        return self._cached((formula, arity, ndim, widen), "make_kernel", formula, arity, ndim, widen)
 
     def vector_kernel(self, formula, arity, dtype):
-        key = ("vector", formula, arity, dtype)
+        return self._cached(("vector", formula, arity, dtype), "make_vector_kernel",
+                            formula, arity, dtype, VECTOR_BYTES // dtype.itemsize,
+                            dtype == np.float16)
+
+    def _cached(self, key, maker, *args):
+        """The kernel that ``_cuda_kernels.<maker>(*args)`` makes, made once per
+        key (compiling happens later, per argument types, in Numba's
+        dispatcher); the kernel module is imported on the first miss."""
         kernel = self._kernels.get(key)
         if kernel is None:
             with self._lock:
                 kernel = self._kernels.get(key)
                 if kernel is None:
-                    from ._cuda_kernels import make_vector_kernel
+                    from . import _cuda_kernels
 
-                    kernel = self._kernels[key] = make_vector_kernel(
-                        formula, arity, dtype, VECTOR_BYTES // dtype.itemsize, dtype == np.float16)
+                    kernel = self._kernels[key] = getattr(_cuda_kernels, maker)(*args)
         return kernel
 
     def _launch(self, cuda, formula, inputs, out, params):
@@ -199,10 +188,7 @@ class CudaBackend(Backend):
         flat, contiguous = _flat(arrays)
         if contiguous and len(inputs) <= 2 and all(_address(a) % VECTOR_BYTES == 0 for a in flat):
             kernel = self.vector_kernel(formula, len(inputs), out.dtype)
-            lanes = VECTOR_BYTES // out.dtype.itemsize
-            threads = out.size // lanes + out.size % lanes
-            blocks = max(_fewest_blocks(), -(-threads // VECTOR_THREADS_PER_BLOCK))
-            kernel[blocks, VECTOR_THREADS_PER_BLOCK](*flat, params)
+            kernel[_vector_grid(out.size, out.dtype.itemsize)](*flat, params)
             return
         if flat is not None:
             groups = [flat]
@@ -334,6 +320,14 @@ def _fewest_blocks():
     import numba
 
     return 1 if numba.config.ENABLE_CUDASIM else MIN_BLOCKS
+
+
+def _vector_grid(n, itemsize):
+    """Blocks and threads for the vector kernel on n elements: a thread per
+    whole vector and one per element left after them."""
+    lanes = VECTOR_BYTES // itemsize
+    threads = n // lanes + n % lanes
+    return max(_fewest_blocks(), -(-threads // VECTOR_THREADS_PER_BLOCK)), VECTOR_THREADS_PER_BLOCK
 
 
 def _grid(cuda, n):

@@ -74,12 +74,17 @@ def main(argv=None):
     for label, fn in calls.items():
         print(f"{label}: {per_call_us(fn):.1f} us of host time per call (best of 7 x 20000)")
     if args.profile:
-        profile = cProfile.Profile()
-        profile.enable()
-        for _ in range(20000):
-            fastrelu.relu(x, out=y)
-        profile.disable()
-        pstats.Stats(profile).sort_stats("tottime").print_stats(20)
+        print_profile(lambda: fastrelu.relu(x, out=y), calls=20000, lines=20)
+
+
+def print_profile(fn, calls, lines):
+    """cProfile of ``calls`` calls of ``fn``, the ``lines`` costliest functions."""
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(calls):
+        fn()
+    profile.disable()
+    pstats.Stats(profile).sort_stats("tottime").print_stats(lines)
 
 
 if __name__ == "__main__":

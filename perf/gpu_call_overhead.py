@@ -6,13 +6,12 @@ bare launch of the same kernel, and prints a cProfile of the call path.
     PYTHONPATH=. python perf/gpu_call_overhead.py
 """
 
-import cProfile
-import pstats
 import time
 
 import numpy as np
 
 import fastrelu
+from cuda_host_path import print_profile  # perf/ is on the path when run as a script
 
 cuda = fastrelu._cuda.numba_cuda()
 
@@ -33,16 +32,10 @@ def main():
     backend = fastrelu.registry.lookup("cuda")
     formula = fastrelu.relu.definition.forward
     kernel = backend.vector_kernel(formula, 1, x.dtype)  # what the call launches here
-    threads = fastrelu._cuda.VECTOR_THREADS_PER_BLOCK
-    grid = max(fastrelu._cuda._fewest_blocks(), -(-x.size // 4 // threads)), threads
+    grid = fastrelu._cuda._vector_grid(x.size, x.dtype.itemsize)
     print(f"fastrelu.relu(x, out=y): {per_call_us(lambda: fastrelu.relu(x, out=y)):.1f} us per call")
     print(f"bare kernel[grid](x, y, ()): {per_call_us(lambda: kernel[grid](x, y, ())):.1f} us per call")
-    profile = cProfile.Profile()
-    profile.enable()
-    for _ in range(500):
-        fastrelu.relu(x, out=y)
-    profile.disable()
-    pstats.Stats(profile).sort_stats("tottime").print_stats(14)
+    print_profile(lambda: fastrelu.relu(x, out=y), calls=500, lines=14)
 
 
 if __name__ == "__main__":
