@@ -12,6 +12,9 @@ Prints, from mpmath at 50 digits:
   (its Chebyshev series to degree 13, rewritten in powers of u for Horner's
   rule, whose chain of dependent operations is half Clenshaw's);
 
+* for float32 tanh, expm1(r) = r + r^2 P(r) on |r| <= ln(2)/2 with P of
+  degree 6, fitted by least squares in relative error at Chebyshev nodes;
+
 * for float32 gelu, Phi(-y) exp(y^2 / 2) (y + 3) as a polynomial in
   t = (y - 3) / (y + 3), and for float64 gelu the same with y + 5, as 24
   Chebyshev coefficients (evaluated by Clenshaw's recurrence);
@@ -49,6 +52,20 @@ def erf_over_x_polynomial(degree, nodes=2000):
     weights = 1 / exact
     matrix = np.vander(z, degree + 1, increasing=True) * weights[:, None]
     coefficients, *_ = np.linalg.lstsq(matrix, exact * weights, rcond=None)
+    return coefficients
+
+
+def expm1_polynomial(degree, nodes=3000):
+    """c[0] + c[1] r + ... ~ (expm1(r) - r) / r^2, |r| <= ln(2)/2, weighted so
+    that the relative error of r + r^2 P(r) is what is minimised."""
+    half = float(mpmath.log(2) / 2)
+    r = half * np.cos(np.pi * (np.arange(nodes) + 0.5) / nodes)
+    exact = np.array([float(mpmath.expm1(mpmath.mpf(float(v)))) for v in r])
+    tail = np.array([float((mpmath.expm1(mpmath.mpf(float(v))) - v) / mpmath.mpf(float(v)) ** 2)
+                     for v in r])
+    weights = r * r / np.abs(exact)
+    matrix = np.vander(r, degree + 1, increasing=True) * weights[:, None]
+    coefficients, *_ = np.linalg.lstsq(matrix, tail * weights, rcond=None)
     return coefficients
 
 
@@ -105,6 +122,14 @@ def main():
     grid = np.linspace(1, 4, 20001)
     error = max_relative_error(lambda x: np.polyval(erfcx_powers[::-1], (2 * x - 5) / 3), erfcx, grid)
     print("erfcx on [1, 4], powers of u = (2x - 5) / 3:", [float(c) for c in erfcx_powers],
+          f"max relative error {error:.2e}")
+
+    expm1_tail = expm1_polynomial(6)
+    half = float(mpmath.log(2) / 2)
+    grid = np.linspace(-half, half, 20000)  # an even count: 0 is not on it
+    error = max_relative_error(lambda r: r + r * r * np.polyval(expm1_tail[::-1], r), mpmath.expm1,
+                               grid)
+    print("(expm1(r) - r) / r^2 on |r| <= ln(2)/2, powers of r:", [float(c) for c in expm1_tail],
           f"max relative error {error:.2e}")
 
     tail = normal_tail_polynomial(9)
