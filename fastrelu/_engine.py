@@ -200,7 +200,7 @@ class FastPath:
         # (relu) and no parameters: the arrays go in as int16 views.
         half = activation.half_forward if direction == "forward" else activation.half_backward
         self.half = half is not None and defaults == ()
-        # Backend name -> _Entry (_NO_ENTRY where the backend has none),
+        # Backend name -> CheckedEntry (_NO_ENTRY where the backend has none),
         # for float values and for float16 bits.  Emptied whenever a
         # backend is registered.
         self.entries = {}
@@ -219,7 +219,7 @@ class FastPath:
         entry = entries.get(name)
         if entry is None:
             generation = registry.generation
-            entry = _Entry.find(name, self._activation, self._direction, bits)
+            entry = CheckedEntry.find(name, self._activation, self._direction, bits)
             if generation == registry.generation:  # else it may be a replaced backend's
                 entries[name] = entry
         return entry
@@ -251,12 +251,14 @@ class FastPath:
         return out if done else None
 
 
-class _Entry:
-    """One loop backend's checked entry for one activation and direction."""
+class CheckedEntry:
+    """One loop backend's checked entry (a compiled function of arrays of one
+    dtype, then other arguments, that returns whether it ran): for one
+    activation and direction here, and for the relu masks (``masks``)."""
 
     _lock = threading.Lock()
 
-    def __init__(self, backend, dispatcher, largest):
+    def __init__(self, backend, dispatcher, largest=None):
         self._backend = backend
         self._dispatcher = dispatcher
         # Large relu results on the parallel backend are streamed

@@ -1,9 +1,10 @@
 """CPU loops of the 1-bit relu mask; imported on first use (it imports Numba).
 
 float32/float64 forward: vector IR, eight elements compared at once and the
-comparison read as their mask byte.  Backward, and forward on float16 and
-integer data: the integer bits of the values (int16/32/64 views), which
+comparison read as their mask byte.  Backward: a select of eight elements
+by the lanes of their mask byte, on the values or their integer bits, which
 keeps NaN and -0 exactly and writes every element with a full store.
+Forward on float16 and integer data: on the integer bits (int16/32/64 views).
 """
 
 import numba
@@ -14,6 +15,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import _jit
+from ._cpu import _partly_overlaps
 from ._streaming_kernel import _store_fence
 from .definitions import relu
 
@@ -183,15 +185,28 @@ def _last_byte(x, out, mask, whole):
 
 
 def _last_byte_backward(grad_bits, out_bits, mask, whole):
-    """The elements after the last whole mask byte, from their partial byte."""
+    """The elements after the last whole mask byte, from their partial byte
+    (integer views, or float32/float64 values)."""
     for i in range(8 * whole, grad_bits.size):
-        keep = (np.int64(mask[whole]) >> (i - 8 * whole)) & 1
-        out_bits[i] = grad_bits[i] if keep else 0
+        # Two stores, not one of a conditional expression: on float values
+        # that would go through float64 and quiet a signalling NaN.
+        if (np.int64(mask[whole]) >> (i - 8 * whole)) & 1:
+            out_bits[i] = grad_bits[i]
+        else:
+            out_bits[i] = 0
+
+
+def _shares_bytes(a, b):
+    """Whether the C-contiguous arrays ``a`` and ``b`` have a byte in common."""
+    start, other = a.ctypes.data, b.ctypes.data
+    return start < other + b.size * b.itemsize and other < start + a.size * a.itemsize
 
 
 _forward_chunk = _jit.njit(_forward_chunk, cache=True)
 _last_byte_backward = _jit.njit(_last_byte_backward, cache=True)
 _last_byte = _jit.njit(_last_byte, cache=True)
+_jit.jitable(_partly_overlaps)
+_jit.jitable(_shares_bytes)
 
 
 def _make_loops(parallel):
@@ -212,19 +227,34 @@ def _make_loops(parallel):
             _forward_chunk(padded, staged, np.empty(8, np.uint8), mask[whole:], low, high)
             out[8 * whole:] = staged[:rest]
 
-    def backward(grad_bits, out_bits, mask, streams):
-        # streams: out's vectors stored non-temporally, 16 bytes at a time
-        # (out must be 16-byte aligned): no read of out before it is overwritten.
-        whole = grad_bits.size // 8
+    # backward and forward_float check their arrays first, as _cpu's checked
+    # entries do for the activations: they return False, having written
+    # nothing, where shapes or the mask's length differ or out partly
+    # overlaps the input or shares bytes with the mask.  Compiled, the
+    # checks cost a fraction of the same checks in Python (3-4 us a call,
+    # and three times that right after a loop has streamed 1e5 elements
+    # through the caches), so masks.py's short path leaves them to these.
+
+    def backward(grad, out, mask, streams):
+        # grad and out: float32/float64 values, or integer views of them
+        # (the select moves bits unchanged either way).  streams: out's
+        # vectors stored non-temporally, 16 bytes at a time (out must be
+        # 16-byte aligned): no read of out before it is overwritten.
+        if (grad.shape != out.shape or mask.size != (grad.size + 7) // 8
+                or _partly_overlaps(grad, out) or _shares_bytes(mask, out)):
+            return False
+        grad_flat, out_flat = grad.reshape(-1), out.reshape(-1)
+        whole = grad.size // 8
         for c in loop_range((whole + CHUNK_BYTES - 1) // CHUNK_BYTES):
             j0 = c * CHUNK_BYTES
             count = min(whole, j0 + CHUNK_BYTES) - j0
             if streams:
-                _keep_where_set_streaming(grad_bits, out_bits, mask, j0, count)
+                _keep_where_set_streaming(grad_flat, out_flat, mask, j0, count)
                 _store_fence()
             else:
-                _keep_where_set(grad_bits, out_bits, mask, j0, count)
-        _last_byte_backward(grad_bits, out_bits, mask, whole)
+                _keep_where_set(grad_flat, out_flat, mask, j0, count)
+        _last_byte_backward(grad_flat, out_flat, mask, whole)
+        return True
 
     def forward_float(x, out, mask, streams):
         # float32/float64: each vector of eight elements gives its relu and
@@ -233,16 +263,20 @@ def _make_loops(parallel):
         # mask bytes, then relu with relu_streaming's 32-byte-aligned
         # non-temporal block from cache, 1.28-1.40x relu's time; this one
         # step 0.98-1.19x.
+        if x.shape != out.shape or mask.size != (x.size + 7) // 8 or _partly_overlaps(x, out):
+            return False
+        x_flat, out_flat = x.reshape(-1), out.reshape(-1)
         whole = x.size // 8
         for c in loop_range((whole + CHUNK_BYTES - 1) // CHUNK_BYTES):
             j0 = c * CHUNK_BYTES
             j1 = min(whole, j0 + CHUNK_BYTES)
             if streams:
-                _relu_and_bits_streaming(x, out, mask[j0:j1], 8 * j0, j1 - j0)
+                _relu_and_bits_streaming(x_flat, out_flat, mask[j0:j1], 8 * j0, j1 - j0)
                 _store_fence()
             else:
-                _relu_and_bits(x, out, mask[j0:j1], 8 * j0, j1 - j0)
-        _last_byte(x, out, mask, whole)
+                _relu_and_bits(x_flat, out_flat, mask[j0:j1], 8 * j0, j1 - j0)
+        _last_byte(x_flat, out_flat, mask, whole)
+        return True
 
     kind = "parallel" if parallel else "serial"
     loops = {}
@@ -250,6 +284,12 @@ def _make_loops(parallel):
         # Distinct names: Numba's cache files are named after the function.
         fn.__qualname__ = f"relu_mask_{fn.__name__}_{kind}"
         loops[fn.__name__] = _jit.njit(fn, parallel=parallel, cache=True)
+    for fn in (forward_float, backward):
+        # A second dispatcher of each for the short path, which compiles it
+        # only for C-contiguous arrays and then turns compiling off
+        # (_engine.CheckedEntry); the general path compiles what it needs.
+        # Same function, same cache files.
+        loops[fn.__name__ + "_checked"] = _jit.njit(fn, parallel=parallel, cache=True)
     return loops
 
 

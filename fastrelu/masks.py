@@ -14,10 +14,12 @@ import functools
 import numpy as np
 
 from . import _cpu, _dask, _streaming, _validate, registry
+from ._engine import CheckedEntry
 from ._types import Array, BackendName
 from .definitions import BUILTIN
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_F32, _F64, _U8 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint8)
+_FLOATS = (_F32, _F64)
 
 
 @functools.cache
@@ -50,15 +52,14 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
     input is then no longer needed for backward.  GPU arrays give a mask of
     the same kind on the GPU.
     """
-    if (type(x) is np.ndarray and x.dtype in _FLOATS and x.flags.c_contiguous and x.flags.aligned
-            and _validate.takes_result(out, x)):
+    if type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64):
         parallel = _cpu.loop_parallelism(backend, x)
         if parallel is not None:
-            out = np.empty_like(x) if out is None else out
-            mask = np.empty(mask_size(x.size), np.uint8)
-            if x.size:
-                _run_forward(parallel, x.reshape(-1), out.reshape(-1), mask)
-            return out, mask
+            result = np.empty(x.shape, x.dtype) if out is None else out
+            mask = np.empty((x.size + 7) // 8, np.uint8)
+            streams = parallel and type(result) is np.ndarray and _streaming.applies_to_mask(result)
+            if _short_path(parallel, "forward_float_checked", (x, result), (mask, streams)):
+                return result, mask
     name = "relu_mask"
     _dask.refuse(name, x, out)  # the bits run across chunk boundaries
     (x,) = _validate.as_arrays((x,))
@@ -83,18 +84,16 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
                        backend: BackendName = None) -> Array:
     """``relu_backward(grad, x)`` from the mask :func:`relu_mask` gave for ``x``:
     ``grad`` where the bit is set, +0 elsewhere."""
-    if (type(grad) is np.ndarray and grad.dtype in _FLOATS and grad.flags.c_contiguous
-            and type(mask) is np.ndarray and mask.dtype == np.uint8
-            and mask.shape == (mask_size(grad.size),) and mask.flags.c_contiguous
-            and _validate.takes_result(out, grad) and not np.may_share_memory(mask, grad)):
+    if (type(grad) is np.ndarray and (grad.dtype is _F32 or grad.dtype is _F64)
+            and type(mask) is np.ndarray and mask.dtype is _U8 and mask.ndim == 1
+            and mask.flags.c_contiguous):  # the loop reads the mask's bytes in a row
         parallel = _cpu.loop_parallelism(backend, grad)
         if parallel is not None:
-            out = np.empty_like(grad) if out is None else out
-            if grad.size:
-                bits = _bits_and_limits(grad.dtype)[0]
-                _run_backward(parallel, grad.reshape(-1).view(bits), out.reshape(-1).view(bits),
-                              mask)
-            return out
+            result = np.empty(grad.shape, grad.dtype) if out is None else out
+            streams = (parallel and type(result) is np.ndarray and result is not grad
+                       and _streaming.applies_to_mask_backward(result))
+            if _short_path(parallel, "backward_checked", (grad, result), (mask, streams)):
+                return result
     name = "relu_backward_mask"
     _dask.refuse(name, grad, mask, out)
     (grad,) = _validate.as_arrays((grad,))
@@ -112,6 +111,8 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
         keep = np.unpackbits(mask, count=grad.size, bitorder="little").reshape(grad.shape)
         np.copyto(out, np.where(keep.astype(bool), grad, grad.dtype.type(0)))
         return out
+    if np.may_share_memory(mask, out):  # out would overwrite mask bytes before they are read
+        mask = mask.copy()
     return _through_loop("backward", chosen, grad, out, mask)
 
 
@@ -119,6 +120,24 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
 
 
 _loops = None
+_entries: dict = {}  # (parallel, name) -> _engine.CheckedEntry
+
+
+def _short_path(parallel, name, arrays, extras):
+    """The compiled entry ``name`` of _mask_kernels on ``arrays`` (C-contiguous
+    and aligned, of one dtype) and ``extras``: True when it ran, False
+    (nothing written) where the call must go the general way."""
+    entry = _entries.get((parallel, name))
+    if entry is None:
+        global _loops
+        if _loops is None:
+            from ._mask_kernels import LOOPS as _loops
+        backend = registry.lookup("numba-parallel" if parallel else "numba")
+        entry = _entries.setdefault((parallel, name), CheckedEntry(backend, _loops[parallel][name]))
+    try:
+        return entry.run(*arrays, *extras)
+    except Exception:  # not compiled for these arrays
+        return entry.compile_and_run(arrays, extras)
 
 
 def _run(parallel, loop, args):
@@ -126,9 +145,8 @@ def _run(parallel, loop, args):
     if _loops is None:
         from ._mask_kernels import LOOPS as _loops
     if parallel:
-        _cpu.run_parallel(_loops[True][loop], args, lambda: _loops[False][loop])
-    else:  # directly: a third of a small call's time went to run_loop's indirection
-        _loops[False][loop](*args)
+        return _cpu.run_parallel(_loops[True][loop], args, lambda: _loops[False][loop])
+    return _loops[False][loop](*args)  # directly: run_loop's indirection cost 1 us
 
 
 def _run_backward(parallel, grad_bits, out_bits, mask):
@@ -136,7 +154,8 @@ def _run_backward(parallel, grad_bits, out_bits, mask):
     over grad stream their stores."""
     streams = (parallel and _streaming.applies_to_mask_backward(out_bits)
                and grad_bits.ctypes.data != out_bits.ctypes.data)
-    _run(parallel, "backward", (grad_bits, out_bits, mask, streams))
+    if not _run(parallel, "backward", (grad_bits, out_bits, mask, streams)):
+        raise RuntimeError("the mask loop refused arrays that the general path had checked")
 
 
 def _run_forward(parallel, x, out, mask):

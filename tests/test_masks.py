@@ -109,6 +109,20 @@ def test_partial_overlap_gives_numpys_answer(backend):
     np.testing.assert_array_equal(mask, want_mask)
 
 
+def test_out_over_the_masks_own_bytes(backend):
+    # A result written over the mask it is computed from, here its first
+    # 16 bytes: the mask is read as it was.
+    x = random_normal(64, np.float32)
+    grad = random_normal(64, np.float32, seed=2)
+    _, mask = fastrelu.relu_mask(x, backend=backend)
+    buffer = np.zeros(64 * 4, np.uint8)
+    buffer[:8] = mask
+    out = buffer.view(np.float32)
+    result = fastrelu.relu_backward_mask(grad, buffer[:8], out=out, backend=backend)
+    assert result is out
+    assert_bits_equal(out, expected(x, grad))
+
+
 def test_input_is_not_modified(backend):
     x = random_normal(50, np.float32)
     grad = random_normal(50, np.float32, seed=1)
