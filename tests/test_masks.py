@@ -123,6 +123,26 @@ def test_out_over_the_masks_own_bytes(backend):
     assert_bits_equal(out, expected(x, grad))
 
 
+@pytest.mark.parametrize("name", ["numba", "numba-parallel"])
+def test_common_calls_take_the_short_path(monkeypatch, name):
+    # C-contiguous float32/float64 arrays on a loop backend never reach the
+    # general path (a short path that always declined would only be slower).
+    from fastrelu import masks
+
+    def general_path(*args):
+        raise AssertionError("took the general path")
+    monkeypatch.setattr(masks, "_through_loop", general_path)
+    for dtype in (np.float32, np.float64):
+        x = random_normal((30, 7), dtype)
+        grad = random_normal((30, 7), dtype, seed=5)
+        y, mask = fastrelu.relu_mask(x, backend=name)
+        assert_bits_equal(y, expected(x)[0])
+        assert_bits_equal(fastrelu.relu_backward_mask(grad, mask, backend=name), expected(x, grad))
+        out = np.empty_like(x)
+        assert fastrelu.relu_mask(x, out=out, backend=name)[0] is out
+        assert fastrelu.relu_backward_mask(grad, mask, out=grad, backend=name) is grad
+
+
 def test_input_is_not_modified(backend):
     x = random_normal(50, np.float32)
     grad = random_normal(50, np.float32, seed=1)
