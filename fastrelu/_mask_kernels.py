@@ -18,6 +18,7 @@ from . import _jit
 from ._cpu import _partly_overlaps
 from ._streaming_kernel import _store_fence
 from .definitions import relu
+from .masks import mask_size
 
 #: Mask bytes per chunk of work: 4096 elements, small enough that a chunk's
 #: staging bytes stay in cache and that 1e5 elements share out evenly among
@@ -207,6 +208,7 @@ _last_byte_backward = _jit.njit(_last_byte_backward, cache=True)
 _last_byte = _jit.njit(_last_byte, cache=True)
 _jit.jitable(_partly_overlaps)
 _jit.jitable(_shares_bytes)
+_jit.jitable(mask_size)
 
 
 def _make_loops(parallel):
@@ -240,7 +242,7 @@ def _make_loops(parallel):
         # (the select moves bits unchanged either way).  streams: out's
         # vectors stored non-temporally, 16 bytes at a time (out must be
         # 16-byte aligned): no read of out before it is overwritten.
-        if (grad.shape != out.shape or mask.size != (grad.size + 7) // 8
+        if (grad.shape != out.shape or mask.size != mask_size(grad.size)
                 or _partly_overlaps(grad, out) or _shares_bytes(mask, out)):
             return False
         grad_flat, out_flat = grad.reshape(-1), out.reshape(-1)
@@ -263,7 +265,7 @@ def _make_loops(parallel):
         # mask bytes, then relu with relu_streaming's 32-byte-aligned
         # non-temporal block from cache, 1.28-1.40x relu's time; this one
         # step 0.98-1.19x.
-        if x.shape != out.shape or mask.size != (x.size + 7) // 8 or _partly_overlaps(x, out):
+        if x.shape != out.shape or mask.size != mask_size(x.size) or _partly_overlaps(x, out):
             return False
         x_flat, out_flat = x.reshape(-1), out.reshape(-1)
         whole = x.size // 8

@@ -56,7 +56,7 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
         parallel = _cpu.loop_parallelism(backend, x)
         if parallel is not None:
             result = np.empty(x.shape, x.dtype) if out is None else out
-            mask = np.empty((x.size + 7) // 8, np.uint8)
+            mask = np.empty(mask_size(x.size), np.uint8)
             streams = parallel and type(result) is np.ndarray and _streaming.applies_to_mask(result)
             if _short_path(parallel, "forward_float_checked", (x, result), (mask, streams)):
                 return result, mask
