@@ -21,6 +21,7 @@ def info(args):
     fastrelu.relu(np.zeros(fastrelu._config.PARALLEL_THRESHOLD, np.float32),
                   backend="numba-parallel")  # the threading layer is fixed at first use
     print(f"numba threading layer: {numba.threading_layer()}, {numba.get_num_threads()} threads")
+    print(fastrelu._threads.describe())
     features = llvm.get_host_cpu_features()
     simd = [f for f in ("sse4.2", "avx", "avx2", "fma", "avx512f", "avx512bw", "neon", "sve")
             if features.get(f)]

@@ -15,3 +15,14 @@ PARALLEL_THRESHOLD_BYTES = 4 * PARALLEL_THRESHOLD
 #: At most this many bytes of results of allocating calls (1 MiB and up) are
 #: kept for reuse once their callers drop them (``_buffers``); 0: none.
 REUSE_BYTES = int(os.environ.get("FASTRELU_REUSE_BYTES", str(1 << 30)))
+
+#: After a parallel loop, Numba's OpenMP worker threads (GNU OpenMP, the
+#: layer of Numba's Linux wheels) spin this many times before they sleep.
+#: OpenMP's own default spins about 8 ms on a 2-core machine after every
+#: loop, which takes a core from the BLAS or PyTorch call that comes next
+#: (a training step that interleaves them ran 2-18x slower); 1000 spins
+#: (tens of microseconds) still catch a call that comes straight after.
+#: fastrelu sets it only for Numba's pool as it starts (``_threads``), never
+#: over the user's own ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``; "off" keeps
+#: OpenMP's default.
+OMP_SPINCOUNT = os.environ.get("FASTRELU_OMP_SPINCOUNT", "1000").strip().lower() or "off"

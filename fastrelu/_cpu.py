@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-from . import _jit, _streaming, registry
+from . import _jit, _streaming, _threads, registry
 from .registry import Backend
 
 
@@ -392,13 +392,12 @@ class _ThreadPoolGuard:
         if self._layer is not None and self._layer != "workqueue":
             return kernel(*args)
         with self._lock:
-            result = kernel(*args)
             if self._layer is None:
-                import numba
-
-                self._layer = numba.threading_layer()
+                # Started here, before any parallel loop runs or compiles
+                # (compiling one would start it with OpenMP's defaults).
+                self._layer = _threads.start_pool()
                 self._pid = os.getpid()
-        return result
+            return kernel(*args)
 
 
 # One guard: Numba has one thread pool per process.

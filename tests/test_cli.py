@@ -19,6 +19,7 @@ def test_info_lists_backends_and_layer():
     for name in ["numpy", "numba-parallel", "numba-ufunc", "cuda"]:
         assert name in out
     assert "threading layer" in out and "cpu:" in out
+    assert "OpenMP spin count:" in out
 
 
 def test_bench_prints_the_quick_table():

@@ -120,3 +120,65 @@ FORK_SCRIPT = textwrap.dedent("""
 @pytest.mark.parametrize("layer", _available_layers())
 def test_parallel_backend_after_fork(layer):
     assert "child 0" in _run_under(layer, FORK_SCRIPT)
+
+
+SPIN_SCRIPT = textwrap.dedent("""
+    import os, time
+    import numpy as np
+    import fastrelu
+    from fastrelu import _threads
+
+    x = np.ones(1_000_000, np.float32)
+    fastrelu.relu(x, out=x, backend="numba-parallel")  # starts the pool
+    import numba
+    print("layer", numba.threading_layer())
+    print("describe", _threads.describe())
+    print("GOMP_SPINCOUNT", os.environ.get("GOMP_SPINCOUNT"))
+    # CPU time the process burns while its main thread sleeps right after a
+    # parallel loop: the pool's workers spinning before they sleep.
+    burned = []
+    for _ in range(5):
+        fastrelu.relu(x, out=x, backend="numba-parallel")
+        start = time.process_time()
+        time.sleep(0.1)
+        burned.append(time.process_time() - start)
+    print("idle_ms", sorted(burned)[2] * 1e3)
+""")
+
+
+def _spin_run(**env):
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "FASTRELU_OMP_SPINCOUNT")}
+    result = subprocess.run([sys.executable, "-c", SPIN_SCRIPT], capture_output=True, text=True,
+                            timeout=600, env={**base, "NUMBA_THREADING_LAYER": "omp", **env})
+    assert result.returncode == 0, result.stderr
+    return dict(line.split(" ", 1) for line in result.stdout.splitlines())
+
+
+@pytest.mark.skipif("omp" not in _available_layers(), reason="Numba's OpenMP layer is not installed")
+def test_the_pool_starts_with_a_short_spin_and_gives_the_cores_back():
+    out = _spin_run()
+    assert out["layer"] == "omp"
+    assert out["describe"].startswith("OpenMP spin count: 1000 ")
+    assert out["GOMP_SPINCOUNT"] == "None"  # set only while the pool started
+    # OpenMP's default spin burns about 8 ms of a core per loop on 2 cores;
+    # 1000 spins, some tens of microseconds.
+    assert float(out["idle_ms"]) < 2.0, out
+
+
+@pytest.mark.skipif("omp" not in _available_layers(), reason="Numba's OpenMP layer is not installed")
+def test_the_spin_setting_can_be_turned_off_and_never_overrides_the_users():
+    out = _spin_run(FASTRELU_OMP_SPINCOUNT="off")
+    assert out["describe"] == "OpenMP spin count: not set by fastrelu (FASTRELU_OMP_SPINCOUNT=off)"
+    assert out["GOMP_SPINCOUNT"] == "None"
+    out = _spin_run(GOMP_SPINCOUNT="5000")
+    assert out["describe"] == ("OpenMP spin count: not set by fastrelu "
+                               "(the environment sets GOMP_SPINCOUNT=5000)")
+    assert out["GOMP_SPINCOUNT"] == "5000"
+
+
+def test_the_spin_setting_is_not_taken_where_the_pool_is_not_openmp():
+    out = _spin_run(NUMBA_THREADING_LAYER="workqueue")
+    assert out["layer"] == "workqueue"
+    assert out["describe"] == ("OpenMP spin count: not set by fastrelu "
+                               "(the threading layer is workqueue, not OpenMP)")
