@@ -15,7 +15,7 @@ the weight gradient is summed in float64, in another order than NumPy's.
 
 import numpy as np
 
-from . import _cpu, _jit
+from . import _cpu, _jit, dispatch
 from .definitions import prelu, prelu_backward
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -36,7 +36,7 @@ def route(backend, x, *others):
     if any(type(a) is not np.ndarray or a.dtype != x.dtype or a.shape != x.shape
            or not a.flags.c_contiguous for a in others):
         return None
-    return _cpu.loop_parallelism(backend, x)
+    return dispatch.loop_parallelism(backend, x)
 
 
 def _layout(x, weight):

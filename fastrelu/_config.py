@@ -26,3 +26,14 @@ REUSE_BYTES = int(os.environ.get("FASTRELU_REUSE_BYTES", str(1 << 30)))
 #: over the user's own ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``; "off" keeps
 #: OpenMP's default.
 OMP_SPINCOUNT = os.environ.get("FASTRELU_OMP_SPINCOUNT", "1000").strip().lower() or "off"
+
+#: A call that comes after other work (a matrix product, say) finds the
+#: pool's workers asleep, and waking them costs about 55 us on 2 cores
+#: (``perf/bench_interleaved.py``): ``auto`` then goes parallel only from
+#: this many float32 elements (4 MiB; that many bytes for other dtypes).
+COLD_PARALLEL_THRESHOLD = int(os.environ.get("FASTRELU_COLD_PARALLEL_THRESHOLD", "1048576"))
+COLD_PARALLEL_THRESHOLD_BYTES = 4 * COLD_PARALLEL_THRESHOLD
+
+#: A call this soon after the last large one ended finds the workers still
+#: spinning (1000 spins: 20-40 us measured on 2 cores): awake.
+POOL_WARM_SECONDS = 20e-6

@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-from . import _jit, _streaming, _threads, registry
+from . import _jit, _streaming, _threads
 from .registry import Backend
 
 
@@ -154,7 +154,7 @@ class _LoopBackend(_NumbaBackend):
 
     def checked_entry(self, activation, direction, arity, bits=False):
         """This backend's loop behind a compiled check of the common call
-        (see ``_engine.FastPath``): it returns False, having written nothing,
+        (see ``dispatch.FastPath``): it returns False, having written nothing,
         when the arrays' shapes differ or ``out`` partly overlaps an input.
         ``bits``: the loop on float16 values' int16 bits.  Call it through
         ``entry_runner``."""
@@ -412,16 +412,6 @@ def run_parallel(kernel, args, serial):
     if _POOL.usable():
         return _POOL.run(kernel, args)
     return serial()(*args)
-
-
-def loop_parallelism(backend, x):
-    """For the loops that stand outside the backends (masks, _channel):
-    True or False where the call runs on ``numba-parallel`` or ``numba``
-    (``auto`` picks by size), None for any other backend."""
-    chosen = registry.resolve(backend, x)
-    if type(chosen) is ParallelBackend:
-        return True
-    return False if type(chosen) is SerialBackend else None
 
 
 def run_loop(kernel_for, parallel, args):

@@ -7,7 +7,7 @@ whichever worker holds it: threads, processes or a ``distributed`` cluster.
 
 import numpy as np
 
-from . import _validate, registry
+from . import _validate, dispatch
 
 
 def is_dask_array(obj):
@@ -46,11 +46,7 @@ def block_backend(backend, lead):
     """The backend each chunk runs on, fixed when the graph is built (the
     worker threads see no ``use_backend`` block).  ``auto`` means one thread
     per chunk: Dask already runs chunks in parallel."""
-    name = registry.get_backend() if backend is None else backend
-    registry.resolve(name, lead._meta)  # unknown or unavailable names fail now, not on a worker
-    if name == registry.AUTO:
-        return "cuda" if registry.is_device_array(lead._meta) else "numba"
-    return name
+    return dispatch.chunk_backend(backend, lead._meta)
 
 
 class _Blocks:
@@ -61,9 +57,7 @@ class _Blocks:
         self.params, self.backend = params, backend
 
     def __call__(self, *chunks):
-        from . import _engine
-
-        return _engine.elementwise(self.activation, self.direction, chunks, self.labels,
+        return dispatch.elementwise(self.activation, self.direction, chunks, self.labels,
                                    self.params, None, self.backend)
 
 
@@ -87,3 +81,6 @@ def uniform(rng, lower, upper, like):
 
     generator = da.random.default_rng(int(rng.integers(2**63)))
     return generator.uniform(lower, upper, size=like.shape, chunks=like.chunks).astype(like.dtype)
+
+
+dispatch.register_chunked(is_dask_array, elementwise)

@@ -289,7 +289,7 @@ def _make_loops(parallel):
     for fn in (forward_float, backward):
         # A second dispatcher of each for the short path, which compiles it
         # only for C-contiguous arrays and then turns compiling off
-        # (_engine.CheckedEntry); the general path compiles what it needs.
+        # (dispatch.CheckedEntry); the general path compiles what it needs.
         # Same function, same cache files.
         loops[fn.__name__ + "_checked"] = _jit.njit(fn, parallel=parallel, cache=True)
     return loops

@@ -10,7 +10,7 @@ import numpy as np
 
 from ._types import Array, BackendName
 
-from . import _channel, _dask, _engine, _validate
+from . import _channel, _dask, _validate, dispatch
 from .definitions import BUILTIN, FROM_OUTPUT, PER_ELEMENT_SLOPE, Definition
 
 
@@ -40,8 +40,8 @@ def make_activation(definition: Definition, doc: str | None = None,
     name = definition.name
     params = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
               for p, d in definition.params]
-    forward = _engine.forward_function(definition, lambda args, kwargs: _parse_params(
-        definition, name, args, kwargs))
+    forward = dispatch.public_function(definition, "forward", lambda args, kwargs: _parse_params(
+        definition, name, args, kwargs), ("x",), name)
     _describe(forward, name, module, qualname or name, doc or (
         f"{name} activation (PyTorch: {definition.torch_equivalent})."), ("x",), params)
     backward_name = name + "_backward"
@@ -49,8 +49,8 @@ def make_activation(definition: Definition, doc: str | None = None,
         def backward(*args, **kwargs):
             definition.backward()  # raises the explanation
     else:
-        backward = _engine.backward_function(definition, lambda args, kwargs: _parse_params(
-            definition, backward_name, args, kwargs))
+        backward = dispatch.public_function(definition, "backward", lambda args, kwargs: (
+            _parse_params(definition, backward_name, args, kwargs)), ("grad", "x"), backward_name)
     _describe(backward, backward_name, module, (qualname or name) + ".backward",
               f"Gradient of {name}: grad * {name}'(x).", ("grad", "x"), params)
     activation = cast(Activation, forward)
@@ -64,7 +64,7 @@ def _describe(function, name, module, qualname, doc, arrays, params):
     """Name and document a generated function; its signature for help()."""
     function.__name__, function.__module__, function.__qualname__ = name, module, qualname
     function.__doc__ = doc
-    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    positional = inspect.Parameter.POSITIONAL_ONLY  # as a ufunc's
     keywords = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None)
                 for k in ("out", "backend")]
     function.__signature__ = inspect.Signature(
@@ -99,7 +99,7 @@ def _parse_params(definition, name, args, kwargs):
 def _backward_from_output(activation):
     """``grad * f'(x)`` computed from the forward's output ``y = f(x)``."""
     name = activation.name + "_backward_from_output"
-    function = _engine.backward_function(FROM_OUTPUT[activation.name], lambda args, kwargs: (
+    function = dispatch.public_function(FROM_OUTPUT[activation.name], "backward", lambda args, kwargs: (
         _parse_params(FROM_OUTPUT[activation.name], name, args, kwargs)), ("grad", "y"), name)
     _describe(function, name, __name__, name, (
         f"Gradient of {activation.name} from its output y: "
@@ -194,7 +194,7 @@ def prelu(x: Array, weight: Array, *, out: Array = None, backend: BackendName = 
         if x.size:
             _channel.forward(x, weight, out, parallel)
         return out
-    return _engine.elementwise(PER_ELEMENT_SLOPE, "forward", (x, _channel_slopes(x, weight)),
+    return dispatch.elementwise(PER_ELEMENT_SLOPE, "forward", (x, _channel_slopes(x, weight)),
                                ("x", "weight"), (), out, backend)
 
 
@@ -209,7 +209,7 @@ def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
         grad_weight = (_channel.backward(grad, x, weight, grad_x, parallel) if x.size
                        else np.zeros(weight.size))
     else:
-        grad_x = _engine.elementwise(PER_ELEMENT_SLOPE, "backward",
+        grad_x = dispatch.elementwise(PER_ELEMENT_SLOPE, "backward",
                                      (grad, x, _channel_slopes(x, weight)),
                                      ("grad", "x", "weight"), (), out, backend)
         grad_weight = _summed_weight_gradient(grad, x, weight)
@@ -249,7 +249,7 @@ def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bo
         slopes = _dask.uniform(rng, lower, upper, x)
     else:
         slopes = rng.uniform(lower, upper, size=x.shape).astype(x.dtype)
-    y = _engine.elementwise(PER_ELEMENT_SLOPE, "forward", (x, slopes), ("x", "slopes"),
+    y = dispatch.elementwise(PER_ELEMENT_SLOPE, "forward", (x, slopes), ("x", "slopes"),
                             (), out, backend)
     return y, slopes
 
@@ -263,7 +263,7 @@ def rrelu_backward(grad: Array, x: Array, lower: float = 1.0 / 8, upper: float =
         return leaky_relu.backward(grad, x, (lower + upper) / 2, out=out, backend=backend)
     if slopes is None:
         raise ValueError("rrelu_backward: training=True needs the slopes that rrelu returned")
-    return _engine.elementwise(PER_ELEMENT_SLOPE, "backward", (grad, x, slopes),
+    return dispatch.elementwise(PER_ELEMENT_SLOPE, "backward", (grad, x, slopes),
                                ("grad", "x", "slopes"), (), out, backend)
 
 

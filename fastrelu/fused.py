@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _config, _cpu, _dask, _validate, registry
+from . import _cpu, _dask, _validate, dispatch, registry
 from ._types import Array, BackendName
 from .definitions import BUILTIN
 
@@ -68,13 +68,10 @@ def _prepare(name, arrays, labels, bias):
 
 def _route(backend, x):
     """Which loop: NumPy's expression, or the serial or the parallel fused loop."""
-    name = registry.get_backend() if backend is None else backend
-    chosen = registry.resolve(name, x)
+    chosen = dispatch.resolve(backend, x)
     if chosen.name == "numpy":
         return "numpy"
-    if chosen.name == "numba-parallel" or (name == "auto" and x.nbytes >= _config.PARALLEL_THRESHOLD_BYTES):
-        return True
-    return False
+    return chosen.name == "numba-parallel"
 
 
 def _run(direction, parallel, args):

@@ -13,8 +13,8 @@ import functools
 
 import numpy as np
 
-from . import _cpu, _dask, _streaming, _validate, registry
-from ._engine import CheckedEntry
+from . import _cpu, _dask, _streaming, _validate, dispatch, registry
+from .dispatch import CheckedEntry
 from ._types import Array, BackendName
 from .definitions import BUILTIN
 
@@ -53,7 +53,7 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
     the same kind on the GPU.
     """
     if type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64):
-        parallel = _cpu.loop_parallelism(backend, x)
+        parallel = dispatch.loop_parallelism(backend, x)
         if parallel is not None:
             result = np.empty(x.shape, x.dtype) if out is None else out
             mask = np.empty(mask_size(x.size), np.uint8)
@@ -63,7 +63,7 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
     name = "relu_mask"
     _dask.refuse(name, x, out)  # the bits run across chunk boundaries
     (x,) = _validate.as_arrays((x,))
-    chosen = registry.resolve(backend, x)
+    chosen = dispatch.resolve(backend, x)
     if registry.is_device_array(x) or registry.is_device_array(out) or chosen.device:
         _require_device(name, chosen)
         return chosen.relu_mask(x, out, name)
@@ -87,7 +87,7 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
     if (type(grad) is np.ndarray and (grad.dtype is _F32 or grad.dtype is _F64)
             and type(mask) is np.ndarray and mask.dtype is _U8 and mask.ndim == 1
             and mask.flags.c_contiguous):  # the loop reads the mask's bytes in a row
-        parallel = _cpu.loop_parallelism(backend, grad)
+        parallel = dispatch.loop_parallelism(backend, grad)
         if parallel is not None:
             result = np.empty(grad.shape, grad.dtype) if out is None else out
             streams = (parallel and type(result) is np.ndarray and result is not grad
@@ -97,7 +97,7 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
     name = "relu_backward_mask"
     _dask.refuse(name, grad, mask, out)
     (grad,) = _validate.as_arrays((grad,))
-    chosen = registry.resolve(backend, grad)
+    chosen = dispatch.resolve(backend, grad)
     if any(registry.is_device_array(a) for a in (grad, mask, out)) or chosen.device:
         _require_device(name, chosen)
         return chosen.relu_backward_mask(grad, mask, out, name)
@@ -120,7 +120,7 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
 
 
 _loops = None
-_entries: dict = {}  # (parallel, name) -> _engine.CheckedEntry
+_entries: dict = {}  # (parallel, name) -> dispatch.CheckedEntry
 
 
 def _short_path(parallel, name, arrays, extras):

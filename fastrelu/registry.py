@@ -57,7 +57,7 @@ _process_default = _config.DEFAULT_BACKEND
 _block_default = contextvars.ContextVar("fastrelu_backend", default=None)
 #: Bumped whenever a backend is registered.
 generation = 0
-# Shortcuts that skip the lookup (``_engine.FastPath``) forget what they
+# Shortcuts that skip the lookup (``dispatch.FastPath``) forget what they
 # found through these when a backend is registered (or replaced).
 _listeners: list[weakref.WeakMethod] = []
 
@@ -98,7 +98,8 @@ def all_backends() -> dict[str, str | None]:
     return {name: b.unavailable_reason() for name, b in _registry.items()}
 
 
-def _check_name(name):
+def check_name(name):
+    """``name`` if it is "auto" or a registered backend's name; else a clear error."""
     if name == AUTO:
         return name
     if not isinstance(name, str):
@@ -116,13 +117,13 @@ def get_backend() -> str:
 def set_backend(name: str) -> None:
     """Set the process-wide default backend."""
     global _process_default
-    _process_default = _check_name(name)
+    _process_default = check_name(name)
 
 
 @contextlib.contextmanager
 def use_backend(name: str) -> Iterator[str]:
     """Use backend ``name`` inside a ``with`` block (per thread and per task)."""
-    token = _block_default.set(_check_name(name))
+    token = _block_default.set(check_name(name))
     try:
         yield name
     finally:
@@ -131,29 +132,12 @@ def use_backend(name: str) -> Iterator[str]:
 
 def lookup(name: str) -> Backend:
     """The :class:`Backend` registered as ``name``; raises if it cannot run here."""
-    _check_name(name)
+    check_name(name)
     backend = _registry[name]
     reason = backend.unavailable_reason()
     if reason is not None:
         raise RuntimeError(f"backend {name!r} cannot run here: {reason}")
     return backend
-
-
-def resolve(name: str | None, array: Any) -> Backend:
-    """The backend that runs a call on ``array`` with ``backend=name``."""
-    if name is None:
-        name = get_backend()
-    if _check_name(name) == AUTO:
-        return _auto(array)
-    return lookup(name)
-
-
-def _auto(array):
-    if is_device_array(array):
-        return lookup("cuda")
-    if array.size * array.dtype.itemsize < _config.PARALLEL_THRESHOLD_BYTES:
-        return lookup("numba")
-    return lookup("numba-parallel")
 
 
 def is_device_array(array: Any) -> bool:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastrelu
-from fastrelu import registry
+from fastrelu import dispatch, registry
 
 
 def test_backends_lists_cpu_backends_auto_first():
@@ -111,15 +111,43 @@ def test_use_backend_is_per_thread():
     assert seen == {"inside": "numpy", "outside": "auto"}
 
 
-def test_auto_picks_serial_for_small_and_parallel_for_large():
+def test_auto_picks_serial_for_small_and_parallel_for_large(monkeypatch):
+    config = fastrelu._config
     small = np.ones(10)
-    large = np.ones(fastrelu._config.PARALLEL_THRESHOLD, np.float32)
-    assert registry.resolve("auto", small).name == "numba"
-    assert registry.resolve("auto", large).name == "numba-parallel"
+    middle = np.ones(config.PARALLEL_THRESHOLD, np.float32)
+    large = np.ones(config.COLD_PARALLEL_THRESHOLD, np.float32)
+    # Long after any large call: the pool's workers sleep, and only large
+    # calls pay for waking them.
+    monkeypatch.setattr(dispatch, "_last_large_call", -1.0)
+    assert dispatch.resolve("auto", small).name == "numba"
+    assert dispatch.resolve("auto", middle).name == "numba"
+    assert dispatch.resolve("auto", large).name == "numba-parallel"
+    # Right after a large call they are awake: from the parallel threshold up.
+    dispatch.large_call_ended()
+    assert dispatch.resolve("auto", middle).name == "numba-parallel"
+    assert dispatch.resolve("auto", small).name == "numba"
     # The switch is in bytes: half as many float64 elements go parallel.
-    half = fastrelu._config.PARALLEL_THRESHOLD // 2
-    assert registry.resolve("auto", np.ones(half, np.float64)).name == "numba-parallel"
-    assert registry.resolve("auto", np.ones(half, np.float32)).name == "numba"
+    half = config.PARALLEL_THRESHOLD // 2
+    half64, half32 = np.ones(half, np.float64), np.ones(half, np.float32)
+    dispatch.large_call_ended()
+    assert dispatch.resolve("auto", half64).name == "numba-parallel"
+    assert dispatch.resolve("auto", half32).name == "numba"
+    monkeypatch.setattr(dispatch, "_last_large_call", -1.0)
+    assert dispatch.resolve("auto", np.ones(config.COLD_PARALLEL_THRESHOLD // 2)).name == \
+        "numba-parallel"
+
+
+def test_back_to_back_calls_wake_the_pool_and_interleaved_ones_do_not(monkeypatch):
+    """What a call on auto notes: every call of PARALLEL_THRESHOLD bytes and
+    more, serial or parallel, makes the next one within the warm window
+    parallel."""
+    x = np.ones(fastrelu._config.PARALLEL_THRESHOLD, np.float32)
+    monkeypatch.setattr(dispatch, "_last_large_call", -1.0)
+    fastrelu.relu(x, out=x)  # cold: serial, and noted
+    assert dispatch._last_large_call > 0
+    monkeypatch.setattr(dispatch, "_last_large_call", -1.0)
+    fastrelu.relu(x[:100], out=x[:100])  # small calls note nothing
+    assert dispatch._last_large_call == -1.0
 
 
 def _run(code, **env):
@@ -160,7 +188,7 @@ def test_compiles_where_numba_cannot_cache():
 def test_builtin_kernels_load_from_the_cache_in_a_new_process(tmp_path):
     # The strided call runs the loop itself, the contiguous one the fast
     # path's checked entry around it.
-    code = ("import numpy, fastrelu; from fastrelu import registry; "
+    code = ("import numpy, fastrelu; from fastrelu import dispatch, registry; "
             "fastrelu.elu(numpy.ones(6, numpy.float32)[::2], backend='numba'); "
             "fastrelu.elu(numpy.ones(3, numpy.float32), backend='numba'); "
             "k = registry.lookup('numba').kernel(fastrelu.elu.definition, 'forward', 1); "

@@ -1,0 +1,408 @@
+"""Which backend and which kernel run a call: the one place that decides.
+
+A call is classified once (chunked array, device array or host ndarray;
+dtype; size; layout) and resolved once to a backend (``resolve``, with the
+``auto`` rule in ``auto_backend``) and, for the common call, to a compiled
+entry (``public_function``'s short path).  Everything else takes
+``elementwise``, the general path, which validates, explains errors,
+allocates, stages and hands the arrays to the backend's operation.
+"""
+
+import inspect
+import threading
+import time
+
+import numpy as np
+
+from . import _buffers, _config, _streaming, _validate, registry
+from .definitions import BUILTIN
+
+_F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+
+# --- the backend of a call ----------------------------------------------------
+
+
+def backend_name(backend):
+    """The backend name in force for a call: ``backend=`` > ``use_backend()``
+    block > ``set_backend()`` / ``FASTRELU_BACKEND`` > ``"auto"``."""
+    return registry.get_backend() if backend is None else backend
+
+
+def resolve(backend, array):
+    """The :class:`~fastrelu.Backend` that runs a call on ``array``."""
+    name = backend_name(backend)
+    if registry.check_name(name) == registry.AUTO:
+        name = auto_backend(array)
+    return registry.lookup(name)
+
+
+def loop_parallelism(backend, x):
+    """For the loops that stand outside the backends (masks, _channel):
+    True or False where the call runs on ``numba-parallel`` or ``numba``
+    (``auto`` picks by size), None for any other backend."""
+    return getattr(resolve(backend, x), "parallel", None)
+
+
+def chunk_backend(backend, meta):
+    """The backend name each chunk of a chunked (Dask) array runs on, fixed
+    when the graph is built (worker threads see no ``use_backend`` block):
+    ``auto`` means one thread per chunk, since Dask already runs chunks in
+    parallel.  Unknown or unavailable names fail now, not on a worker."""
+    name = backend_name(backend)
+    resolve(name, meta)
+    if name == registry.AUTO:
+        return "cuda" if registry.is_device_array(meta) else "numba"
+    return name
+
+
+def auto_backend(array):
+    """The backend ``auto`` picks for ``array``: ``cuda`` for a device array,
+    else by size (``auto_cpu``)."""
+    if registry.is_device_array(array):
+        return "cuda"
+    return auto_cpu(array.size * array.dtype.itemsize)
+
+
+# When the last call of at least PARALLEL_THRESHOLD_BYTES ended: whether the
+# thread pool's workers are still awake, and fastrelu's calls come back to back.
+_last_large_call = -1.0
+
+
+def auto_cpu(nbytes):
+    """``numba`` or ``numba-parallel`` for a call on ``nbytes`` bytes.
+
+    Below ``PARALLEL_THRESHOLD_BYTES`` one thread is faster.  Above it, the
+    parallel loop wins when its workers are awake: the call comes right
+    after another large one (within ``POOL_WARM_SECONDS``, the time they
+    spin before they sleep).  After other work (a matrix product, say)
+    they sleep, and waking them costs about 55 us on 2 cores: the parallel
+    loop then wins only from ``COLD_PARALLEL_THRESHOLD_BYTES``.
+    """
+    if nbytes < _config.PARALLEL_THRESHOLD_BYTES:
+        return "numba"
+    if (nbytes >= _config.COLD_PARALLEL_THRESHOLD_BYTES
+            or time.perf_counter() - _last_large_call < _config.POOL_WARM_SECONDS):
+        return "numba-parallel"
+    return "numba"
+
+
+def large_call_ended():
+    """Note that a call of at least PARALLEL_THRESHOLD_BYTES has just ended."""
+    global _last_large_call
+    _last_large_call = time.perf_counter()
+
+
+# --- chunked arrays -----------------------------------------------------------
+
+#: (is_chunked(obj), elementwise(...)) of the chunked-array integration
+#: (Dask), registered by it, so that this module imports no integration.
+_chunked = None
+
+
+def register_chunked(is_chunked, elementwise_on_chunks):
+    global _chunked
+    _chunked = (is_chunked, elementwise_on_chunks)
+
+
+def is_chunked(obj):
+    return _chunked is not None and _chunked[0](obj)
+
+
+# --- the short path -----------------------------------------------------------
+
+
+_MISSING = object()
+
+
+def public_function(definition, direction, parse_params, labels, name):
+    """The public ``f(*arrays, *params, out=None, backend=None)`` of
+    ``definition``'s ``direction`` (``labels``: the arrays' names, one or two).
+
+    The call a training loop makes (ndarrays, default parameters; see
+    :class:`FastPath`) runs on the short path written out in ``short``:
+    with what it reads bound to the closure, each Python call or global
+    lookup saved is a few percent of a small call.  Anything else, or a call
+    the entry declines, takes :func:`elementwise`, which explains errors.
+    """
+    fast = FastPath(definition, direction)
+    entries, params32, params64 = fast.entries, fast.params[_F32], fast.params[_F64]
+    defaults, arity = fast.defaults, len(labels)
+    block_default, threshold = registry._block_default, _config.PARALLEL_THRESHOLD_BYTES
+    ndarray, f16, f32, f64, empty, pooled = np.ndarray, _F16, _F32, _F64, np.empty, _buffers.SMALLEST
+
+    two = arity == 2
+
+    def general(arrays, params, out, backend):
+        return elementwise(definition, direction, arrays, labels, params, out, backend, name)
+
+    # One body for both arities: ``a`` is x for a forward, grad for a
+    # backward (whose x is ``b``).  The arrays are positional, as a ufunc's.
+    # b's default: None for a forward (x is a), for a backward a marker that
+    # is no array, so that a call without x goes the general way and fails.
+    def short(a, b=None if arity == 1 else _MISSING, /, *, out=None, backend=None):
+        x = a if b is None else b  # a forward given b (a parameter it lacks) goes the general way
+        if type(x) is ndarray and type(a) is ndarray:
+            dtype = x.dtype
+            params = params32 if dtype is f32 else params64 if dtype is f64 else None
+            if params is not None:
+                nbytes = x.nbytes
+                chosen = backend if backend is not None else block_default.get() or registry._process_default
+                if chosen == "auto":
+                    chosen = "numba" if nbytes < threshold else auto_cpu(nbytes)
+                try:
+                    entry = entries[chosen]
+                except (KeyError, TypeError):  # TypeError: an unhashable backend=
+                    entry = fast.find(chosen)
+                result = out
+                if out is None:
+                    result = empty(x.shape, dtype) if nbytes < pooled else _buffers.empty(x.shape, dtype)
+                try:
+                    if two:
+                        done = entry.run(a, x, result, *params) if params else entry.run(a, x, result)
+                    else:
+                        done = entry.run(x, result, *params) if params else entry.run(x, result)
+                except Exception:  # not compiled for these arrays
+                    done = entry.compile_and_run((a, x, result) if two else (x, result), params)
+                if nbytes >= threshold:
+                    large_call_ended()
+                if done:
+                    return result
+                out = result  # declined: the general path writes into it, allocates nothing
+            elif dtype is f16 and fast.half and a.dtype is f16:
+                result = fast.run_half((a, x) if two else (x,), out, backend)
+                if result is not None:
+                    return result
+        if b is _MISSING:
+            raise TypeError(f"{name} takes two arrays, {labels[0]} and {labels[1]}")
+        if not two and b is not None:  # a parameter the activation does not have
+            return general((a,), parse_params((b,), {}), out, backend)
+        params = parse_params((), {}) if defaults is None else defaults
+        return general((a, x) if two else (a,), params, out, backend)
+
+    # Apart, because taking ``*args, **kwargs`` costs a small call a tenth of
+    # its time: only activations with parameters take them.
+    def one_array(x, /, *args, out=None, backend=None, **kwargs):
+        if args or kwargs:
+            return general((x,), parse_params(args, kwargs), out, backend)
+        return short(x, out=out, backend=backend)
+
+    def two_arrays(grad, x, /, *args, out=None, backend=None, **kwargs):
+        if args or kwargs:
+            return general((grad, x), parse_params(args, kwargs), out, backend)
+        return short(grad, x, out=out, backend=backend)
+
+    function = (one_array if arity == 1 else two_arrays) if definition.params else short
+    function.fast_path = fast
+    return function
+
+
+class FastPath:
+    """What the short path of a public function needs, and its slow steps.
+
+    The short path takes an activation with its default parameters on
+    float32/float64 ndarrays (and relu on float16, as int16 bits), where the
+    call's backend is ``numba`` or ``numba-parallel`` (or ``auto``, which
+    picks one).  That backend's compiled entry checks shapes and overlap
+    itself (``_cpu._LoopBackend.checked_entry``), and Numba's dispatcher
+    checks the layouts: the entry is compiled only for C-contiguous, aligned
+    arrays of one dtype with a writeable ``out``, and compiling at call time
+    is off, so other arrays raise TypeError at once instead of compiling.
+    Anything it does not take goes the general way.
+    """
+
+    def __init__(self, activation, direction):
+        self._activation = activation
+        self._direction = direction
+        # The default parameters (what a call that gives none checks to, and
+        # what the general path takes), and cast to each dtype; None where
+        # one has no default.
+        empty = inspect.Parameter.empty
+        defaults = (None if any(d is empty for _, d in activation.params)
+                    else tuple(float(d) for _, d in activation.params))
+        self.defaults = defaults
+        self.params = {t: None if defaults is None else tuple(t.type(p) for p in defaults)
+                       for t in (_F32, _F64)}
+        # float16 where the activation has a loop on the values' int16 bits
+        # (relu) and no parameters: the arrays go in as int16 views.
+        half = activation.half_forward if direction == "forward" else activation.half_backward
+        self.half = half is not None and defaults == ()
+        # Backend name -> CheckedEntry (_NO_ENTRY where the backend has none),
+        # for float values and for float16 bits.  Emptied whenever a
+        # backend is registered.
+        self.entries = {}
+        self._bit_entries = {}
+        registry.on_change(self._forget)
+
+    def _forget(self):
+        self.entries.clear()
+        self._bit_entries.clear()
+
+    def find(self, name, bits=False):
+        """The entry of backend ``name`` (resolved from "auto"), kept for later calls."""
+        if not isinstance(name, str):  # the general path explains
+            return _NO_ENTRY
+        entries = self._bit_entries if bits else self.entries
+        entry = entries.get(name)
+        if entry is None:
+            generation = registry.generation
+            entry = CheckedEntry.find(name, self._activation, self._direction, bits)
+            if generation == registry.generation:  # else it may be a replaced backend's
+                entries[name] = entry
+        return entry
+
+    def run_half(self, inputs, out, backend):
+        """float16: the short path on int16 views (a view costs a fraction of
+        a microsecond, the general path about 13 us per call)."""
+        x = inputs[-1]
+        name = backend_name(backend)
+        if name == registry.AUTO:
+            name = auto_cpu(x.nbytes)
+        entry = self.find(name, bits=True)
+        if out is None:
+            out = allocate(x)
+        elif type(out) is not np.ndarray or out.dtype != x.dtype:
+            return None
+        arrays = tuple(a.view(np.int16) for a in (*inputs, out))
+        try:
+            done = entry.run(*arrays)
+        except Exception:  # not compiled for these arrays
+            done = entry.compile_and_run(arrays, ())
+        return out if done else None
+
+
+def allocate(x):
+    """A result array for ``x``: large ones from the pool (_buffers)."""
+    if x.nbytes < _buffers.SMALLEST:
+        return np.empty(x.shape, x.dtype)
+    return _buffers.empty(x.shape, x.dtype)
+
+
+class CheckedEntry:
+    """One loop backend's checked entry (a compiled function of arrays of one
+    dtype, then other arguments, that returns whether it ran): for one
+    activation and direction here, and for the relu masks (``masks``)."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, backend, dispatcher, largest=None):
+        self._backend = backend
+        self._dispatcher = dispatcher
+        # Large relu results on the parallel backend are streamed
+        # (_streaming), on the general path: the entry takes arrays of
+        # fewer bytes than this.
+        self._largest = largest
+        # Until the dispatcher has a version it may not compile at call time.
+        self.run = _not_compiled
+
+    @classmethod
+    def find(cls, name, activation, direction, bits=False):
+        if name not in ("numba", "numba-parallel"):
+            return _NO_ENTRY
+        backend = registry.lookup(name)
+        if not hasattr(backend, "checked_entry"):  # a replaced backend may lack it
+            return _NO_ENTRY
+        arity = 1 if direction == "forward" else 2
+        streams = activation is BUILTIN["relu"] and not bits and name == "numba-parallel"
+        return cls(backend, backend.checked_entry(activation, direction, arity, bits),
+                   _streaming.SMALLEST if streams else None)
+
+    def compile_and_run(self, arrays, params):
+        """Compile the entry for these arrays if the short path takes them,
+        and run it; False (nothing written) otherwise or if compiling fails."""
+        if not all(type(a) is np.ndarray for a in arrays):
+            return False
+        dtype = arrays[-1].dtype
+        if not (arrays[-1].flags.writeable and all(
+                a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned for a in arrays)):
+            return False
+        dispatcher = self._dispatcher
+        with self._lock:
+            dispatcher.disable_compile(False)
+            try:
+                return self._runner()(*arrays, *params)
+            except Exception:  # the general path compiles the loop again and explains
+                return False
+            finally:
+                if dispatcher.signatures:
+                    dispatcher.disable_compile(True)
+                    self.run = self._runner()
+
+    def _runner(self):
+        run = self._backend.entry_runner(self._dispatcher)
+        if self._largest is None:
+            return run
+        largest = self._largest
+
+        def run_unless_streamed(*arrays):
+            return arrays[-1].nbytes < largest and run(*arrays)
+        return run_unless_streamed
+
+
+class _NoEntry:
+    """A backend without a checked entry: every call goes the general way."""
+
+    @staticmethod
+    def run(*arrays):
+        return False  # never raises, so compile_and_run is never asked for
+
+
+_NO_ENTRY = _NoEntry()
+
+
+def _not_compiled(*args):
+    raise TypeError("not compiled yet")
+
+
+# --- the general path ---------------------------------------------------------
+
+
+def elementwise(activation, direction, arrays, labels, params, out, backend, name=None):
+    """Apply ``activation`` (forward or backward) elementwise and return ``out``.
+
+    ``arrays`` are the array arguments (``(x,)`` or ``(grad, x)``), ``labels``
+    their names for error messages, ``params`` the checked scalar parameters,
+    ``name`` the public function's name (default: the activation's, with
+    ``_backward`` for the backward).
+    """
+    if name is None:
+        name = activation.name if direction == "forward" else activation.name + "_backward"
+    if _chunked is not None and any(_chunked[0](a) for a in (*arrays, out)):
+        return _chunked[1](activation, direction, arrays, labels, params, out, backend, name)
+    arrays = _validate.as_arrays(arrays)
+    chosen = resolve(backend, arrays[0])
+    if any(registry.is_device_array(a) for a in (*arrays, out)) or chosen.device:
+        if not chosen.device:
+            raise TypeError(f"{name}: backend {chosen.name!r} takes host (NumPy) arrays, "
+                            "but a GPU array was given; use backend='cuda' or 'auto'")
+        return chosen.run_device(activation, direction, arrays, labels, out, params, name)
+    _validate.check_inputs(name, activation, direction, arrays, labels)
+    like = arrays[0]
+    if out is not None:
+        _validate.check_out(name, out, like)
+
+    if out is None:
+        out = np.empty_like(like)
+    if out.size == 0:
+        return out
+    dtype = out.dtype
+    if dtype.kind == "u":
+        # The integer-taking activations (relu) are the identity on unsigned
+        # values; Numba would also type uint64 against a literal 0 as float64.
+        np.copyto(out, arrays[0])
+        return out
+    bit_kernel = activation.half_forward if direction == "forward" else activation.half_backward
+    # Numba has no float16 arithmetic on the CPU: without a kernel on the
+    # float16 bits, compute in float32 and round once at the end.
+    compute = np.dtype(np.float32) if dtype == np.float16 and bit_kernel is None else dtype
+    inputs = [a.astype(compute) if a.dtype != compute else a for a in arrays]
+    if compute.kind == "f":
+        params = tuple(compute.type(p) for p in params)
+    target = out
+    if compute != dtype or any(_validate.partly_overlaps(out, a) for a in inputs):
+        target = np.empty(out.shape, compute)
+    chosen.run(activation, direction, inputs, target, params)
+    if out.nbytes >= _config.PARALLEL_THRESHOLD_BYTES:
+        large_call_ended()
+    if target is not out:
+        np.copyto(out, target, casting="unsafe")
+    return out
