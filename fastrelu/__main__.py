@@ -14,10 +14,13 @@ def info(args):
     import fastrelu
 
     print(f"fastrelu {fastrelu.__version__}, numpy {np.__version__}, numba {numba.__version__}")
+    config = fastrelu._config
     print(f"default backend: {fastrelu.get_backend()}; auto goes parallel at "
-          f"{fastrelu._config.PARALLEL_THRESHOLD} float32 elements (that many bytes for others)")
+          f"{config.PARALLEL_THRESHOLD} float32 elements (that many bytes for others) "
+          f"when calls come back to back, at {config.COLD_PARALLEL_THRESHOLD} after other work")
     for name, reason in fastrelu.all_backends().items():
         print(f"  {name:15} {'available' if reason is None else 'unavailable: ' + reason}")
+    print(operations_table())
     fastrelu.relu(np.zeros(fastrelu._config.PARALLEL_THRESHOLD, np.float32),
                   backend="numba-parallel")  # the threading layer is fixed at first use
     print(f"numba threading layer: {numba.threading_layer()}, {numba.get_num_threads()} threads")
@@ -34,6 +37,20 @@ def info(args):
         print("gpu: none")
     cache = numba.config.CACHE_DIR or os.path.join(os.path.dirname(fastrelu.__file__), "__pycache__")
     print(f"numba cache: {cache}")
+
+
+def operations_table():
+    """Which backend implements which operation, as a text table."""
+    from .registry import OPERATIONS, _registry
+
+    names = list(_registry)
+    width = max(len(o) for o in OPERATIONS)
+    lines = ["operations:".ljust(width + 4) + "  ".join(names)]
+    for operation in OPERATIONS:
+        marks = ["yes".center(len(n)) if operation in _registry[n].operations else "-".center(len(n))
+                 for n in names]
+        lines.append(f"  {operation:{width}}  " + "  ".join(marks))
+    return "\n".join(lines)
 
 
 def bench(args):
@@ -68,10 +85,13 @@ def main(argv=None):
     p.add_argument("--no-bar", action="store_true")
     p.set_defaults(run=train)
     for sub in commands.choices.values():
-        sub.add_argument("--backend", default="auto", help="the default backend for the command")
+        sub.add_argument("--backend", default=None,
+                         help="the default backend for the command (default: FASTRELU_BACKEND, else auto)")
     args = parser.parse_args(argv)
-    from .registry import set_backend
+    from .registry import get_backend, set_backend
 
+    if args.backend is None:
+        args.backend = get_backend()
     set_backend(args.backend)
     args.run(args)
     return 0

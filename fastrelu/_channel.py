@@ -15,8 +15,9 @@ the weight gradient is summed in float64, in another order than NumPy's.
 
 import numpy as np
 
-from . import _cpu, _jit, dispatch
-from .definitions import prelu, prelu_backward
+from . import _jit
+from ._threads import run_loop
+from .definitions import prelu, prelu_backward, prelu_weight_gradient
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -25,18 +26,6 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _SHORTEST_ROW = 16
 
 _kernels: dict = {}
-
-
-def route(backend, x, *others):
-    """True or False (parallel or not) where the call runs on a Numba loop
-    backend and the arrays suit these loops (C-contiguous float32/float64 of
-    one shape, at least 1-D); None sends the call down the general path."""
-    if type(x) is not np.ndarray or x.dtype not in _FLOATS or x.ndim == 0 or not x.flags.c_contiguous:
-        return None
-    if any(type(a) is not np.ndarray or a.dtype != x.dtype or a.shape != x.shape
-           or not a.flags.c_contiguous for a in others):
-        return None
-    return dispatch.loop_parallelism(backend, x)
 
 
 def _layout(x, weight):
@@ -89,17 +78,17 @@ def backward(grad, x, weight, grad_x, parallel):
 
 
 def _run(name, parallel, args):
-    _cpu.run_loop(lambda p: _compiled(name, p), parallel, args)
+    run_loop(lambda p: _compiled(name, p), parallel, args)
 
 
 def _compiled(name, parallel):
     """The loops, compiled on first use (and cached on disk)."""
     if not _kernels:
-        _jit.jitable(prelu)
-        _jit.jitable(prelu_backward)
+        for formula in (prelu, prelu_backward, prelu_weight_gradient):
+            _jit.jitable(formula)
         # Numba's cache sees this file change, not the formulas': the
         # cached loops are named after a stamp of the formulas' code.
-        stamp = _jit.code_stamp(prelu, prelu_backward)
+        stamp = _jit.code_stamp(prelu, prelu_backward, prelu_weight_gradient)
         built = {}
         for threaded in (False, True):
             for fn in _loops():  # new function objects for each: the name is the cache's key
@@ -142,7 +131,7 @@ def _loops():
                 for k in range(x_row.size):
                     v, d = x_row[k], g_row[k]
                     out_row[k] = prelu_backward(d, v, slope)
-                    total += 0 if v > 0 else v * d
+                    total += prelu_weight_gradient(d, v)
                 partial[chunk, row % channels] += total
 
     # By batch, for short rows: x as (batch, channels * inner), each row
@@ -162,6 +151,6 @@ def _loops():
                 for k in range(columns):
                     v, d = x[i, k], g[i, k]
                     grad_x[i, k] = prelu_backward(d, v, w[k])
-                    partial[b, k] += 0 if v > 0 else v * d
+                    partial[b, k] += prelu_weight_gradient(d, v)
 
     return forward_by_row, forward_by_batch, backward_by_row, backward_by_batch

@@ -6,25 +6,62 @@ by Numba) and runs it on flat views of the arrays.
 """
 
 import functools
-import os
 import threading
 
 import numpy as np
 
-from . import _jit, _streaming, _threads
-from .registry import Backend
+from . import _jit, _streaming, definitions
+from ._threads import POOL, run_parallel
+from ._validate import partly_overlaps_flat
+from .registry import OPERATIONS, Backend
 
 
 class NumpyBackend(Backend):
-    """The plain NumPy expression of each activation: always available, and the reference."""
+    """The plain NumPy expression of each operation: always available, and the reference."""
 
     name = "numpy"
+    operations = frozenset(OPERATIONS)
 
     def run(self, activation, direction, inputs, out, params):
         formula = activation.reference if direction == "forward" else activation.reference_backward
         with np.errstate(all="ignore"):
             result = formula(*inputs, *params)
         np.copyto(out, result, casting="unsafe")
+
+    def relu_mask(self, x, out, mask):
+        mask[...] = definitions.relu_mask_ref(x)  # before out may overwrite x
+        np.copyto(out, x if x.dtype.kind == "u" else definitions.relu_ref(x))
+
+    def relu_backward_mask(self, grad, mask, out):
+        keep = np.unpackbits(mask, count=grad.size, bitorder="little").reshape(grad.shape)
+        np.copyto(out, np.where(keep.astype(bool), grad, grad.dtype.type(0)))
+
+    def bias_relu(self, x, bias, out):
+        np.copyto(out, definitions.bias_relu_ref(x, bias))
+
+    def bias_relu_backward(self, grad, x, bias, grad_x):
+        np.copyto(grad_x, definitions.bias_relu_backward_ref(grad, x, bias))
+
+    def prelu(self, x, weight, out):
+        np.copyto(out, definitions.prelu_ref(x, definitions.along_channels(weight, x)), casting="unsafe")
+
+    def prelu_backward(self, grad, x, weight, grad_x):
+        with np.errstate(invalid="ignore"):
+            np.copyto(grad_x, definitions.prelu_backward_ref(grad, x, definitions.along_channels(weight, x)),
+                      casting="unsafe")
+            return definitions.prelu_weight_gradient_sum_ref(grad, x, weight.size)
+
+
+def in_float32(operation, arrays, results):
+    """Run ``operation(*arrays, *results)`` on float32 copies of float16
+    arrays (Numba has no float16 arithmetic on the CPU), rounding the
+    results once; returns what the operation returns."""
+    f32 = np.float32
+    staged = [np.empty(r.shape, f32) for r in results]
+    value = operation(*(a.astype(f32) for a in arrays), *staged)
+    for result, s in zip(results, staged):
+        np.copyto(result, s, casting="unsafe")
+    return value
 
 
 @functools.cache  # asked at every call that resolves a backend
@@ -119,8 +156,13 @@ class _NumbaBackend(Backend):
 
 
 class _LoopBackend(_NumbaBackend):
+    """Compiled loops: every operation, the activations through loops
+    generated from their formulas, the others through the loops of
+    _mask_kernels, _fused_kernels and _channel."""
+
     parallel = False
     in_place_loops = True
+    operations = frozenset(OPERATIONS)
 
     def compile(self, formula, arity):
         from .definitions import HELPERS, VECTOR_MATH, _in_precision_of
@@ -152,6 +194,58 @@ class _LoopBackend(_NumbaBackend):
     def call(self, kernel, *args):
         kernel(*args)
 
+    def relu_mask(self, x, out, mask):
+        if x.dtype.kind == "u":  # relu is the identity on unsigned values
+            mask[...] = definitions.relu_mask_ref(x)
+            np.copyto(out, x)
+        elif x.size:
+            from . import _mask_kernels
+
+            _mask_kernels.forward(self.parallel, x, out, mask)
+
+    def relu_backward_mask(self, grad, mask, out):
+        if grad.size:
+            from . import _mask_kernels
+
+            _mask_kernels.backward(self.parallel, grad, out, mask)
+
+    def bias_relu(self, x, bias, out):
+        if x.dtype == np.float16:
+            return in_float32(self.bias_relu, (x, bias), (out,))
+        if x.size:
+            from . import _fused_kernels
+
+            columns = x.shape[-1]
+            _fused_kernels.forward(self.parallel, x.reshape(-1, columns), bias,
+                                   out.reshape(-1, columns))
+
+    def bias_relu_backward(self, grad, x, bias, grad_x):
+        if x.dtype == np.float16:
+            return in_float32(self.bias_relu_backward, (grad, x, bias), (grad_x,))
+        if x.size:
+            from . import _fused_kernels
+
+            columns = x.shape[-1]
+            _fused_kernels.backward(self.parallel, grad.reshape(-1, columns),
+                                    x.reshape(-1, columns), bias, grad_x.reshape(-1, columns))
+
+    def prelu(self, x, weight, out):
+        if x.dtype == np.float16:
+            return in_float32(self.prelu, (x, weight), (out,))
+        if x.size:
+            from . import _channel
+
+            _channel.forward(x, weight, out, self.parallel)
+
+    def prelu_backward(self, grad, x, weight, grad_x):
+        if x.dtype == np.float16:
+            return in_float32(self.prelu_backward, (grad, x, weight), (grad_x,))
+        if not x.size:
+            return np.zeros(weight.size)
+        from . import _channel
+
+        return _channel.backward(grad, x, weight, grad_x, self.parallel)
+
     def checked_entry(self, activation, direction, arity, bits=False):
         """This backend's loop behind a compiled check of the common call
         (see ``dispatch.FastPath``): it returns False, having written nothing,
@@ -173,7 +267,7 @@ class _LoopBackend(_NumbaBackend):
                     for func in (loop, in_place):
                         if func is not None:
                             _jit.jitable(func, parallel=self.parallel)
-                    _jit.jitable(_partly_overlaps)
+                    _jit.jitable(partly_overlaps_flat)
                     entry = _make_checked_entry(loop, in_place, arity)
                     cache = _jit.cacheable(scalar_formula(activation, direction, bits))
                     if cache:
@@ -273,15 +367,6 @@ class SerialBackend(_LoopBackend):
     name = "numba"
 
 
-def _partly_overlaps(a, out):
-    """Compiled twin of ``_validate.partly_overlaps`` for C-contiguous arrays
-    of one shape: other memory, or the very same array (the loops read each
-    element before writing it), is safe."""
-    start, out_start = a.ctypes.data, out.ctypes.data
-    return (out_start != start and out_start < start + a.size * a.itemsize
-            and start < out_start + out.size * out.itemsize)
-
-
 def _make_checked_entry(loop, in_place, arity):
     """Shape and overlap checks, then ``loop`` on flat views: compiled, this
     costs a fraction of the same checks in Python.  The arrays are
@@ -294,7 +379,7 @@ def _make_checked_entry(loop, in_place, arity):
     has_params = len(inspect.signature(loop).parameters) > arity + 1
     if arity == 1 and not has_params:
         def entry(x, out):
-            if x.shape != out.shape or _partly_overlaps(x, out):
+            if x.shape != out.shape or partly_overlaps_flat(x, out):
                 return False
             if x.ctypes.data == out.ctypes.data:
                 in_place(out.reshape(-1))
@@ -303,7 +388,7 @@ def _make_checked_entry(loop, in_place, arity):
             return True
     elif arity == 1:
         def entry(x, out, *params):
-            if x.shape != out.shape or _partly_overlaps(x, out):
+            if x.shape != out.shape or partly_overlaps_flat(x, out):
                 return False
             if x.ctypes.data == out.ctypes.data:
                 in_place(out.reshape(-1), *params)
@@ -313,14 +398,14 @@ def _make_checked_entry(loop, in_place, arity):
     elif arity == 2 and not has_params:
         def entry(a, b, out):
             if (a.shape != out.shape or b.shape != out.shape
-                    or _partly_overlaps(a, out) or _partly_overlaps(b, out)):
+                    or partly_overlaps_flat(a, out) or partly_overlaps_flat(b, out)):
                 return False
             loop(a.reshape(-1), b.reshape(-1), out.reshape(-1))
             return True
     elif arity == 2:
         def entry(a, b, out, *params):
             if (a.shape != out.shape or b.shape != out.shape
-                    or _partly_overlaps(a, out) or _partly_overlaps(b, out)):
+                    or partly_overlaps_flat(a, out) or partly_overlaps_flat(b, out)):
                 return False
             loop(a.reshape(-1), b.reshape(-1), out.reshape(-1), *params)
             return True
@@ -360,66 +445,15 @@ class ParallelBackend(_LoopBackend):
     def _run_entry(self, entry, *args):
         # False (nothing written) where the pool cannot run: a forked child
         # under GNU OpenMP; the general path then runs the serial loop.
-        if not _POOL.usable():
+        if not POOL.usable():
             return False
-        return _POOL.run(entry, args)
+        return POOL.run(entry, args)
 
     def _serial_twin(self, kernel):
         for key, k in self._kernels.items():
             if k is kernel:
                 return self._serial.kernel(*key)
         raise KeyError("unknown kernel")
-
-
-class _ThreadPoolGuard:
-    """Makes Numba's thread pool safe to call from many threads and after fork.
-
-    The ``workqueue`` threading layer aborts the process when two threads
-    enter it at once, so calls are serialised until we know the layer in use
-    (it is fixed at the first parallel call) and for as long as it is
-    ``workqueue``. GNU OpenMP cannot be used in a child after ``fork()``.
-    """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._layer = None
-        self._pid = None
-
-    def usable(self):
-        return not (self._layer == "omp" and self._pid != os.getpid())
-
-    def run(self, kernel, args):
-        if self._layer is not None and self._layer != "workqueue":
-            return kernel(*args)
-        with self._lock:
-            if self._layer is None:
-                # Started here, before any parallel loop runs or compiles
-                # (compiling one would start it with OpenMP's defaults).
-                self._layer = _threads.start_pool()
-                self._pid = os.getpid()
-            return kernel(*args)
-
-
-# One guard: Numba has one thread pool per process.
-_POOL = _ThreadPoolGuard()
-
-
-def run_parallel(kernel, args, serial):
-    """``kernel(*args)``, a prange loop, through the guard of the thread pool;
-    where the pool cannot run (after fork() GNU OpenMP would abort the child)
-    its one-thread twin ``serial()(*args)`` instead.  Every prange loop called
-    from Python goes through here (the backends, masks, fused, _channel)."""
-    if _POOL.usable():
-        return _POOL.run(kernel, args)
-    return serial()(*args)
-
-
-def run_loop(kernel_for, parallel, args):
-    """``kernel_for(parallel)(*args)``; a parallel kernel through
-    ``run_parallel``, with ``kernel_for(False)`` where the pool cannot run."""
-    if parallel:
-        return run_parallel(kernel_for(True), args, lambda: kernel_for(False))
-    return kernel_for(False)(*args)
 
 
 class UfuncBackend(_NumbaBackend):
@@ -431,12 +465,49 @@ class UfuncBackend(_NumbaBackend):
     """
 
     name = "numba-ufunc"
+    # The masks pack bits across elements: no ufunc does that.
+    operations = frozenset({"activation", "bias_relu", "bias_relu_backward", "prelu",
+                            "prelu_backward"})
 
     def compile(self, formula, arity):
         return _Ufunc(formula)
 
     def launch(self, kernel, inputs, out, params):
         kernel(inputs, out, params)
+
+    # The others are ufuncs too, of the operations' formulas, broadcasting
+    # the bias or the weight as NumPy broadcasts: no array the size of x.
+    def _ufunc(self, formula, arity):
+        key = (formula, "ufunc", arity)
+        kernel = self._kernels.get(key)
+        if kernel is None:
+            with self._compile_lock:
+                kernel = self._kernels.setdefault(key, _Ufunc(formula))
+        return kernel
+
+    def bias_relu(self, x, bias, out):
+        if x.dtype == np.float16:
+            return in_float32(self.bias_relu, (x, bias), (out,))
+        self._ufunc(definitions.bias_relu, 2)([x, bias], out, ())
+
+    def bias_relu_backward(self, grad, x, bias, grad_x):
+        if x.dtype == np.float16:
+            return in_float32(self.bias_relu_backward, (grad, x, bias), (grad_x,))
+        self._ufunc(definitions.bias_relu_backward, 3)([grad, x, bias], grad_x, ())
+
+    def prelu(self, x, weight, out):
+        if x.dtype == np.float16:
+            return in_float32(self.prelu, (x, weight), (out,))
+        self._ufunc(definitions.prelu, 2)([x, definitions.along_channels(weight, x)], out, ())
+
+    def prelu_backward(self, grad, x, weight, grad_x):
+        if x.dtype == np.float16:
+            return in_float32(self.prelu_backward, (grad, x, weight), (grad_x,))
+        slopes = definitions.along_channels(weight, x)
+        self._ufunc(definitions.prelu_backward, 3)([grad, x, slopes], grad_x, ())
+        contribution = np.empty_like(x)
+        self._ufunc(definitions.prelu_weight_gradient, 2)([grad, x], contribution, ())
+        return definitions.sum_per_channel(contribution, weight.size)
 
 
 class _Ufunc:
@@ -456,6 +527,7 @@ class _Ufunc:
         if signature not in self._signatures:
             with self._lock:
                 if self._ufunc is None:
+                    _jit.register_helpers()
                     self._ufunc = _jit.vectorize(self._formula)
                 t = numba.from_dtype(dtype)
                 self._ufunc.add(t(*([t] * (len(inputs) + len(params)))))

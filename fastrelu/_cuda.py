@@ -36,6 +36,8 @@ MIN_BLOCKS = 128
 class CudaBackend(Backend):
     name = "cuda"
     device = True
+    operations = frozenset({"activation", "relu_mask", "relu_backward_mask", "prelu",
+                            "prelu_backward"})
 
     def __init__(self):
         self._reason = None
@@ -88,11 +90,27 @@ class CudaBackend(Backend):
             return device_out.copy_to_host()
         return result_obj
 
+    # -- PReLU on host arrays: the kernel of a slope per element --------------
+
+    def prelu_device(self, x, weight, out, name):
+        from .definitions import PER_ELEMENT_SLOPE
+
+        return self.run_device(PER_ELEMENT_SLOPE, "forward", [x, _slopes(x, weight)],
+                               ("x", "weight"), out, (), name)
+
+    def prelu_backward_device(self, grad, x, weight, out, name):
+        """The input gradient on the GPU; the weight gradient, a sum per
+        channel, on the host (the arrays are host arrays here)."""
+        from .definitions import PER_ELEMENT_SLOPE, prelu_weight_gradient_sum_ref
+
+        grad_x = self.run_device(PER_ELEMENT_SLOPE, "backward", [grad, x, _slopes(x, weight)],
+                                 ("grad", "x", "weight"), out, (), name)
+        return grad_x, prelu_weight_gradient_sum_ref(np.asarray(grad, x.dtype), x, weight.size)
+
     # -- the 1-bit relu mask (fastrelu.masks) ---------------------------------
 
-    def relu_mask(self, x, out, name):
-        from .definitions import BUILTIN
-        from .masks import mask_size
+    def relu_mask_device(self, x, out, name):
+        from .definitions import BUILTIN, mask_size
 
         cuda = numba_cuda()
         device_x = _to_device(cuda, x)
@@ -104,9 +122,8 @@ class CudaBackend(Backend):
             return y, mask_obj.copy_to_host()
         return y, mask_obj
 
-    def relu_backward_mask(self, grad, mask, out, name):
-        from .definitions import BUILTIN
-        from .masks import mask_size
+    def relu_backward_mask_device(self, grad, mask, out, name):
+        from .definitions import BUILTIN, mask_size
 
         cuda = numba_cuda()
         device_grad = _to_device(cuda, grad)
@@ -203,6 +220,13 @@ class CudaBackend(Backend):
 
 def _copy(x):
     return x
+
+
+def _slopes(x, weight):
+    """PReLU's weight broadcast to ``x`` (a host array), one slope per element."""
+    from .definitions import along_channels
+
+    return np.ascontiguousarray(np.broadcast_to(along_channels(weight.astype(x.dtype), x), x.shape))
 
 
 def numba_cuda():

@@ -159,6 +159,8 @@ def code_stamp(*funcs):
             else:
                 digest.update(repr(const).encode())
 
+    # Numba intrinsics (code generators written in Python) by their function.
+    funcs = tuple(getattr(func, "_defn", func) for func in funcs)
     for func in funcs:
         add(func.__code__)
     # Constants the functions read as globals (coefficients, SELU's alpha)

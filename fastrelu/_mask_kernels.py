@@ -7,6 +7,8 @@ keeps NaN and -0 exactly and writes every element with a full store.
 Forward on float16 and integer data: on the integer bits (int16/32/64 views).
 """
 
+import functools
+
 import numba
 import numpy as np
 from llvmlite import ir
@@ -14,11 +16,11 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from . import _jit
-from ._cpu import _partly_overlaps
+from . import _jit, _streaming
 from ._streaming_kernel import _store_fence
-from .definitions import relu
-from .masks import mask_size
+from ._threads import run_parallel
+from ._validate import partly_overlaps_flat as _partly_overlaps
+from .definitions import mask_size, relu
 
 #: Mask bytes per chunk of work: 4096 elements, small enough that a chunk's
 #: staging bytes stay in cache and that 1e5 elements share out evenly among
@@ -281,10 +283,13 @@ def _make_loops(parallel):
         return True
 
     kind = "parallel" if parallel else "serial"
+    # Numba's cache sees this file change, not the helpers the loops inline
+    # from others: the cached loops are named after a stamp of their code.
+    stamp = _jit.code_stamp(mask_size, _partly_overlaps, _store_fence)
     loops = {}
     for fn in (forward, forward_float, backward):
         # Distinct names: Numba's cache files are named after the function.
-        fn.__qualname__ = f"relu_mask_{fn.__name__}_{kind}"
+        fn.__qualname__ = f"relu_mask_{fn.__name__}_{kind}_{stamp}"
         loops[fn.__name__] = _jit.njit(fn, parallel=parallel, cache=True)
     for fn in (forward_float, backward):
         # A second dispatcher of each for the short path, which compiles it
@@ -296,3 +301,51 @@ def _make_loops(parallel):
 
 
 LOOPS = {False: _make_loops(False), True: _make_loops(True)}
+
+
+# --- running them (the numba and numba-parallel backends' mask operations) ---
+
+
+@functools.cache
+def _bits_and_limits(dtype):
+    """The integer view of ``dtype`` and the (low, high) limits on its values
+    for the forward loop on bits: relu keeps a value above ``low``, and the
+    mask bit is set for ``0 < value <= high`` (the positive numbers, NaN
+    excluded)."""
+    if dtype.kind == "i":
+        return dtype, 0, np.iinfo(dtype).max
+    bits = np.dtype(f"i{dtype.itemsize}")
+    # -inf's bits as a signed integer: everything at or below is -0 or a
+    # negative number; the negative NaNs lie between it and 0.
+    low = np.array(-np.inf, dtype).view(bits)[()]
+    high = np.array(np.inf, dtype).view(bits)[()]
+    return bits, low, high
+
+
+def _run(parallel, loop, args):
+    if parallel:
+        return run_parallel(LOOPS[True][loop], args, lambda: LOOPS[False][loop])
+    return LOOPS[False][loop](*args)
+
+
+def forward(parallel, x, out, mask):
+    """relu_mask on C-contiguous ``x`` and ``out`` (``x`` itself or apart)."""
+    flat_x, flat_out = x.reshape(-1), out.reshape(-1)
+    if x.dtype.kind == "f" and x.dtype.itemsize in (4, 8) and x.flags.aligned and out.flags.aligned:
+        streams = parallel and _streaming.applies_to_mask(flat_out)
+        if not _run(parallel, "forward_float", (flat_x, flat_out, mask, streams)):
+            raise RuntimeError("the mask loop refused arrays that were checked")
+        return
+    bits, low, high = _bits_and_limits(x.dtype)
+    _run(parallel, "forward", (flat_x.view(bits), flat_out.view(bits), mask, low, high))
+
+
+def backward(parallel, grad, out, mask):
+    """relu_backward_mask on C-contiguous ``grad`` and ``out``; large results
+    not written over grad stream their stores."""
+    bits = np.dtype(f"i{grad.dtype.itemsize}")
+    grad_bits, out_bits = grad.reshape(-1).view(bits), out.reshape(-1).view(bits)
+    streams = (parallel and _streaming.applies_to_mask_backward(out_bits)
+               and grad_bits.ctypes.data != out_bits.ctypes.data)
+    if not _run(parallel, "backward", (grad_bits, out_bits, mask, streams)):
+        raise RuntimeError("the mask loop refused arrays that were checked")

@@ -85,3 +85,54 @@ def describe():
         return (f"OpenMP spin count: {_started['spin']} (FASTRELU_OMP_SPINCOUNT; "
                 "'off' keeps OpenMP's default)")
     return f"OpenMP spin count: not set by fastrelu ({_started['why']})"
+
+
+class _ThreadPoolGuard:
+    """Makes Numba's thread pool safe to call from many threads and after fork.
+
+    The ``workqueue`` threading layer aborts the process when two threads
+    enter it at once, so calls are serialised until we know the layer in use
+    (it is fixed at the first parallel call) and for as long as it is
+    ``workqueue``. GNU OpenMP cannot be used in a child after ``fork()``.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._layer = None
+        self._pid = None
+
+    def usable(self):
+        return not (self._layer == "omp" and self._pid != os.getpid())
+
+    def run(self, kernel, args):
+        if self._layer is not None and self._layer != "workqueue":
+            return kernel(*args)
+        with self._lock:
+            if self._layer is None:
+                # Started here, before any parallel loop runs or compiles
+                # (compiling one would start it with OpenMP's defaults).
+                self._layer = start_pool()
+                self._pid = os.getpid()
+            return kernel(*args)
+
+
+# One guard: Numba has one thread pool per process.
+POOL = _ThreadPoolGuard()
+
+
+def run_parallel(kernel, args, serial):
+    """``kernel(*args)``, a prange loop, through the guard of the thread pool;
+    where the pool cannot run (after fork() GNU OpenMP would abort the child)
+    its one-thread twin ``serial()(*args)`` instead.  Every prange loop called
+    from Python goes through here (the backends, masks, fused, _channel)."""
+    if POOL.usable():
+        return POOL.run(kernel, args)
+    return serial()(*args)
+
+
+def run_loop(kernel_for, parallel, args):
+    """``kernel_for(parallel)(*args)``; a parallel kernel through
+    ``run_parallel``, with ``kernel_for(False)`` where the pool cannot run."""
+    if parallel:
+        return run_parallel(kernel_for(True), args, lambda: kernel_for(False))
+    return kernel_for(False)(*args)

@@ -75,6 +75,15 @@ def partly_overlaps(out, array):
     return not same_view
 
 
+def partly_overlaps_flat(a, out):
+    """Compiled twin of :func:`partly_overlaps` for C-contiguous arrays of
+    one shape (the loops' checked entries): other memory, or the very same
+    array (the loops read each element before writing it), is safe."""
+    start, out_start = a.ctypes.data, out.ctypes.data
+    return (out_start != start and out_start < start + a.size * a.itemsize
+            and start < out_start + out.size * out.itemsize)
+
+
 def takes_result(out, *arrays):
     """Whether a compiled loop can write straight into ``out``: None (a new
     array), or a C-contiguous, aligned, writeable ndarray of the last

@@ -10,7 +10,7 @@ import numpy as np
 
 from ._types import Array, BackendName
 
-from . import _channel, _dask, _validate, dispatch
+from . import _dask, _validate, definitions, dispatch
 from .definitions import BUILTIN, FROM_OUTPUT, PER_ELEMENT_SLOPE, Definition
 
 
@@ -157,24 +157,13 @@ def _gelu_variant(approximate):
 def _check_weight(name, x, weight):
     """``weight`` as an array, checked: one value, or one per channel of ``x``."""
     weight = np.asarray(weight)
-    channels = 1 if x.ndim == 0 else x.shape[1 if x.ndim >= 2 else 0]
+    axis = definitions.channel_axis(x)
+    channels = 1 if x.ndim == 0 else x.shape[axis]
     if weight.size not in (1, channels) or weight.ndim > 1:
         raise ValueError(f"{name}: weight must hold 1 or {channels} (the channel count: "
-                         f"axis {1 if x.ndim >= 2 else 0} of x) values, got shape {weight.shape}")
+                         f"axis {axis} of x) values, got shape {weight.shape}")
     _validate.check_dtype(name, PER_ELEMENT_SLOPE, weight.dtype)
     return weight
-
-
-def _channel_slopes(x, weight):
-    """``weight`` broadcast to ``x``'s shape and layout."""
-    if _dask.is_dask_array(x):
-        return _dask.per_channel(weight, x, 1 if x.ndim >= 2 else 0)
-    shape = [1] * x.ndim
-    if weight.size > 1:
-        shape[1 if x.ndim >= 2 else 0] = weight.size
-    slopes = np.empty_like(x)  # same layout as x, so kernels can walk both flat
-    np.copyto(slopes, weight.reshape(shape), casting="unsafe")
-    return slopes
 
 
 def _host_float_array(name, x):
@@ -188,43 +177,60 @@ def prelu(x: Array, weight: Array, *, out: Array = None, backend: BackendName = 
     (axis 1, or axis 0 for 1-D input), as PyTorch's F.prelu."""
     x = _host_float_array("prelu", x)
     weight = _check_weight("prelu", x, weight)
-    parallel = _channel.route(backend, x)
-    if parallel is not None and _validate.takes_result(out, x):
-        out = np.empty_like(x) if out is None else out
-        if x.size:
-            _channel.forward(x, weight, out, parallel)
-        return out
-    return dispatch.elementwise(PER_ELEMENT_SLOPE, "forward", (x, _channel_slopes(x, weight)),
-                               ("x", "weight"), (), out, backend)
+    if _dask.is_dask_array(x):
+        slopes = _dask.per_channel(weight, x, definitions.channel_axis(x))
+        return dispatch.elementwise(PER_ELEMENT_SLOPE, "forward", (x, slopes), ("x", "weight"),
+                                    (), out, backend, "prelu")
+    chosen = dispatch.backend_for("prelu", backend, x, "prelu", out)
+    if chosen.device:
+        return chosen.prelu_device(x, weight, out, "prelu")
+    if out is None:
+        out = np.empty(x.shape, x.dtype)
+    else:
+        _validate.check_out("prelu", out, x)
+    if x.size:
+        source = np.ascontiguousarray(x)
+        target = dispatch.contiguous_result(out, source)
+        chosen.prelu(source, np.ascontiguousarray(weight.reshape(-1), dtype=x.dtype), target)
+        if target is not out:
+            np.copyto(out, target)
+        dispatch.note_size(x.nbytes)
+    return out
 
 
 def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
                    backend: BackendName = None) -> tuple[Array, Array]:
     """Gradients of :func:`prelu`: returns ``(grad_x, grad_weight)``."""
-    x = _host_float_array("prelu_backward", x)
-    weight = _check_weight("prelu_backward", x, weight)
-    parallel = _channel.route(backend, x, grad)
-    if parallel is not None and _validate.takes_result(out, grad, x):
-        grad_x = np.empty_like(x) if out is None else out
-        grad_weight = (_channel.backward(grad, x, weight, grad_x, parallel) if x.size
-                       else np.zeros(weight.size))
+    name = "prelu_backward"
+    x = _host_float_array(name, x)
+    weight = _check_weight(name, x, weight)
+    result_dtype = weight.dtype if weight.dtype.kind == "f" else x.dtype
+    if _dask.is_dask_array(x):
+        slopes = _dask.per_channel(weight, x, definitions.channel_axis(x))
+        grad_x = dispatch.elementwise(PER_ELEMENT_SLOPE, "backward", (grad, x, slopes),
+                                      ("grad", "x", "weight"), (), out, backend, name)
+        grad_weight = definitions.prelu_weight_gradient_sum_ref(grad, x, weight.size)
+        return grad_x, grad_weight.reshape(weight.shape).astype(result_dtype)
+    (grad,) = _validate.as_arrays((grad,))
+    chosen = dispatch.backend_for("prelu_backward", backend, x, name, grad, out)
+    _validate.check_inputs(name, PER_ELEMENT_SLOPE, "backward", [grad, x], ("grad", "x"))
+    if chosen.device:
+        grad_x, grad_weight = chosen.prelu_backward_device(grad, x, weight, out, name)
+        return grad_x, grad_weight.reshape(weight.shape).astype(result_dtype)
+    if out is None:
+        out = np.empty(x.shape, x.dtype)
     else:
-        grad_x = dispatch.elementwise(PER_ELEMENT_SLOPE, "backward",
-                                     (grad, x, _channel_slopes(x, weight)),
-                                     ("grad", "x", "weight"), (), out, backend)
-        grad_weight = _summed_weight_gradient(grad, x, weight)
-    grad_weight = grad_weight.reshape(weight.shape)
-    return grad_x, grad_weight.astype(weight.dtype if weight.dtype.kind == "f" else x.dtype)
-
-
-def _summed_weight_gradient(grad, x, weight):
-    """The weight gradient in NumPy: ``x * grad`` where ``x <= 0``, summed per channel."""
-    grad = grad if _dask.is_dask_array(grad) else np.asarray(grad, dtype=x.dtype)
-    contribution = np.where(x > 0, 0, x * grad)
-    if weight.size == 1:
-        return contribution.sum(dtype=np.float64)
-    axis = 1 if x.ndim >= 2 else 0
-    return contribution.sum(axis=tuple(i for i in range(x.ndim) if i != axis), dtype=np.float64)
+        _validate.check_out(name, out, x)
+    if not x.size:
+        return out, np.zeros(weight.shape, result_dtype)
+    sources = (np.ascontiguousarray(grad), np.ascontiguousarray(x))
+    target = dispatch.contiguous_result(out, *sources)
+    grad_weight = chosen.prelu_backward(*sources, np.ascontiguousarray(weight.reshape(-1), dtype=x.dtype),
+                                        target)
+    if target is not out:
+        np.copyto(out, target)
+    dispatch.note_size(x.nbytes)
+    return out, grad_weight.reshape(weight.shape).astype(result_dtype)
 
 
 def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,

@@ -140,6 +140,11 @@ def relu_backward(g, x):
     return 0 if x <= 0 else g
 
 
+# relu and its gradient are also parts of other formulas (bias_relu).
+helper(relu)
+helper(relu_backward)
+
+
 def relu_half(bits):
     # float16 bits as int16: every value below -1024 (0xFC00, -inf) is a
     # negative number or -0, to be zeroed; -1023..-1 are the NaNs with the sign
@@ -620,9 +625,77 @@ def prelu_backward_ref(g, x, slope):
     return np.where(x > 0, g, g * slope)
 
 
+def prelu_weight_gradient(g, x):
+    """One element's share of PReLU's weight gradient (summed per channel)."""
+    return 0 if x > 0 else x * g
+
+
+def channel_axis(x):
+    """PReLU's channel axis, as PyTorch's: 1, or 0 for 1-D input."""
+    return 1 if x.ndim >= 2 else 0
+
+
+def along_channels(weight, x):
+    """``weight`` (one value, or one per channel) shaped to broadcast against ``x``."""
+    shape = [1] * x.ndim
+    if weight.size > 1:
+        shape[channel_axis(x)] = weight.size
+    return weight.reshape(shape)
+
+
+def prelu_weight_gradient_ref(g, x):
+    return np.where(x > 0, 0, x * g)
+
+
+def prelu_weight_gradient_sum_ref(g, x, channels):
+    """PReLU's weight gradient: prelu_weight_gradient summed per weight, in float64."""
+    return sum_per_channel(prelu_weight_gradient_ref(g, x), channels)
+
+
+def sum_per_channel(contribution, channels):
+    """``contribution`` summed per weight (over every axis but the channel's), in float64."""
+    if channels == 1:
+        return np.atleast_1d(contribution.sum(dtype=np.float64))
+    axis = channel_axis(contribution)
+    return contribution.sum(axis=tuple(i for i in range(contribution.ndim) if i != axis),
+                            dtype=np.float64)
+
+
 #: Shared by prelu (weight broadcast to x) and rrelu in training (random slopes).
 PER_ELEMENT_SLOPE = Definition("prelu", prelu, prelu_backward, prelu_ref, prelu_backward_ref,
                                torch_equivalent="F.prelu")
+
+
+# --- relu after a bias, and the relu mask -------------------------------------
+
+
+def bias_relu(x, b):
+    """relu(x + b): a dense layer's output and its bias, in one pass."""
+    return relu(x + b)
+
+
+def bias_relu_backward(g, x, b):
+    return relu_backward(g, x + b)
+
+
+def bias_relu_ref(x, b):
+    with np.errstate(invalid="ignore"):
+        return relu_ref(x + b)
+
+
+def bias_relu_backward_ref(g, x, b):
+    with np.errstate(invalid="ignore"):
+        return relu_backward_ref(g, x + b)
+
+
+def mask_size(size):
+    """Bytes in the relu mask of ``size`` elements: one bit each, rounded up."""
+    return (size + 7) // 8
+
+
+def relu_mask_ref(x):
+    """The mask of ``x``: its bits ``x > 0`` in C order, eight to a byte, lowest first."""
+    return np.packbits(np.ravel(x) > 0, bitorder="little")
 
 
 # --- gradients from the output: sigmoid and tanh -----------------------------

@@ -36,6 +36,37 @@ def resolve(backend, array):
     return registry.lookup(name)
 
 
+def backend_for(operation, backend, array, name, *others):
+    """The backend that runs ``operation`` for the public function ``name``
+    on ``array`` (and ``others``, the call's other arrays): it must implement
+    the operation (NotImplementedError otherwise) and take the arrays' kind
+    (a host backend takes no GPU array: TypeError)."""
+    chosen = resolve(backend, array)
+    if operation not in chosen.operations:
+        raise NotImplementedError(
+            f"{name}: backend {chosen.name!r} does not implement {operation} "
+            f"(it implements: {', '.join(o for o in registry.OPERATIONS if o in chosen.operations)})")
+    if not chosen.device and any(registry.is_device_array(a) for a in (array, *others)):
+        raise TypeError(f"{name}: backend {chosen.name!r} takes host (NumPy) arrays, "
+                        "but a GPU array was given; use backend='cuda' or 'auto'")
+    return chosen
+
+
+def contiguous_result(out, *sources):
+    """Where an operation writes: ``out`` if it is C-contiguous and no more
+    than the very same view of any source, else a new C-contiguous array
+    to copy into ``out`` afterwards (the backends' contract)."""
+    if out.flags.c_contiguous and not any(_validate.partly_overlaps(out, s) for s in sources):
+        return out
+    return np.empty(out.shape, out.dtype)
+
+
+def note_size(nbytes):
+    """For auto: a call on ``nbytes`` bytes has ended (see auto_cpu)."""
+    if nbytes >= _config.PARALLEL_THRESHOLD_BYTES:
+        large_call_ended()
+
+
 def loop_parallelism(backend, x):
     """For the loops that stand outside the backends (masks, _channel):
     True or False where the call runs on ``numba-parallel`` or ``numba``
@@ -369,11 +400,8 @@ def elementwise(activation, direction, arrays, labels, params, out, backend, nam
     if _chunked is not None and any(_chunked[0](a) for a in (*arrays, out)):
         return _chunked[1](activation, direction, arrays, labels, params, out, backend, name)
     arrays = _validate.as_arrays(arrays)
-    chosen = resolve(backend, arrays[0])
-    if any(registry.is_device_array(a) for a in (*arrays, out)) or chosen.device:
-        if not chosen.device:
-            raise TypeError(f"{name}: backend {chosen.name!r} takes host (NumPy) arrays, "
-                            "but a GPU array was given; use backend='cuda' or 'auto'")
+    chosen = backend_for("activation", backend, arrays[0], name, *arrays[1:], out)
+    if chosen.device:
         return chosen.run_device(activation, direction, arrays, labels, out, params, name)
     _validate.check_inputs(name, activation, direction, arrays, labels)
     like = arrays[0]

@@ -9,37 +9,19 @@ step can free ``x`` (or overwrite it in place) after the forward pass.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from . import _cpu, _dask, _streaming, _validate, dispatch, registry
+from . import _dask, _streaming, _validate, definitions, dispatch, registry
 from .dispatch import CheckedEntry
 from ._types import Array, BackendName
 from .definitions import BUILTIN
 
 _F32, _F64, _U8 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint8)
-_FLOATS = (_F32, _F64)
-
-
-@functools.cache
-def _bits_and_limits(dtype):
-    """The integer view of ``dtype`` and the (low, high) limits on its values
-    for the mask loops: relu keeps a value above ``low``, and the mask bit is
-    set for ``0 < value <= high`` (the positive numbers, NaN excluded)."""
-    if dtype.kind == "i":
-        return dtype, 0, np.iinfo(dtype).max
-    bits = np.dtype(f"i{dtype.itemsize}")
-    # -inf's bits as a signed integer: everything at or below is -0 or a
-    # negative number; the negative NaNs lie between it and 0.
-    low = np.array(-np.inf, dtype).view(bits)[()]
-    high = np.array(np.inf, dtype).view(bits)[()]
-    return bits, low, high
 
 
 def mask_size(size: int) -> int:
     """Bytes in the mask of an array of ``size`` elements: one bit each, rounded up."""
-    return (size + 7) // 8
+    return definitions.mask_size(size)
 
 
 def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tuple[Array, Array]:
@@ -60,24 +42,26 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
             streams = parallel and type(result) is np.ndarray and _streaming.applies_to_mask(result)
             if _short_path(parallel, "forward_float_checked", (x, result), (mask, streams)):
                 return result, mask
+            out = result  # declined: the general path writes into it
     name = "relu_mask"
     _dask.refuse(name, x, out)  # the bits run across chunk boundaries
     (x,) = _validate.as_arrays((x,))
-    chosen = dispatch.resolve(backend, x)
-    if registry.is_device_array(x) or registry.is_device_array(out) or chosen.device:
-        _require_device(name, chosen)
-        return chosen.relu_mask(x, out, name)
+    chosen = dispatch.backend_for("relu_mask", backend, x, name, out)
+    if chosen.device:
+        return chosen.relu_mask_device(x, out, name)
     _validate.check_inputs(name, BUILTIN["relu"], "forward", [x], ("x",))
     if out is not None:
         _validate.check_out(name, out, x)
     else:
         out = np.empty_like(x)
     mask = np.empty(mask_size(x.size), np.uint8)
-    if chosen.name == "numpy" or x.dtype.kind == "u":
-        mask[...] = np.packbits(x.ravel() > 0, bitorder="little")  # before out may overwrite x
-        np.copyto(out, x if x.dtype.kind == "u" else np.where(x <= 0, x.dtype.type(0), x))
-        return out, mask
-    return _through_loop("forward", chosen, x, out, mask), mask
+    source = np.ascontiguousarray(x)
+    target = dispatch.contiguous_result(out, source)
+    chosen.relu_mask(source, target, mask)
+    if target is not out:
+        np.copyto(out, target)
+    dispatch.note_size(x.nbytes)
+    return out, mask
 
 
 def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
@@ -94,26 +78,28 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
                        and _streaming.applies_to_mask_backward(result))
             if _short_path(parallel, "backward_checked", (grad, result), (mask, streams)):
                 return result
+            out = result  # declined: the general path writes into it
     name = "relu_backward_mask"
     _dask.refuse(name, grad, mask, out)
     (grad,) = _validate.as_arrays((grad,))
-    chosen = dispatch.resolve(backend, grad)
-    if any(registry.is_device_array(a) for a in (grad, mask, out)) or chosen.device:
-        _require_device(name, chosen)
-        return chosen.relu_backward_mask(grad, mask, out, name)
+    chosen = dispatch.backend_for("relu_backward_mask", backend, grad, name, mask, out)
+    if chosen.device:
+        return chosen.relu_backward_mask_device(grad, mask, out, name)
     _validate.check_dtype(name, BUILTIN["relu"], grad.dtype, "backward")
     mask = check_mask(name, mask, grad.size)
     if out is not None:
         _validate.check_out(name, out, grad)
     else:
         out = np.empty_like(grad)
-    if chosen.name == "numpy":
-        keep = np.unpackbits(mask, count=grad.size, bitorder="little").reshape(grad.shape)
-        np.copyto(out, np.where(keep.astype(bool), grad, grad.dtype.type(0)))
-        return out
-    if np.may_share_memory(mask, out):  # out would overwrite mask bytes before they are read
+    source = np.ascontiguousarray(grad)
+    target = dispatch.contiguous_result(out, source)
+    if np.may_share_memory(mask, target):  # out would overwrite mask bytes before they are read
         mask = mask.copy()
-    return _through_loop("backward", chosen, grad, out, mask)
+    chosen.relu_backward_mask(source, mask, target)
+    if target is not out:
+        np.copyto(out, target)
+    dispatch.note_size(grad.nbytes)
+    return out
 
 
 # --- the calls training loops make, in few steps ------------------------------
@@ -135,57 +121,11 @@ def _short_path(parallel, name, arrays, extras):
         backend = registry.lookup("numba-parallel" if parallel else "numba")
         entry = _entries.setdefault((parallel, name), CheckedEntry(backend, _loops[parallel][name]))
     try:
-        return entry.run(*arrays, *extras)
+        done = entry.run(*arrays, *extras)
     except Exception:  # not compiled for these arrays
-        return entry.compile_and_run(arrays, extras)
-
-
-def _run(parallel, loop, args):
-    global _loops
-    if _loops is None:
-        from ._mask_kernels import LOOPS as _loops
-    if parallel:
-        return _cpu.run_parallel(_loops[True][loop], args, lambda: _loops[False][loop])
-    return _loops[False][loop](*args)  # directly: run_loop's indirection cost 1 us
-
-
-def _run_backward(parallel, grad_bits, out_bits, mask):
-    """The backward loop on flat integer views; large results not written
-    over grad stream their stores."""
-    streams = (parallel and _streaming.applies_to_mask_backward(out_bits)
-               and grad_bits.ctypes.data != out_bits.ctypes.data)
-    if not _run(parallel, "backward", (grad_bits, out_bits, mask, streams)):
-        raise RuntimeError("the mask loop refused arrays that the general path had checked")
-
-
-def _run_forward(parallel, x, out, mask):
-    """The forward loop on flat float32/float64 views."""
-    streams = parallel and _streaming.applies_to_mask(out)
-    _run(parallel, "forward_float", (x, out, mask, streams))
-
-
-def _through_loop(direction, chosen, source, out, mask):
-    """Run a compiled mask loop on C-ordered flat views, staging where ``out``
-    is not C-contiguous or partly overlaps ``source``."""
-    source = np.ascontiguousarray(source)
-    target = out
-    if not out.flags.c_contiguous or (out is not source and np.may_share_memory(out, source)):
-        target = np.empty(source.shape, source.dtype)
-    if source.size:
-        bits, low, high = _bits_and_limits(source.dtype)
-        parallel = chosen.name == "numba-parallel"
-        flat_source, flat_target = source.reshape(-1), target.reshape(-1)
-        if direction == "forward" and source.dtype in _FLOATS and source.flags.aligned \
-                and target.flags.aligned:
-            _run_forward(parallel, flat_source, flat_target, mask)
-        elif direction == "backward":
-            _run_backward(parallel, flat_source.view(bits), flat_target.view(bits), mask)
-        else:
-            _run(parallel, direction, (flat_source.view(bits), flat_target.view(bits), mask,
-                                       low, high))
-    if target is not out:
-        np.copyto(out, target)
-    return out
+        done = entry.compile_and_run(arrays, extras)
+    dispatch.note_size(arrays[0].nbytes)
+    return done
 
 
 def check_mask(name, mask, size):
@@ -200,9 +140,3 @@ def check_mask(name, mask, size):
         raise ValueError(f"{name}: mask has shape {mask.shape}, expected ({expected},) "
                          f"for a grad of {size} elements")
     return np.ascontiguousarray(mask)
-
-
-def _require_device(name, chosen):
-    if not chosen.device:
-        raise TypeError(f"{name}: backend {chosen.name!r} takes host (NumPy) arrays, "
-                        "but a GPU array was given; use backend='cuda' or 'auto'")

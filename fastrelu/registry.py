@@ -18,37 +18,95 @@ from . import _config
 AUTO = "auto"
 
 
-class Backend:
-    """Base class of a backend.
+#: Every operation a backend may implement: the activations (forward,
+#: backward, backward from the output; rrelu in training is the activation
+#: with a slope per element), the 1-bit relu mask, relu after a bias, PReLU.
+OPERATIONS = ("activation", "relu_mask", "relu_backward_mask", "bias_relu",
+              "bias_relu_backward", "prelu", "prelu_backward")
 
-    A backend runs an elementwise kernel: ``run(activation, direction,
-    inputs, out, params)`` where ``inputs`` are arrays of one shape and dtype
-    (already validated), ``out`` is an array of the same shape and dtype that
-    does not partly overlap any input, ``direction`` is ``"forward"`` or
-    ``"backward"`` and ``params`` are the activation's scalar parameters.
-    Subclasses compile whatever they need lazily, on first use.
+
+class Backend:
+    """Base class of a backend: one method per operation it implements.
+
+    ``operations`` names them (of :data:`OPERATIONS`); a call asking for
+    any other raises NotImplementedError naming the backend and the
+    operation.  Host backends get NumPy arrays the public function has
+    already checked: inputs of one dtype (float16 only where the backend
+    says so, see ``run``), and results to write that are C-contiguous
+    where the method says so and never partly overlap an input.  Subclasses
+    compile whatever they need lazily, on first use.
     """
 
     name: str | None = None
     #: True for backends that take arrays in GPU memory.
     device: bool = False
+    #: The operations this backend implements, of OPERATIONS.
+    operations: frozenset = frozenset({"activation"})
 
     def unavailable_reason(self) -> str | None:
         """None if the backend can run here, else a short reason why not."""
         return None
 
+    def _missing(self, operation):
+        return NotImplementedError(f"backend {self.name!r} does not implement {operation}")
+
     def run(self, activation, direction, inputs, out, params):
-        raise NotImplementedError
+        """The activation: ``out[...] = f(*inputs, *params)`` elementwise, with
+        ``f`` the definition's forward (inputs ``(x,)``) or backward
+        (``(grad, x)``, or three arrays for a slope per element).  Inputs of
+        one shape and dtype (float16 only for activations with kernels on
+        its bits), ``out`` of the same, any layout, possibly one of them."""
+        raise self._missing("activation")
 
-    # Device backends (device = True) take GPU arrays through these instead.
+    def relu_mask(self, x, out, mask):
+        """``out[...] = relu(x)`` and ``mask[...]`` its bits ``x > 0`` (see
+        ``definitions.relu_mask_ref``); ``x`` and ``out`` C-contiguous, ``out``
+        ``x`` itself or apart from it; ``mask`` uint8 of ``mask_size(x.size)``."""
+        raise self._missing("relu_mask")
+
+    def relu_backward_mask(self, grad, mask, out):
+        """``out[...] = grad`` where the mask bit is set, else 0; ``grad`` and
+        ``out`` C-contiguous, ``out`` ``grad`` itself or apart from it and the mask."""
+        raise self._missing("relu_backward_mask")
+
+    def bias_relu(self, x, bias, out):
+        """``out[...] = relu(x + bias)``, ``bias`` along the last axis; ``x``
+        and ``out`` C-contiguous and at least 1-D, ``out`` ``x`` or apart."""
+        raise self._missing("bias_relu")
+
+    def bias_relu_backward(self, grad, x, bias, grad_x):
+        """``grad_x[...] = grad`` where ``x + bias > 0``, else 0 (C-contiguous, apart)."""
+        raise self._missing("bias_relu_backward")
+
+    def prelu(self, x, weight, out):
+        """``out[...] = prelu(x, weight of the element's channel)``: ``weight``
+        1-D in x's dtype, one value or one per channel (axis 1; axis 0 of 1-D
+        ``x``); ``x`` and ``out`` C-contiguous, ``out`` ``x`` or apart."""
+        raise self._missing("prelu")
+
+    def prelu_backward(self, grad, x, weight, grad_x):
+        """Writes the input gradient into ``grad_x`` and returns the weight
+        gradient: ``definitions.prelu_weight_gradient`` summed per weight, in
+        float64 (C-contiguous arrays, ``grad_x`` apart from the inputs)."""
+        raise self._missing("prelu_backward")
+
+    # Device backends (device = True) take the caller's GPU arrays and the
+    # public function's name through these instead, and check them.
     def run_device(self, activation, direction, arrays, labels, out, params, name):
-        raise NotImplementedError
+        raise self._missing("activation")
 
-    def relu_mask(self, x, out, name):
-        raise NotImplementedError
+    def relu_mask_device(self, x, out, name):
+        raise self._missing("relu_mask")
 
-    def relu_backward_mask(self, grad, mask, out, name):
-        raise NotImplementedError
+    def relu_backward_mask_device(self, grad, mask, out, name):
+        raise self._missing("relu_backward_mask")
+
+    def prelu_device(self, x, weight, out, name):
+        raise self._missing("prelu")
+
+    def prelu_backward_device(self, grad, x, weight, out, name):
+        """Returns ``(grad_x, grad_weight)``."""
+        raise self._missing("prelu_backward")
 
 
 _registry: dict[str, Backend] = {}

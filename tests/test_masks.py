@@ -7,9 +7,29 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastrelu
-from conftest import random_normal, special_values
+from conftest import CPU_BACKENDS, random_normal, special_values
 
 HALF_AND_FLOATS = [np.float16, np.float32, np.float64]
+# The backends that implement the masks (numba-ufunc does not: no ufunc
+# packs bits across elements).
+MASK_BACKENDS = [b for b in CPU_BACKENDS
+                 if b == "auto" or "relu_mask" in fastrelu.registry.lookup(b).operations]
+
+
+@pytest.fixture(params=MASK_BACKENDS)
+def backend(request):
+    return request.param
+
+
+def test_a_backend_without_masks_says_so():
+    x = np.ones(8, np.float32)
+    with pytest.raises(NotImplementedError, match="relu_mask: backend 'numba-ufunc' does not "
+                       "implement relu_mask"):
+        fastrelu.relu_mask(x, backend="numba-ufunc")
+    mask = fastrelu.relu_mask(x)[1]
+    with fastrelu.use_backend("numba-ufunc"), pytest.raises(
+            NotImplementedError, match="relu_backward_mask: backend 'numba-ufunc' does not"):
+        fastrelu.relu_backward_mask(x, mask)
 
 
 def expected(x, grad=None):
@@ -127,11 +147,11 @@ def test_out_over_the_masks_own_bytes(backend):
 def test_common_calls_take_the_short_path(monkeypatch, name):
     # C-contiguous float32/float64 arrays on a loop backend never reach the
     # general path (a short path that always declined would only be slower).
-    from fastrelu import masks
+    from fastrelu import dispatch
 
     def general_path(*args):
         raise AssertionError("took the general path")
-    monkeypatch.setattr(masks, "_through_loop", general_path)
+    monkeypatch.setattr(dispatch, "backend_for", general_path)
     for dtype in (np.float32, np.float64):
         x = random_normal((30, 7), dtype)
         grad = random_normal((30, 7), dtype, seed=5)

@@ -207,3 +207,55 @@ def test_read_only_cache_directory_still_works(tmp_path):
                   NUMBA_CACHE_DIR=str(blocker / "cache"))
     assert result.returncode == 0, result.stderr
     assert "2." in result.stdout
+
+
+def test_a_backend_implementing_some_operations_refuses_the_others_by_name():
+    class Partial(fastrelu.Backend):
+        name = "partial"
+        operations = frozenset({"activation", "bias_relu"})
+
+        def run(self, activation, direction, inputs, out, params):
+            out[...] = 7
+
+        def bias_relu(self, x, bias, out):
+            out[...] = 8
+
+    fastrelu.register_backend(Partial())
+    try:
+        x = np.ones((2, 3), np.float32)
+        bias = np.zeros(3, np.float32)
+        assert (fastrelu.relu(x, backend="partial") == 7).all()
+        assert (fastrelu.bias_relu(x, bias, backend="partial") == 8).all()
+        refused = {
+            "relu_mask": lambda: fastrelu.relu_mask(x, backend="partial"),
+            "relu_backward_mask": lambda: fastrelu.relu_backward_mask(
+                x, np.zeros(1, np.uint8), backend="partial"),
+            "bias_relu_backward": lambda: fastrelu.bias_relu_backward(x, x, bias, backend="partial"),
+            "prelu": lambda: fastrelu.prelu(x, 0.25, backend="partial"),
+            "prelu_backward": lambda: fastrelu.prelu_backward(x, x, 0.25, backend="partial"),
+        }
+        for operation, call in refused.items():
+            with pytest.raises(NotImplementedError, match=f"backend 'partial' does not implement "
+                               f"{operation} \\(it implements: activation, bias_relu\\)"):
+                call()
+        # Nothing runs silently elsewhere: not even inside a block of another backend.
+        with fastrelu.use_backend("numba"), pytest.raises(NotImplementedError):
+            fastrelu.prelu(x, 0.25, backend="partial")
+        from fastrelu.__main__ import operations_table
+        row = next(line for line in operations_table().splitlines() if "relu_mask" in line)
+        assert row.split()[-2:] == ["yes", "-"] or row.split()[-1] == "-"
+    finally:
+        registry._registry.pop("partial")
+
+
+def test_every_builtin_backend_implements_what_it_lists():
+    """A listed operation is a method of the backend's own class, not the
+    base class's refusal."""
+    for name in ("numpy", "numba", "numba-parallel", "numba-ufunc", "cuda"):
+        backend = registry._registry[name]
+        for operation in registry.OPERATIONS:
+            method = "run" if operation == "activation" else operation
+            if backend.device and hasattr(fastrelu.Backend, method + "_device"):
+                method += "_device"
+            implemented = getattr(type(backend), method) is not getattr(fastrelu.Backend, method)
+            assert implemented == (operation in backend.operations), (name, operation)
