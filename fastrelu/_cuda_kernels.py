@@ -10,7 +10,6 @@ import numba
 from numba import cuda
 
 from . import _jit
-from ._cuda import VECTOR_BYTES  # the alignment the vector accesses assume
 
 
 @functools.cache
@@ -94,7 +93,8 @@ def _vector_intrinsics(lanes):
             if halves_in_words:
                 values = load_halves(builder, pointer, context.get_data_type(array_type.dtype))
             else:
-                vector = builder.load(pointer, align=VECTOR_BYTES)
+                # Aligned to the whole vector (16 bytes): the launch checks it.
+                vector = builder.load(pointer, align=lanes * (array_type.dtype.bitwidth // 8))
                 values = [builder.extract_element(vector, lane(j)) for j in range(lanes)]
             for value, item in zip(values, items(context, builder, into_type, into)):
                 builder.store(value, item)
@@ -113,7 +113,7 @@ def _vector_intrinsics(lanes):
             vector = ir.Constant(pointer.type.pointee, ir.Undefined)
             for j, value in enumerate(values):
                 vector = builder.insert_element(vector, value, lane(j))
-            builder.store(vector, pointer, align=VECTOR_BYTES)
+            builder.store(vector, pointer, align=lanes * (array_type.dtype.bitwidth // 8))
         return types.void(array, types.intp, source), codegen
 
     return load, store

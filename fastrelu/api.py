@@ -189,12 +189,8 @@ def prelu(x: Array, weight: Array, *, out: Array = None, backend: BackendName = 
     else:
         _validate.check_out("prelu", out, x)
     if x.size:
-        source = np.ascontiguousarray(x)
-        target = dispatch.contiguous_result(out, source)
-        chosen.prelu(source, np.ascontiguousarray(weight.reshape(-1), dtype=x.dtype), target)
-        if target is not out:
-            np.copyto(out, target)
-        dispatch.note_size(x.nbytes)
+        slopes = np.ascontiguousarray(weight.reshape(-1), dtype=x.dtype)
+        dispatch.run_into(out, [x], lambda source, target: chosen.prelu(source, slopes, target))
     return out
 
 
@@ -223,13 +219,9 @@ def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
         _validate.check_out(name, out, x)
     if not x.size:
         return out, np.zeros(weight.shape, result_dtype)
-    sources = (np.ascontiguousarray(grad), np.ascontiguousarray(x))
-    target = dispatch.contiguous_result(out, *sources)
-    grad_weight = chosen.prelu_backward(*sources, np.ascontiguousarray(weight.reshape(-1), dtype=x.dtype),
-                                        target)
-    if target is not out:
-        np.copyto(out, target)
-    dispatch.note_size(x.nbytes)
+    slopes = np.ascontiguousarray(weight.reshape(-1), dtype=x.dtype)
+    grad_weight = dispatch.run_into(out, [grad, x], lambda g, source, target: (
+        chosen.prelu_backward(g, source, slopes, target)))
     return out, grad_weight.reshape(weight.shape).astype(result_dtype)
 
 

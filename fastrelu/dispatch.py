@@ -52,13 +52,21 @@ def backend_for(operation, backend, array, name, *others):
     return chosen
 
 
-def contiguous_result(out, *sources):
-    """Where an operation writes: ``out`` if it is C-contiguous and no more
-    than the very same view of any source, else a new C-contiguous array
-    to copy into ``out`` afterwards (the backends' contract)."""
-    if out.flags.c_contiguous and not any(_validate.partly_overlaps(out, s) for s in sources):
-        return out
-    return np.empty(out.shape, out.dtype)
+def run_into(out, sources, operation):
+    """``operation(*sources, target)``: the backends' contract for operations
+    that write an array.  The sources go in C-contiguous, and ``target`` is
+    ``out`` where it is C-contiguous and no more than the very same view of
+    a source, else a new array copied into ``out`` afterwards.  Returns what
+    the operation returns (a weight gradient, say)."""
+    sources = [np.ascontiguousarray(s) for s in sources]
+    target = out
+    if not out.flags.c_contiguous or any(_validate.partly_overlaps(out, s) for s in sources):
+        target = np.empty(out.shape, out.dtype)
+    result = operation(*sources, target)
+    if target is not out:
+        np.copyto(out, target)
+    note_size(out.nbytes)
+    return result
 
 
 def note_size(nbytes):

@@ -36,12 +36,7 @@ def bias_relu(x: Array, bias: Array, *, out: Array = None, backend: BackendName 
     else:
         _validate.check_out("bias_relu", out, x)
     if x.size:
-        source = np.ascontiguousarray(x)
-        target = dispatch.contiguous_result(out, source)
-        chosen.bias_relu(source, bias, target)
-        if target is not out:
-            np.copyto(out, target)
-        dispatch.note_size(x.nbytes)
+        dispatch.run_into(out, [x], lambda source, target: chosen.bias_relu(source, bias, target))
     return out
 
 
@@ -57,6 +52,6 @@ def bias_relu_backward(grad: Array, x: Array, bias: Array, *,
     grad_x = np.empty(x.shape, x.dtype)
     if not x.size:
         return grad_x, np.zeros_like(bias)
-    chosen.bias_relu_backward(np.ascontiguousarray(grad), np.ascontiguousarray(x), bias, grad_x)
-    dispatch.note_size(x.nbytes)
+    dispatch.run_into(grad_x, [grad, x],
+                      lambda g, source, target: chosen.bias_relu_backward(g, source, bias, target))
     return grad_x, grad_x.reshape(-1, x.shape[-1]).sum(axis=0).astype(x.dtype)

@@ -55,12 +55,7 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
     else:
         out = np.empty_like(x)
     mask = np.empty(mask_size(x.size), np.uint8)
-    source = np.ascontiguousarray(x)
-    target = dispatch.contiguous_result(out, source)
-    chosen.relu_mask(source, target, mask)
-    if target is not out:
-        np.copyto(out, target)
-    dispatch.note_size(x.nbytes)
+    dispatch.run_into(out, [x], lambda source, target: chosen.relu_mask(source, target, mask))
     return out, mask
 
 
@@ -91,14 +86,9 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
         _validate.check_out(name, out, grad)
     else:
         out = np.empty_like(grad)
-    source = np.ascontiguousarray(grad)
-    target = dispatch.contiguous_result(out, source)
-    if np.may_share_memory(mask, target):  # out would overwrite mask bytes before they are read
+    if np.may_share_memory(mask, out):  # out would overwrite mask bytes before they are read
         mask = mask.copy()
-    chosen.relu_backward_mask(source, mask, target)
-    if target is not out:
-        np.copyto(out, target)
-    dispatch.note_size(grad.nbytes)
+    dispatch.run_into(out, [grad], lambda source, target: chosen.relu_backward_mask(source, mask, target))
     return out
 
 
