@@ -8,8 +8,10 @@ Importing fastrelu compiles nothing and never touches CUDA: kernels are
 built on first use, per activation and dtype.
 """
 
-from . import _cpu, _cuda
-from ._cpu import CompileError
+from .cpu import backends as _cpu_backends
+from .cpu.backends import CompileError
+from .cuda.backend import CudaBackend as _CudaBackend
+from .integrations import dask as _dask  # noqa: F401 (it registers itself with dispatch)
 from ._version import __version__
 from .custom import activation
 from .fused import bias_relu, bias_relu_backward
@@ -62,8 +64,8 @@ from .registry import (
     use_backend,
 )
 
-for _backend in (_cpu.NumpyBackend(), _cpu.SerialBackend(), _cpu.ParallelBackend(),
-                 _cpu.UfuncBackend(), _cuda.CudaBackend()):
+for _backend in (_cpu_backends.NumpyBackend(), _cpu_backends.SerialBackend(),
+                 _cpu_backends.ParallelBackend(), _cpu_backends.UfuncBackend(), _CudaBackend()):
     register_backend(_backend)
 del _backend
 

@@ -24,18 +24,18 @@ def info(args):
     fastrelu.relu(np.zeros(fastrelu._config.PARALLEL_THRESHOLD, np.float32),
                   backend="numba-parallel")  # the threading layer is fixed at first use
     print(f"numba threading layer: {numba.threading_layer()}, {numba.get_num_threads()} threads")
-    print(fastrelu._threads.describe())
+    print(fastrelu.cpu.pool.describe())
     features = llvm.get_host_cpu_features()
     simd = [f for f in ("sse4.2", "avx", "avx2", "fma", "avx512f", "avx512bw", "neon", "sve")
             if features.get(f)]
     print(f"cpu: {llvm.get_host_cpu_name()}, SIMD: {' '.join(simd) or 'none found'}")
     if fastrelu.all_backends().get("cuda") is None:
-        device = fastrelu._cuda.numba_cuda().get_current_device()
+        device = fastrelu.cuda.backend.numba_cuda().get_current_device()
         name = getattr(device, "name", b"simulator")
         print(f"gpu: {name.decode() if isinstance(name, bytes) else name}")
     else:
         print("gpu: none")
-    cache = numba.config.CACHE_DIR or os.path.join(os.path.dirname(fastrelu.__file__), "__pycache__")
+    cache = numba.config.CACHE_DIR or os.path.join(os.path.dirname(fastrelu.__file__), "**", "__pycache__")
     print(f"numba cache: {cache}")
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from ._types import Array, BackendName
 
-from . import _dask, _validate, definitions, dispatch
+from . import _validate, definitions, dispatch
 from .definitions import BUILTIN, FROM_OUTPUT, PER_ELEMENT_SLOPE, Definition
 
 
@@ -167,7 +167,7 @@ def _check_weight(name, x, weight):
 
 
 def _host_float_array(name, x):
-    x = x if _dask.is_dask_array(x) else np.asarray(x)
+    x = x if dispatch.is_chunked(x) else np.asarray(x)
     _validate.check_dtype(name, PER_ELEMENT_SLOPE, x.dtype)
     return x
 
@@ -177,8 +177,8 @@ def prelu(x: Array, weight: Array, *, out: Array = None, backend: BackendName = 
     (axis 1, or axis 0 for 1-D input), as PyTorch's F.prelu."""
     x = _host_float_array("prelu", x)
     weight = _check_weight("prelu", x, weight)
-    if _dask.is_dask_array(x):
-        slopes = _dask.per_channel(weight, x, definitions.channel_axis(x))
+    if dispatch.is_chunked(x):
+        slopes = dispatch.chunked.per_channel(weight, x, definitions.channel_axis(x))
         return dispatch.elementwise(PER_ELEMENT_SLOPE, "forward", (x, slopes), ("x", "weight"),
                                     (), out, backend, "prelu")
     chosen = dispatch.backend_for("prelu", backend, x, "prelu", out)
@@ -201,8 +201,8 @@ def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
     x = _host_float_array(name, x)
     weight = _check_weight(name, x, weight)
     result_dtype = weight.dtype if weight.dtype.kind == "f" else x.dtype
-    if _dask.is_dask_array(x):
-        slopes = _dask.per_channel(weight, x, definitions.channel_axis(x))
+    if dispatch.is_chunked(x):
+        slopes = dispatch.chunked.per_channel(weight, x, definitions.channel_axis(x))
         grad_x = dispatch.elementwise(PER_ELEMENT_SLOPE, "backward", (grad, x, slopes),
                                       ("grad", "x", "weight"), (), out, backend, name)
         grad_weight = definitions.prelu_weight_gradient_sum_ref(grad, x, weight.size)
@@ -243,8 +243,8 @@ def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bo
         return leaky_relu(x, (lower + upper) / 2, out=out, backend=backend)
     x = _host_float_array("rrelu", x)
     rng = np.random.default_rng() if rng is None else rng
-    if _dask.is_dask_array(x):
-        slopes = _dask.uniform(rng, lower, upper, x)
+    if dispatch.is_chunked(x):
+        slopes = dispatch.chunked.uniform(rng, lower, upper, x)
     else:
         slopes = rng.uniform(lower, upper, size=x.shape).astype(x.dtype)
     y = dispatch.elementwise(PER_ELEMENT_SLOPE, "forward", (x, slopes), ("x", "slopes"),

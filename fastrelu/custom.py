@@ -48,12 +48,12 @@ def activation(func: Callable[..., float] | None = None, *,
     if grad is not None and not callable(grad):
         raise TypeError("grad must be a function grad(x, *params) giving the derivative")
 
-    from . import _jit
+    from . import _compiler
 
     # Registered functions can be called from compiled code on every target.
-    _jit.jitable(func)
+    _compiler.jitable(func)
     if grad is not None:
-        _jit.jitable(grad)
+        _compiler.jitable(grad)
     nparams = len(extra)
     definition = Definition(
         name=name or func.__name__,

@@ -41,7 +41,7 @@ def helper(func):
 
 #: The elementary functions the formulas call, by name: plain ``math`` here
 #: (for CUDA, the simulator and Python callers), and in the CPU loops
-#: vectorisable versions (``_vecmath``), swapped in by ``_jit.register_helpers``.
+#: vectorisable versions (``cpu/vecmath.py``), swapped in by ``_compiler.register_helpers``.
 VECTOR_MATH: dict = {}
 
 

@@ -11,10 +11,12 @@ allocates, stages and hands the arrays to the backend's operation.
 import inspect
 import threading
 import time
+from typing import Any
 
 import numpy as np
 
-from . import _buffers, _config, _streaming, _validate, registry
+from . import _buffers, _config, _validate, registry
+from .cpu import streaming
 from .definitions import BUILTIN
 
 _F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
@@ -76,7 +78,7 @@ def note_size(nbytes):
 
 
 def loop_parallelism(backend, x):
-    """For the loops that stand outside the backends (masks, _channel):
+    """For the loops that stand outside the backends (masks):
     True or False where the call runs on ``numba-parallel`` or ``numba``
     (``auto`` picks by size), None for any other backend."""
     return getattr(resolve(backend, x), "parallel", None)
@@ -133,18 +135,28 @@ def large_call_ended():
 
 # --- chunked arrays -----------------------------------------------------------
 
-#: (is_chunked(obj), elementwise(...)) of the chunked-array integration
-#: (Dask), registered by it, so that this module imports no integration.
-_chunked = None
+#: The chunked-array integration (Dask): a module with ``is_chunked(obj)``,
+#: ``elementwise(...)`` (an activation chunk by chunk), ``per_channel(weight,
+#: x, axis)`` and ``uniform(rng, lower, upper, like)``.  It registers itself
+#: (``register_chunked``), so that nothing here imports an integration.
+chunked: Any = None
 
 
-def register_chunked(is_chunked, elementwise_on_chunks):
-    global _chunked
-    _chunked = (is_chunked, elementwise_on_chunks)
+def register_chunked(integration):
+    global chunked
+    chunked = integration
 
 
 def is_chunked(obj):
-    return _chunked is not None and _chunked[0](obj)
+    return chunked is not None and chunked.is_chunked(obj)
+
+
+def refuse_chunked(name, *objs):
+    """A clear error (instead of a silent compute of the whole array) for the
+    functions that have no chunked form."""
+    if any(is_chunked(o) for o in objs):
+        raise TypeError(f"{name} does not take Dask arrays; call it on NumPy arrays, "
+                        "or chunk by chunk with map_blocks")
 
 
 # --- the short path -----------------------------------------------------------
@@ -242,7 +254,7 @@ class FastPath:
     float32/float64 ndarrays (and relu on float16, as int16 bits), where the
     call's backend is ``numba`` or ``numba-parallel`` (or ``auto``, which
     picks one).  That backend's compiled entry checks shapes and overlap
-    itself (``_cpu._LoopBackend.checked_entry``), and Numba's dispatcher
+    itself (``cpu.backends._LoopBackend.checked_entry``), and Numba's dispatcher
     checks the layouts: the entry is compiled only for C-contiguous, aligned
     arrays of one dtype with a writeable ``out``, and compiling at call time
     is off, so other arrays raise TypeError at once instead of compiling.
@@ -343,7 +355,7 @@ class CheckedEntry:
         arity = 1 if direction == "forward" else 2
         streams = activation is BUILTIN["relu"] and not bits and name == "numba-parallel"
         return cls(backend, backend.checked_entry(activation, direction, arity, bits),
-                   _streaming.SMALLEST if streams else None)
+                   streaming.SMALLEST if streams else None)
 
     def compile_and_run(self, arrays, params):
         """Compile the entry for these arrays if the short path takes them,
@@ -405,8 +417,8 @@ def elementwise(activation, direction, arrays, labels, params, out, backend, nam
     """
     if name is None:
         name = activation.name if direction == "forward" else activation.name + "_backward"
-    if _chunked is not None and any(_chunked[0](a) for a in (*arrays, out)):
-        return _chunked[1](activation, direction, arrays, labels, params, out, backend, name)
+    if chunked is not None and any(chunked.is_chunked(a) for a in (*arrays, out)):
+        return chunked.elementwise(activation, direction, arrays, labels, params, out, backend, name)
     arrays = _validate.as_arrays(arrays)
     chosen = backend_for("activation", backend, arrays[0], name, *arrays[1:], out)
     if chosen.device:

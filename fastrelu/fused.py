@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _dask, _validate, dispatch
+from . import _validate, dispatch
 from ._types import Array, BackendName
 from .definitions import BUILTIN
 
 
 def _prepare(name, operation, arrays, labels, bias, backend, out=None):
     """The backend, the checked arrays (C-contiguous) and the bias (1-D, x's dtype)."""
-    _dask.refuse(name, *arrays, bias)
+    dispatch.refuse_chunked(name, *arrays, bias)
     arrays = _validate.as_arrays(arrays)
     chosen = dispatch.backend_for(operation, backend, arrays[-1], name, *arrays[:-1], bias, out)
     _validate.check_inputs(name, BUILTIN["leaky_relu"], "forward", arrays, labels)  # floats only

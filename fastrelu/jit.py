@@ -16,15 +16,15 @@ Parameters are positional, in PyTorch's order, without defaults
 module imports Numba.
 """
 
-from . import _jit
+from . import _compiler
 from .definitions import BUILTIN, PER_ELEMENT_SLOPE
 
-_jit.register_helpers()
+_compiler.register_helpers()
 
 __all__ = []
 for _definition in [*BUILTIN.values(), PER_ELEMENT_SLOPE]:
     for _name, _formula in ((_definition.name, _definition.forward),
                             (_definition.name + "_backward", _definition.backward)):
-        globals()[_name] = _jit.jitable(_formula)
+        globals()[_name] = _compiler.jitable(_formula)
         __all__.append(_name)
 del _definition, _name, _formula

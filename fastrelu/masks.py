@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _dask, _streaming, _validate, definitions, dispatch, registry
+from .cpu import streaming
+from . import _validate, definitions, dispatch, registry
 from .dispatch import CheckedEntry
 from ._types import Array, BackendName
 from .definitions import BUILTIN
@@ -39,12 +40,12 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
         if parallel is not None:
             result = np.empty(x.shape, x.dtype) if out is None else out
             mask = np.empty(mask_size(x.size), np.uint8)
-            streams = parallel and type(result) is np.ndarray and _streaming.applies_to_mask(result)
+            streams = parallel and type(result) is np.ndarray and streaming.applies_to_mask(result)
             if _short_path(parallel, "forward_float_checked", (x, result), (mask, streams)):
                 return result, mask
             out = result  # declined: the general path writes into it
     name = "relu_mask"
-    _dask.refuse(name, x, out)  # the bits run across chunk boundaries
+    dispatch.refuse_chunked(name, x, out)  # the bits run across chunk boundaries
     (x,) = _validate.as_arrays((x,))
     chosen = dispatch.backend_for("relu_mask", backend, x, name, out)
     if chosen.device:
@@ -70,12 +71,12 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
         if parallel is not None:
             result = np.empty(grad.shape, grad.dtype) if out is None else out
             streams = (parallel and type(result) is np.ndarray and result is not grad
-                       and _streaming.applies_to_mask_backward(result))
+                       and streaming.applies_to_mask_backward(result))
             if _short_path(parallel, "backward_checked", (grad, result), (mask, streams)):
                 return result
             out = result  # declined: the general path writes into it
     name = "relu_backward_mask"
-    _dask.refuse(name, grad, mask, out)
+    dispatch.refuse_chunked(name, grad, mask, out)
     (grad,) = _validate.as_arrays((grad,))
     chosen = dispatch.backend_for("relu_backward_mask", backend, grad, name, mask, out)
     if chosen.device:
@@ -100,14 +101,14 @@ _entries: dict = {}  # (parallel, name) -> dispatch.CheckedEntry
 
 
 def _short_path(parallel, name, arrays, extras):
-    """The compiled entry ``name`` of _mask_kernels on ``arrays`` (C-contiguous
+    """The compiled entry ``name`` of cpu.mask_loops on ``arrays`` (C-contiguous
     and aligned, of one dtype) and ``extras``: True when it ran, False
     (nothing written) where the call must go the general way."""
     entry = _entries.get((parallel, name))
     if entry is None:
         global _loops
         if _loops is None:
-            from ._mask_kernels import LOOPS as _loops
+            from .cpu.mask_loops import LOOPS as _loops
         backend = registry.lookup("numba-parallel" if parallel else "numba")
         entry = _entries.setdefault((parallel, name), CheckedEntry(backend, _loops[parallel][name]))
     try:

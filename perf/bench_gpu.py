@@ -114,7 +114,7 @@ def main(argv=None):
 
     import fastrelu
 
-    cuda = fastrelu._cuda.numba_cuda()
+    cuda = fastrelu.cuda.backend.numba_cuda()
     if args.activations:
         return activations(cuda, 2**args.activation_exponent, args)
 

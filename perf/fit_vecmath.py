@@ -1,4 +1,4 @@
-"""Where the series coefficients in fastrelu/_vecmath.py come from.
+"""Where the series coefficients in fastrelu/cpu/vecmath.py come from.
 
     python perf/fit_vecmath.py
 
@@ -95,7 +95,7 @@ def normal_tail_chebyshev(count, k=5, top=38.6):
 
 
 def clenshaw(coefficients, u):
-    """sum c[j] T_j(u) in float64, as _vecmath evaluates it."""
+    """sum c[j] T_j(u) in float64, as cpu/vecmath.py evaluates it."""
     b1, b2 = np.zeros_like(u), np.zeros_like(u)
     for c in coefficients[:0:-1]:
         b1, b2 = 2 * u * b1 - b2 + c, b1

@@ -13,7 +13,7 @@ import numpy as np
 import fastrelu
 from cuda_host_path import print_profile  # perf/ is on the path when run as a script
 
-cuda = fastrelu._cuda.numba_cuda()
+cuda = fastrelu.cuda.backend.numba_cuda()
 
 
 def per_call_us(fn, n=2000):
@@ -32,7 +32,7 @@ def main():
     backend = fastrelu.registry.lookup("cuda")
     formula = fastrelu.relu.definition.forward
     kernel = backend.vector_kernel(formula, 1, x.dtype)  # what the call launches here
-    grid = fastrelu._cuda._vector_grid(x.size, x.dtype.itemsize)
+    grid = fastrelu.cuda.backend._vector_grid(x.size, x.dtype.itemsize)
     print(f"fastrelu.relu(x, out=y): {per_call_us(lambda: fastrelu.relu(x, out=y)):.1f} us per call")
     print(f"bare kernel[grid](x, y, ()): {per_call_us(lambda: kernel[grid](x, y, ())):.1f} us per call")
     print_profile(lambda: fastrelu.relu(x, out=y), calls=500, lines=14)

@@ -1,8 +1,8 @@
 """The cuda backend's kernel forms for a memory-bound op, timed side by side
 with no fastrelu call overhead: which form and launch shape get closest to
 a device copy.  Used to choose the backend's form and constants
-(``_cuda.VECTOR_THREADS_PER_BLOCK``, ``_cuda.THREADS_PER_BLOCK``,
-``_cuda.BLOCKS_PER_SM``).
+(``cuda.backend.VECTOR_THREADS_PER_BLOCK``, ``cuda.backend.THREADS_PER_BLOCK``,
+``cuda.backend.BLOCKS_PER_SM``).
 
     PYTHONPATH=. python perf/gpu_kernel_variants.py [--json PATH]
 """
@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 import fastrelu
-from fastrelu import _cuda_kernels
+from fastrelu.cuda import kernels
 from fastrelu.definitions import BUILTIN
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_gpu  # noqa: E402
 
-cuda = fastrelu._cuda.numba_cuda()
+cuda = fastrelu.cuda.backend.numba_cuda()
 
 
 def timed(fn, batch=20, repeats=7):
@@ -36,14 +36,14 @@ def kernel(direction, dtype, form):
     formula, arity = (relu.forward, 1) if direction == "forward" else (relu.backward, 2)
     widen = dtype == np.float16
     if form == "scalar":
-        return _cuda_kernels.make_kernel(formula, arity, 1, widen)
-    lanes = fastrelu._cuda.VECTOR_BYTES // np.dtype(dtype).itemsize
-    return _cuda_kernels.make_vector_kernel(formula, arity, np.dtype(dtype), lanes, widen)
+        return kernels.make_kernel(formula, arity, 1, widen)
+    lanes = fastrelu.cuda.backend.VECTOR_BYTES // np.dtype(dtype).itemsize
+    return kernels.make_vector_kernel(formula, arity, np.dtype(dtype), lanes, widen)
 
 
 def variants(direction, dtype, sms, n):
     """label -> (kernel, blocks, threads) for relu's forward or backward."""
-    lanes = fastrelu._cuda.VECTOR_BYTES // np.dtype(dtype).itemsize
+    lanes = fastrelu.cuda.backend.VECTOR_BYTES // np.dtype(dtype).itemsize
     found = {}
     for threads, per_sm in ((512, 32), (256, 32), (256, 8)):
         blocks = min(sms * per_sm, -(-n // threads))

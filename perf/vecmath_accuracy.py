@@ -1,4 +1,4 @@
-"""Accuracy of fastrelu's vectorisable exp, expm1, log1p, tanh and erf (_vecmath),
+"""Accuracy of fastrelu's vectorisable exp, expm1, log1p, tanh and erf (fastrelu/cpu/vecmath.py),
 and of the float32 normal CDF that gelu uses.
 
     python perf/vecmath_accuracy.py                      # float64: 4 million samples per function
@@ -8,7 +8,7 @@ and of the float32 normal CDF that gelu uses.
 float64: the error in float64 ulp against the reference function evaluated
 on the same input (NumPy's; for erf, which NumPy lacks, SciPy's or else the
 C library's through ``math.erf``; the reference's own error, about 1 ulp, is
-included).  float32: the float32 version (``_vecmath.FUNCTIONS_F32``, what
+included).  float32: the float32 version (``vecmath.FUNCTIONS_F32``, what
 the CPU kernels call for float32 arguments) against the float64 reference
 rounded to float32: the error in float32 ulp (a whole number: how many
 float32 values apart), over every finite float32 input.
@@ -26,7 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from fastrelu import _jit, _vecmath  # noqa: E402
+from fastrelu import _compiler  # noqa: E402
+from fastrelu.cpu import vecmath
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
@@ -68,7 +69,8 @@ def loop(function):
     def apply(x, out):
         for i in numba.prange(x.size):
             out[i] = function(x[i])
-    return numba.njit(parallel=True, fastmath=set(_jit.FASTMATH), error_model=_jit.ERROR_MODEL)(apply)
+    return numba.njit(parallel=True, fastmath=set(_compiler.FASTMATH),
+                      error_model=_compiler.ERROR_MODEL)(apply)
 
 
 def ulp_error(actual, expected):
@@ -101,7 +103,7 @@ def check_float64(name, n):
     if name == "normal_cdf":
         x = np.concatenate([x, np.linspace(-38.7, 0, 2000)])  # the tail gelu keeps
     out = np.empty_like(x)
-    loop(_vecmath.FUNCTIONS[name])(x, out)
+    loop(vecmath.FUNCTIONS[name])(x, out)
     with np.errstate(all="ignore"):
         expected = reference(x)
     worst, mismatched = ulp_error(out, expected)
@@ -110,7 +112,7 @@ def check_float64(name, n):
 
 
 def check_float32_exhaustive(name, chunk=1 << 24):
-    kernel = loop(_vecmath.FUNCTIONS_F32[name])
+    kernel = loop(vecmath.FUNCTIONS_F32[name])
     worst, mismatched, count = 0.0, 0, 0
     for start in range(0, 1 << 32, chunk):
         x = np.arange(start, start + chunk, dtype=np.uint64).astype(np.uint32).view(np.float32)
@@ -132,7 +134,7 @@ def main(argv=None):
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     if args.functions is None:
-        args.functions = list(_vecmath.FUNCTIONS_F32 if args.float32_exhaustive else _vecmath.FUNCTIONS)
+        args.functions = list(vecmath.FUNCTIONS_F32 if args.float32_exhaustive else vecmath.FUNCTIONS)
     rows = []
     for name in args.functions:
         started = time.perf_counter()

@@ -22,7 +22,7 @@ if cuda_backend.unavailable_reason() is not None:
                 allow_module_level=True)
 
 import numba  # noqa: E402
-cuda = fastrelu._cuda.numba_cuda()
+cuda = fastrelu.cuda.backend.numba_cuda()
 
 SIMULATED = bool(numba.config.ENABLE_CUDASIM)
 # The simulator runs the formulas as Python on NumPy scalars, which warn on inf/NaN.
@@ -32,9 +32,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch):
     # Several blocks and a grid-stride tail even on small arrays.
-    monkeypatch.setattr(fastrelu._cuda, "THREADS_PER_BLOCK", 8 if SIMULATED else 64)
-    monkeypatch.setattr(fastrelu._cuda, "BLOCKS_PER_SM", 1 if SIMULATED else 2)
-    monkeypatch.setattr(fastrelu._cuda, "VECTOR_THREADS_PER_BLOCK", 8 if SIMULATED else 64)
+    monkeypatch.setattr(fastrelu.cuda.backend, "THREADS_PER_BLOCK", 8 if SIMULATED else 64)
+    monkeypatch.setattr(fastrelu.cuda.backend, "BLOCKS_PER_SM", 1 if SIMULATED else 2)
+    monkeypatch.setattr(fastrelu.cuda.backend, "VECTOR_THREADS_PER_BLOCK", 8 if SIMULATED else 64)
 
 
 def _data(dtype, n=40):

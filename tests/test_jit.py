@@ -58,7 +58,7 @@ def test_inside_cuda_kernels():
     backend = fastrelu.registry._registry["cuda"]
     if backend.unavailable_reason() is not None:
         pytest.skip(backend.unavailable_reason())
-    cuda = fastrelu._cuda.numba_cuda()
+    cuda = fastrelu.cuda.backend.numba_cuda()
 
     @cuda.jit
     def kernel(x, out):

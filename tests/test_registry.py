@@ -63,7 +63,7 @@ def test_set_backend_and_use_backend_and_call_keyword(monkeypatch):
 
 def test_register_backend_refuses_duplicates_and_bad_objects():
     with pytest.raises(ValueError, match="already registered"):
-        fastrelu.register_backend(fastrelu._cpu.SerialBackend())
+        fastrelu.register_backend(fastrelu.cpu.backends.SerialBackend())
     with pytest.raises(TypeError):
         fastrelu.register_backend(object())
 
@@ -181,7 +181,7 @@ def test_compiles_where_numba_cannot_cache():
     # decoration time, as it does for a read-only install; we fall back.
     namespace = {}
     exec("def triple(x):\n    return 3 * x\n", namespace)
-    compiled = fastrelu._jit.njit(namespace["triple"], cache=True)
+    compiled = fastrelu._compiler.njit(namespace["triple"], cache=True)
     assert compiled(2.0) == 6.0
 
 

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import fastrelu
-from fastrelu import _streaming
+from fastrelu.cpu import streaming
 from fastrelu.definitions import BUILTIN
 
-pytestmark = pytest.mark.skipif(not _streaming._X86, reason="streaming stores are x86-64 only")
+pytestmark = pytest.mark.skipif(not streaming._X86, reason="streaming stores are x86-64 only")
 
 SPECIALS = [np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-310, -1e-310, 3.0, -3.0]
 
@@ -16,12 +16,12 @@ SPECIALS = [np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-310, -1e-310, 3.0, -
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("offset", [0, 1, 5])  # out's start: aligned or not
 def test_streamed_relu_equals_the_loop_bit_for_bit(dtype, offset):
-    n = _streaming.SMALLEST // np.dtype(dtype).itemsize + 4099  # a partial last block
+    n = streaming.SMALLEST // np.dtype(dtype).itemsize + 4099  # a partial last block
     x = np.random.default_rng(0).standard_normal(n + offset).astype(dtype)[offset:]
     x[:len(SPECIALS)] = SPECIALS
     x[-len(SPECIALS):] = SPECIALS
     out = np.empty(n + offset, dtype)[offset:]
-    assert _streaming.applies(BUILTIN["relu"], "forward", [x], out)
+    assert streaming.applies(BUILTIN["relu"], "forward", [x], out)
     result = fastrelu.relu(x, out=out)  # auto: parallel, streamed
     assert result is out
     expected = fastrelu.relu(x, out=np.empty_like(x), backend="numba")
@@ -33,14 +33,14 @@ def test_streamed_relu_equals_the_loop_bit_for_bit(dtype, offset):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("offset", [0, 3])
 def test_streamed_relu_backward_equals_the_loop_bit_for_bit(dtype, offset):
-    n = _streaming.SMALLEST // np.dtype(dtype).itemsize + 4099
+    n = streaming.SMALLEST // np.dtype(dtype).itemsize + 4099
     rng = np.random.default_rng(3)
     x = rng.standard_normal(n + offset).astype(dtype)[offset:]
     grad = rng.standard_normal(n).astype(dtype)
     x[:len(SPECIALS)] = SPECIALS  # NaN x passes grad, -0 and +0 give 0
     grad[-len(SPECIALS):] = SPECIALS  # grad's own specials pass where x > 0
     out = np.empty(n + offset, dtype)[offset:]
-    assert _streaming.applies(BUILTIN["relu"], "backward", [grad, x], out)
+    assert streaming.applies(BUILTIN["relu"], "backward", [grad, x], out)
     result = fastrelu.relu_backward(grad, x, out=out)  # auto: parallel, streamed
     assert result is out
     expected = fastrelu.relu_backward(grad, x, out=np.empty_like(x), backend="numba")
@@ -48,42 +48,42 @@ def test_streamed_relu_backward_equals_the_loop_bit_for_bit(dtype, offset):
     np.testing.assert_array_equal(result.view(bits), expected.view(bits))
     np.testing.assert_array_equal(fastrelu.relu_backward(grad, x).view(bits), expected.view(bits))
     in_place = grad.copy()  # in place over grad: not streamed, the same bits
-    assert not _streaming.applies(BUILTIN["relu"], "backward", [in_place, x], in_place)
+    assert not streaming.applies(BUILTIN["relu"], "backward", [in_place, x], in_place)
     fastrelu.relu_backward(in_place, x, out=in_place)
     np.testing.assert_array_equal(in_place.view(bits), expected.view(bits))
 
 
 def test_only_large_out_of_place_float_relu_streams():
     relu = BUILTIN["relu"]
-    big = np.ones(_streaming.SMALLEST // 4, np.float32)
-    assert _streaming.applies(relu, "forward", [big], np.empty_like(big))
-    assert not _streaming.applies(relu, "forward", [big], big)  # in place
-    assert _streaming.applies(relu, "backward", [big, big], np.empty_like(big))
-    assert not _streaming.applies(relu, "backward", [big, big], big)
-    assert not _streaming.applies(relu, "backward", [big.astype(np.float64), big],
+    big = np.ones(streaming.SMALLEST // 4, np.float32)
+    assert streaming.applies(relu, "forward", [big], np.empty_like(big))
+    assert not streaming.applies(relu, "forward", [big], big)  # in place
+    assert streaming.applies(relu, "backward", [big, big], np.empty_like(big))
+    assert not streaming.applies(relu, "backward", [big, big], big)
+    assert not streaming.applies(relu, "backward", [big.astype(np.float64), big],
                                   np.empty_like(big))
-    assert not _streaming.applies(BUILTIN["leaky_relu"], "backward", [big, big],
+    assert not streaming.applies(BUILTIN["leaky_relu"], "backward", [big, big],
                                   np.empty_like(big))
-    assert not _streaming.applies(BUILTIN["leaky_relu"], "forward", [big], np.empty_like(big))
+    assert not streaming.applies(BUILTIN["leaky_relu"], "forward", [big], np.empty_like(big))
     small = big[:-1]
-    assert not _streaming.applies(relu, "forward", [small], np.empty_like(small))
+    assert not streaming.applies(relu, "forward", [small], np.empty_like(small))
     strided = np.ones(2 * big.size, np.float32)[::2]
-    assert not _streaming.applies(relu, "forward", [strided], np.empty_like(strided))
+    assert not streaming.applies(relu, "forward", [strided], np.empty_like(strided))
     matrix = big.reshape(1024, -1)
-    assert _streaming.applies(relu, "forward", [matrix], np.empty_like(matrix))
+    assert streaming.applies(relu, "forward", [matrix], np.empty_like(matrix))
     np.testing.assert_array_equal(fastrelu.relu(matrix), matrix)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("offset", [0, 1, 5])
 def test_streamed_relu_mask_equals_the_loop_bit_for_bit(dtype, offset):
-    n = _streaming.SMALLEST // np.dtype(dtype).itemsize + 4099  # a partial last chunk and byte
+    n = streaming.SMALLEST // np.dtype(dtype).itemsize + 4099  # a partial last chunk and byte
     x = np.random.default_rng(1).standard_normal(n + offset).astype(dtype)[offset:]
     x[:len(SPECIALS)] = SPECIALS
     x[-len(SPECIALS):] = SPECIALS
     lead = 16 // np.dtype(dtype).itemsize
     out = np.empty(n + lead, dtype)[lead:]  # 16-byte aligned, as it must be; x is not
-    assert _streaming.applies_to_mask(out)
+    assert streaming.applies_to_mask(out)
     y, mask = fastrelu.relu_mask(x, out=out, backend="numba-parallel")
     want_y, want_mask = fastrelu.relu_mask(x, backend="numba")
     bits = f"u{np.dtype(dtype).itemsize}"
@@ -99,7 +99,7 @@ def test_streamed_relu_mask_equals_the_loop_bit_for_bit(dtype, offset):
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("out_at", [0, "element"])  # out's address mod 16
 def test_streamed_relu_backward_mask_equals_the_loop_bit_for_bit(dtype, out_at):
-    n = _streaming.SMALLEST // np.dtype(dtype).itemsize + 4099  # a partial last byte
+    n = streaming.SMALLEST // np.dtype(dtype).itemsize + 4099  # a partial last byte
     rng = np.random.default_rng(4)
     grad = rng.standard_normal(n + 1).astype(dtype)[1:]  # grad itself misaligned
     grad[:len(SPECIALS)] = SPECIALS
@@ -110,7 +110,7 @@ def test_streamed_relu_backward_mask_equals_the_loop_bit_for_bit(dtype, out_at):
     start = (remainder - buffer.ctypes.data) % 16
     out = buffer[start:start + grad.nbytes].view(dtype)
     bits = f"u{np.dtype(dtype).itemsize}"
-    assert _streaming.applies_to_mask_backward(out.view(bits)) == (out_at == 0)
+    assert streaming.applies_to_mask_backward(out.view(bits)) == (out_at == 0)
     result = fastrelu.relu_backward_mask(grad, mask, out=out, backend="numba-parallel")
     expected = fastrelu.relu_backward_mask(grad, mask, backend="numba")
     np.testing.assert_array_equal(result.view(bits), expected.view(bits))
@@ -127,7 +127,7 @@ def test_large_unaligned_out_does_not_stream(dtype, offset):
     skipping elements: a non-temporal store there faulted (a crash).  The
     mask's streaming loop stores 16-byte pieces at every eighth element, so
     it needs out 16-byte aligned."""
-    n = _streaming.SMALLEST // np.dtype(dtype).itemsize + 11
+    n = streaming.SMALLEST // np.dtype(dtype).itemsize + 11
     x = np.random.default_rng(2).standard_normal(n).astype(dtype)
     remainder = np.dtype(dtype).itemsize if offset == "element" else 1
     buffer = np.empty(x.nbytes + 32, np.uint8)
@@ -135,9 +135,9 @@ def test_large_unaligned_out_does_not_stream(dtype, offset):
     out = buffer[start:start + x.nbytes].view(dtype)  # at remainder mod 16
     assert out.flags.aligned == (offset == "element")
     if offset != "element":
-        assert not _streaming.applies(BUILTIN["relu"], "forward", [x], out)
-        assert not _streaming.applies(BUILTIN["relu"], "backward", [x, x], out)
-    assert not _streaming.applies_to_mask(out)
+        assert not streaming.applies(BUILTIN["relu"], "forward", [x], out)
+        assert not streaming.applies(BUILTIN["relu"], "backward", [x, x], out)
+    assert not streaming.applies_to_mask(out)
     want = fastrelu.relu(x, backend="numba")
     np.testing.assert_array_equal(fastrelu.relu_backward(x, x, out=out, backend="numba-parallel"),
                                   want)

@@ -126,13 +126,13 @@ SPIN_SCRIPT = textwrap.dedent("""
     import os, time
     import numpy as np
     import fastrelu
-    from fastrelu import _threads
+    from fastrelu.cpu import pool
 
     x = np.ones(1_000_000, np.float32)
     fastrelu.relu(x, out=x, backend="numba-parallel")  # starts the pool
     import numba
     print("layer", numba.threading_layer())
-    print("describe", _threads.describe())
+    print("describe", pool.describe())
     print("GOMP_SPINCOUNT", os.environ.get("GOMP_SPINCOUNT"))
     # CPU time the process burns while its main thread sleeps right after a
     # parallel loop: the pool's workers spinning before they sleep.

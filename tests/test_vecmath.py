@@ -14,10 +14,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "perf"))
 import vecmath_accuracy as accuracy  # noqa: E402
 
-from fastrelu import _jit, _vecmath  # noqa: E402
+from fastrelu import _compiler  # noqa: E402
+from fastrelu.cpu import vecmath
 
 
-@pytest.mark.parametrize("name", sorted(_vecmath.FUNCTIONS))
+@pytest.mark.parametrize("name", sorted(vecmath.FUNCTIONS))
 def test_float64_within_a_few_ulp_of_numpy(name):
     if name == "normal_cdf":  # the reference: mpmath (NumPy has none, SciPy's is inexact)
         pytest.importorskip("mpmath")
@@ -31,7 +32,7 @@ def test_float64_within_a_few_ulp_of_numpy(name):
 FLOAT32_MAX_ULP = {"exp": 1, "expm1": 1, "log1p": 1, "tanh": 1, "erf": 2, "normal_cdf": 6}
 
 
-@pytest.mark.parametrize("name", sorted(_vecmath.FUNCTIONS_F32))
+@pytest.mark.parametrize("name", sorted(vecmath.FUNCTIONS_F32))
 def test_float32_versions_within_their_measured_ulp(name):
     rng = np.random.default_rng(1)
     scale = {"erf": 3, "normal_cdf": 5}.get(name, 30)
@@ -40,20 +41,20 @@ def test_float32_versions_within_their_measured_ulp(name):
     if name == "log1p":
         x = np.abs(x) - np.float32(0.99)
     actual = np.empty(x.size, np.float32)
-    accuracy.loop(_vecmath.FUNCTIONS_F32[name])(x, actual)
+    accuracy.loop(vecmath.FUNCTIONS_F32[name])(x, actual)
     with np.errstate(all="ignore"):
         expected = accuracy.REFERENCE[name](x.astype(np.float64)).astype(np.float32)
     worst, mismatched = accuracy.ulp_error(actual, expected)
     assert mismatched == 0 and worst <= FLOAT32_MAX_ULP[name]
 
 
-@pytest.mark.parametrize("name", sorted(_vecmath.FUNCTIONS_F32))
+@pytest.mark.parametrize("name", sorted(vecmath.FUNCTIONS_F32))
 def test_float32_versions_compute_in_float32(name):
     """No float64 lanes where the function is meant to run in float32: a
     Python float constant would silently widen the whole expression."""
     import numba
 
-    function = _vecmath.FUNCTIONS_F32[name]
+    function = vecmath.FUNCTIONS_F32[name]
 
     @numba.njit
     def kernel(x, out):  # arrays in and out: no float boxing in the wrapper
@@ -65,7 +66,7 @@ def test_float32_versions_compute_in_float32(name):
     scalar(x[0])
     assert scalar.nopython_signatures[0].return_type == numba.float32
     (signature,) = kernel.signatures
-    in_float64 = {"tanh", "log1p"}  # computed in float64 on purpose (see _vecmath)
+    in_float64 = {"tanh", "log1p"}  # computed in float64 on purpose (see cpu/vecmath.py)
     if name not in in_float64:
         assert "fpext" not in kernel.inspect_llvm(signature)
 
@@ -77,12 +78,12 @@ def test_corrected_float32_division_is_nearly_correctly_rounded():
     rounding boundary, and never off by more than one ulp."""
     import numba
 
-    from fastrelu import _jit, definitions
+    from fastrelu import _compiler, definitions
 
-    _jit.register_helpers()
-    over_one_plus = _jit.jitable(definitions._over_one_plus)
+    _compiler.register_helpers()
+    over_one_plus = _compiler.jitable(definitions._over_one_plus)
 
-    @numba.njit(fastmath=set(_jit.FASTMATH), error_model=_jit.ERROR_MODEL)
+    @numba.njit(fastmath=set(_compiler.FASTMATH), error_model=_compiler.ERROR_MODEL)
     def divide(num, e, out):
         for i in range(out.size):
             out[i] = over_one_plus(num[i], num[i], e[i])
@@ -112,9 +113,9 @@ def test_float32_products_and_sums_are_rounded_once(name):
     twice, measured 5.7 ulp (exp(x) subnormal, m * exp(x) not) and 72%."""
     import numba
 
-    function = _vecmath.CPU_VERSIONS[name][1]
+    function = vecmath.CPU_VERSIONS[name][1]
 
-    @numba.njit(fastmath=set(_jit.FASTMATH), error_model=_jit.ERROR_MODEL)
+    @numba.njit(fastmath=set(_compiler.FASTMATH), error_model=_compiler.ERROR_MODEL)
     def apply(x, m, out):
         for i in range(out.size):
             out[i] = function(x[i], m[i])
@@ -147,7 +148,7 @@ def test_float32_exp_of_nonpositive_arguments_matches_the_general_one_bit_for_bi
                              [0.0, -0.0, -np.inf, np.nan, -87.3, -103.9, -104.0, -104.1]])
     x = np.concatenate([bits.view(np.float32), others.astype(np.float32)])  # NaN bits kept
     general, nonpositive = np.empty_like(x), np.empty_like(x)
-    accuracy.loop(_vecmath.exp_f32)(x, general)
-    accuracy.loop(_vecmath.exp_nonpositive_f32)(x, nonpositive)
+    accuracy.loop(vecmath.exp_f32)(x, general)
+    accuracy.loop(vecmath.exp_nonpositive_f32)(x, nonpositive)
     np.testing.assert_array_equal(nonpositive.view(np.uint32), general.view(np.uint32))
     assert (general[(x < -87.4) & (x > -103)] < np.finfo(np.float32).tiny).all()  # subnormals seen

@@ -3,7 +3,7 @@
 A plain store first reads the cache line it writes ("read for ownership"),
 so ``relu(x, out=y)`` moves three streams through memory for two arrays.
 Stores marked non-temporal skip that read and write whole lines.  They only
-pay where ``out`` would not stay in cache anyway (``_streaming.applies``).
+pay where ``out`` would not stay in cache anyway (``streaming.applies``).
 LLVM's vectoriser does not widen non-temporal stores unless it can prove
 32-byte alignment, so the blocks are written as vector IR directly: load,
 ``x <= 0 ? 0 : x + 0`` (as definitions.relu: NaN kept, -0 gives +0), store.
@@ -14,8 +14,8 @@ from numba import prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from . import _jit
-from .definitions import relu, relu_backward
+from .. import _compiler
+from ..definitions import relu, relu_backward
 
 #: Elements per block (a multiple of every vector width): what threads share.
 BLOCK = 4096
@@ -84,8 +84,8 @@ def _store_fence(typingctx):
     return types.void(), codegen
 
 
-_jit.jitable(relu)
-_jit.jitable(relu_backward)
+_compiler.jitable(relu)
+_compiler.jitable(relu_backward)
 
 
 def relu_streaming(x, out):
@@ -117,7 +117,7 @@ def relu_backward_streaming(grad, x, out):
 
 
 # Named after relu's code, so that a change to it is not hidden by the cache.
-relu_streaming.__qualname__ += "_" + _jit.code_stamp(relu)
-relu_streaming = _jit.njit(relu_streaming, parallel=True, cache=True)
-relu_backward_streaming.__qualname__ += "_" + _jit.code_stamp(relu_backward)
-relu_backward_streaming = _jit.njit(relu_backward_streaming, parallel=True, cache=True)
+relu_streaming.__qualname__ += "_" + _compiler.code_stamp(relu)
+relu_streaming = _compiler.njit(relu_streaming, parallel=True, cache=True)
+relu_backward_streaming.__qualname__ += "_" + _compiler.code_stamp(relu_backward)
+relu_backward_streaming = _compiler.njit(relu_backward_streaming, parallel=True, cache=True)

@@ -74,7 +74,7 @@ def jitable(func, *, parallel=False):
 def register_helpers():
     """Make the scalar helpers of the built-in formulas callable from compiled
     code; on the CPU, the ``VECTOR_MATH`` helpers (exp and friends) become
-    the vectorisable versions of ``_vecmath``, in float32 for float32
+    the vectorisable versions of ``cpu.vecmath``, in float32 for float32
     arguments (CUDA keeps ``math``'s)."""
     from .definitions import HELPERS, VECTOR_MATH, _in_precision_of
 
@@ -97,10 +97,10 @@ def _register_cpu_version(func, name):
     from numba import types
     from numba.extending import overload, register_jitable
 
-    from . import _vecmath
+    from .cpu import vecmath
 
     register_jitable(func)  # every target: the math module's function
-    float64_version, float32_version = _vecmath.CPU_VERSIONS[name]
+    float64_version, float32_version = vecmath.CPU_VERSIONS[name]
 
     def _cpu(x, *more):  # by the first argument's type
         return float32_version if x == types.float32 else float64_version
@@ -113,13 +113,13 @@ def _register_cpu_precision(func):
     from numba import types
     from numba.extending import overload, register_jitable
 
-    from . import _vecmath
+    from .cpu import vecmath
 
     register_jitable(func)  # every target: value as it is
 
     @overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)
     def _cpu(x, value):
-        return _vecmath.to_float32 if x == types.float32 else _vecmath.same_value
+        return vecmath.to_float32 if x == types.float32 else vecmath.same_value
 
 
 def options_stamp():

@@ -5,9 +5,9 @@ Each element's value comes from ``definitions.bias_relu`` and
 ``bias_relu_backward``, as on every other path.  Imported on first use.
 """
 
-from . import _jit
-from ._threads import run_loop
-from .definitions import bias_relu, bias_relu_backward, relu, relu_backward
+from .. import _compiler
+from .pool import run_loop
+from ..definitions import bias_relu, bias_relu_backward, relu, relu_backward
 
 _kernels: dict = {}
 
@@ -15,12 +15,12 @@ _kernels: dict = {}
 def _compiled(name, parallel):
     """The loops, compiled once per process on first use (and cached on disk)."""
     if not _kernels:
-        _jit.register_helpers()
-        _jit.jitable(bias_relu)
-        _jit.jitable(bias_relu_backward)
+        _compiler.register_helpers()
+        _compiler.jitable(bias_relu)
+        _compiler.jitable(bias_relu_backward)
         # Numba's cache sees this file change, not the formulas': the
         # cached loops are named after a stamp of the formulas' code.
-        stamp = _jit.code_stamp(bias_relu, bias_relu_backward, relu, relu_backward)
+        stamp = _compiler.code_stamp(bias_relu, bias_relu_backward, relu, relu_backward)
         built = {}
         for threaded in (False, True):
             # New function objects for each: Numba's cache keys on the
@@ -28,7 +28,7 @@ def _compiled(name, parallel):
             for fn in _loops():
                 kind = "parallel" if threaded else "serial"
                 fn.__qualname__ = f"bias_relu_{fn.__name__}_{kind}_{stamp}"
-                built[fn.__name__, threaded] = _jit.njit(fn, parallel=threaded, cache=True)
+                built[fn.__name__, threaded] = _compiler.njit(fn, parallel=threaded, cache=True)
         _kernels.update(built)  # all at once: another thread may be reading
     return _kernels[name, parallel]
 

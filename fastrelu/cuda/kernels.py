@@ -9,7 +9,7 @@ import functools
 import numba
 from numba import cuda
 
-from . import _jit
+from .. import _compiler
 
 
 @functools.cache
@@ -137,7 +137,7 @@ def make_kernel(formula, arity, ndim, widen):
     ``widen`` loads each element as float32 (for float16 data: the result is
     rounded back on the store).
     """
-    _jit.register_helpers()
+    _compiler.register_helpers()
     device = cuda.jit(device=True)(formula)
     load = _to_float32 if widen else _unchanged
 
@@ -212,7 +212,7 @@ def make_vector_kernel(formula, arity, dtype, lanes, widen):
     scalar kernel (0.97-0.99 of a device copy at 2^26-2^28 float32 elements
     on an H200 against 0.94-0.95 and 0.89; perf/gpu_kernel_variants.py).
     """
-    _jit.register_helpers()
+    _compiler.register_helpers()
     device = cuda.jit(device=True)(formula)
     load = _to_float32 if widen else _unchanged
     load_vector, store_vector = vector_access(lanes)

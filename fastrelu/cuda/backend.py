@@ -15,8 +15,8 @@ import threading
 
 import numpy as np
 
-from . import _validate
-from .registry import Backend
+from .. import _validate
+from ..registry import Backend
 
 #: Threads per block of every launch; tests lower it so that several blocks
 #: and the grid-stride tail run under the simulator.
@@ -93,7 +93,7 @@ class CudaBackend(Backend):
     # -- PReLU on host arrays: the kernel of a slope per element --------------
 
     def prelu_device(self, x, weight, out, name):
-        from .definitions import PER_ELEMENT_SLOPE
+        from ..definitions import PER_ELEMENT_SLOPE
 
         return self.run_device(PER_ELEMENT_SLOPE, "forward", [x, _slopes(x, weight)],
                                ("x", "weight"), out, (), name)
@@ -101,7 +101,7 @@ class CudaBackend(Backend):
     def prelu_backward_device(self, grad, x, weight, out, name):
         """The input gradient on the GPU; the weight gradient, a sum per
         channel, on the host (the arrays are host arrays here)."""
-        from .definitions import PER_ELEMENT_SLOPE, prelu_weight_gradient_sum_ref
+        from ..definitions import PER_ELEMENT_SLOPE, prelu_weight_gradient_sum_ref
 
         grad_x = self.run_device(PER_ELEMENT_SLOPE, "backward", [grad, x, _slopes(x, weight)],
                                  ("grad", "x", "weight"), out, (), name)
@@ -110,7 +110,7 @@ class CudaBackend(Backend):
     # -- the 1-bit relu mask (fastrelu.masks) ---------------------------------
 
     def relu_mask_device(self, x, out, name):
-        from .definitions import BUILTIN, mask_size
+        from ..definitions import BUILTIN, mask_size
 
         cuda = numba_cuda()
         device_x = _to_device(cuda, x)
@@ -123,7 +123,7 @@ class CudaBackend(Backend):
         return y, mask_obj
 
     def relu_backward_mask_device(self, grad, mask, out, name):
-        from .definitions import BUILTIN, mask_size
+        from ..definitions import BUILTIN, mask_size
 
         cuda = numba_cuda()
         device_grad = _to_device(cuda, grad)
@@ -186,7 +186,7 @@ class CudaBackend(Backend):
                             dtype == np.float16)
 
     def _cached(self, key, maker, *args):
-        """The kernel that ``_cuda_kernels.<maker>(*args)`` makes, made once per
+        """The kernel that ``kernels.<maker>(*args)`` makes, made once per
         key (compiling happens later, per argument types, in Numba's
         dispatcher); the kernel module is imported on the first miss."""
         kernel = self._kernels.get(key)
@@ -194,9 +194,9 @@ class CudaBackend(Backend):
             with self._lock:
                 kernel = self._kernels.get(key)
                 if kernel is None:
-                    from . import _cuda_kernels
+                    from . import kernels
 
-                    kernel = self._kernels[key] = getattr(_cuda_kernels, maker)(*args)
+                    kernel = self._kernels[key] = getattr(kernels, maker)(*args)
         return kernel
 
     def _launch(self, cuda, formula, inputs, out, params):
@@ -224,7 +224,7 @@ def _copy(x):
 
 def _slopes(x, weight):
     """PReLU's weight broadcast to ``x`` (a host array), one slope per element."""
-    from .definitions import along_channels
+    from ..definitions import along_channels
 
     return np.ascontiguousarray(np.broadcast_to(along_channels(weight.astype(x.dtype), x), x.shape))
 

@@ -16,11 +16,12 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from . import _jit, _streaming
-from ._streaming_kernel import _store_fence
-from ._threads import run_parallel
-from ._validate import partly_overlaps_flat as _partly_overlaps
-from .definitions import mask_size, relu
+from .. import _compiler
+from . import streaming
+from .streaming_kernel import _store_fence
+from .pool import run_parallel
+from .._validate import partly_overlaps_flat as _partly_overlaps
+from ..definitions import mask_size, relu
 
 #: Mask bytes per chunk of work: 4096 elements, small enough that a chunk's
 #: staging bytes stay in cache and that 1e5 elements share out evenly among
@@ -205,12 +206,12 @@ def _shares_bytes(a, b):
     return start < other + b.size * b.itemsize and other < start + a.size * a.itemsize
 
 
-_forward_chunk = _jit.njit(_forward_chunk, cache=True)
-_last_byte_backward = _jit.njit(_last_byte_backward, cache=True)
-_last_byte = _jit.njit(_last_byte, cache=True)
-_jit.jitable(_partly_overlaps)
-_jit.jitable(_shares_bytes)
-_jit.jitable(mask_size)
+_forward_chunk = _compiler.njit(_forward_chunk, cache=True)
+_last_byte_backward = _compiler.njit(_last_byte_backward, cache=True)
+_last_byte = _compiler.njit(_last_byte, cache=True)
+_compiler.jitable(_partly_overlaps)
+_compiler.jitable(_shares_bytes)
+_compiler.jitable(mask_size)
 
 
 def _make_loops(parallel):
@@ -285,18 +286,18 @@ def _make_loops(parallel):
     kind = "parallel" if parallel else "serial"
     # Numba's cache sees this file change, not the helpers the loops inline
     # from others: the cached loops are named after a stamp of their code.
-    stamp = _jit.code_stamp(mask_size, _partly_overlaps, _store_fence)
+    stamp = _compiler.code_stamp(mask_size, _partly_overlaps, _store_fence)
     loops = {}
     for fn in (forward, forward_float, backward):
         # Distinct names: Numba's cache files are named after the function.
         fn.__qualname__ = f"relu_mask_{fn.__name__}_{kind}_{stamp}"
-        loops[fn.__name__] = _jit.njit(fn, parallel=parallel, cache=True)
+        loops[fn.__name__] = _compiler.njit(fn, parallel=parallel, cache=True)
     for fn in (forward_float, backward):
         # A second dispatcher of each for the short path, which compiles it
         # only for C-contiguous arrays and then turns compiling off
         # (dispatch.CheckedEntry); the general path compiles what it needs.
         # Same function, same cache files.
-        loops[fn.__name__ + "_checked"] = _jit.njit(fn, parallel=parallel, cache=True)
+        loops[fn.__name__ + "_checked"] = _compiler.njit(fn, parallel=parallel, cache=True)
     return loops
 
 
@@ -332,7 +333,7 @@ def forward(parallel, x, out, mask):
     """relu_mask on C-contiguous ``x`` and ``out`` (``x`` itself or apart)."""
     flat_x, flat_out = x.reshape(-1), out.reshape(-1)
     if x.dtype.kind == "f" and x.dtype.itemsize in (4, 8) and x.flags.aligned and out.flags.aligned:
-        streams = parallel and _streaming.applies_to_mask(flat_out)
+        streams = parallel and streaming.applies_to_mask(flat_out)
         if not _run(parallel, "forward_float", (flat_x, flat_out, mask, streams)):
             raise RuntimeError("the mask loop refused arrays that were checked")
         return
@@ -345,7 +346,7 @@ def backward(parallel, grad, out, mask):
     not written over grad stream their stores."""
     bits = np.dtype(f"i{grad.dtype.itemsize}")
     grad_bits, out_bits = grad.reshape(-1).view(bits), out.reshape(-1).view(bits)
-    streams = (parallel and _streaming.applies_to_mask_backward(out_bits)
+    streams = (parallel and streaming.applies_to_mask_backward(out_bits)
                and grad_bits.ctypes.data != out_bits.ctypes.data)
     if not _run(parallel, "backward", (grad_bits, out_bits, mask, streams)):
         raise RuntimeError("the mask loop refused arrays that were checked")

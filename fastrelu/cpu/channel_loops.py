@@ -15,9 +15,9 @@ the weight gradient is summed in float64, in another order than NumPy's.
 
 import numpy as np
 
-from . import _jit
-from ._threads import run_loop
-from .definitions import prelu, prelu_backward, prelu_weight_gradient
+from .. import _compiler
+from .pool import run_loop
+from ..definitions import prelu, prelu_backward, prelu_weight_gradient
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -85,16 +85,16 @@ def _compiled(name, parallel):
     """The loops, compiled on first use (and cached on disk)."""
     if not _kernels:
         for formula in (prelu, prelu_backward, prelu_weight_gradient):
-            _jit.jitable(formula)
+            _compiler.jitable(formula)
         # Numba's cache sees this file change, not the formulas': the
         # cached loops are named after a stamp of the formulas' code.
-        stamp = _jit.code_stamp(prelu, prelu_backward, prelu_weight_gradient)
+        stamp = _compiler.code_stamp(prelu, prelu_backward, prelu_weight_gradient)
         built = {}
         for threaded in (False, True):
             for fn in _loops():  # new function objects for each: the name is the cache's key
                 kind = "parallel" if threaded else "serial"
                 fn.__qualname__ = f"prelu_{fn.__name__}_{kind}_{stamp}"
-                built[fn.__name__, threaded] = _jit.njit(fn, parallel=threaded, cache=True,
+                built[fn.__name__, threaded] = _compiler.njit(fn, parallel=threaded, cache=True,
                                                          reduction=fn.__name__.startswith("backward"))
         _kernels.update(built)  # all at once: another thread may be reading
     return _kernels[name, parallel]

@@ -10,10 +10,11 @@ import threading
 
 import numpy as np
 
-from . import _jit, _streaming, definitions
-from ._threads import POOL, run_parallel
-from ._validate import partly_overlaps_flat
-from .registry import OPERATIONS, Backend
+from .. import _compiler, definitions
+from . import streaming
+from .pool import POOL, run_parallel
+from .._validate import partly_overlaps_flat
+from ..registry import OPERATIONS, Backend
 
 
 class NumpyBackend(Backend):
@@ -158,25 +159,25 @@ class _NumbaBackend(Backend):
 class _LoopBackend(_NumbaBackend):
     """Compiled loops: every operation, the activations through loops
     generated from their formulas, the others through the loops of
-    _mask_kernels, _fused_kernels and _channel."""
+    mask_loops, fused_loops and channel_loops."""
 
     parallel = False
     in_place_loops = True
     operations = frozenset(OPERATIONS)
 
     def compile(self, formula, arity):
-        from .definitions import HELPERS, VECTOR_MATH, _in_precision_of
+        from ..definitions import HELPERS, VECTOR_MATH, _in_precision_of
 
-        _jit.register_helpers()
-        loop = _make_loop(_jit.jitable(formula), arity, self.parallel)
-        cache = _jit.cacheable(formula)
+        _compiler.register_helpers()
+        loop = _make_loop(_compiler.jitable(formula), arity, self.parallel)
+        cache = _compiler.cacheable(formula)
         if cache:  # one cache file per formula, renamed when the formula changes
-            stamp = _jit.code_stamp(formula, _in_precision_of, *HELPERS, *VECTOR_MATH.values(),
+            stamp = _compiler.code_stamp(formula, _in_precision_of, *HELPERS, *VECTOR_MATH.values(),
                                    *_vecmath_functions())
             kind = "in_place" if arity == 0 else "loop"
             threads = "parallel" if self.parallel else "serial"
             loop.__qualname__ = f"{formula.__name__}_{kind}_{threads}_{stamp}"
-        return _jit.njit(loop, parallel=self.parallel, cache=cache)
+        return _compiler.njit(loop, parallel=self.parallel, cache=cache)
 
     def launch(self, kernel, inputs, out, params):
         if out.size == 0:
@@ -199,52 +200,52 @@ class _LoopBackend(_NumbaBackend):
             mask[...] = definitions.relu_mask_ref(x)
             np.copyto(out, x)
         elif x.size:
-            from . import _mask_kernels
+            from . import mask_loops
 
-            _mask_kernels.forward(self.parallel, x, out, mask)
+            mask_loops.forward(self.parallel, x, out, mask)
 
     def relu_backward_mask(self, grad, mask, out):
         if grad.size:
-            from . import _mask_kernels
+            from . import mask_loops
 
-            _mask_kernels.backward(self.parallel, grad, out, mask)
+            mask_loops.backward(self.parallel, grad, out, mask)
 
     def bias_relu(self, x, bias, out):
         if x.dtype == np.float16:
             return in_float32(self.bias_relu, (x, bias), (out,))
         if x.size:
-            from . import _fused_kernels
+            from . import fused_loops
 
             columns = x.shape[-1]
-            _fused_kernels.forward(self.parallel, x.reshape(-1, columns), bias,
+            fused_loops.forward(self.parallel, x.reshape(-1, columns), bias,
                                    out.reshape(-1, columns))
 
     def bias_relu_backward(self, grad, x, bias, grad_x):
         if x.dtype == np.float16:
             return in_float32(self.bias_relu_backward, (grad, x, bias), (grad_x,))
         if x.size:
-            from . import _fused_kernels
+            from . import fused_loops
 
             columns = x.shape[-1]
-            _fused_kernels.backward(self.parallel, grad.reshape(-1, columns),
+            fused_loops.backward(self.parallel, grad.reshape(-1, columns),
                                     x.reshape(-1, columns), bias, grad_x.reshape(-1, columns))
 
     def prelu(self, x, weight, out):
         if x.dtype == np.float16:
             return in_float32(self.prelu, (x, weight), (out,))
         if x.size:
-            from . import _channel
+            from . import channel_loops
 
-            _channel.forward(x, weight, out, self.parallel)
+            channel_loops.forward(x, weight, out, self.parallel)
 
     def prelu_backward(self, grad, x, weight, grad_x):
         if x.dtype == np.float16:
             return in_float32(self.prelu_backward, (grad, x, weight), (grad_x,))
         if not x.size:
             return np.zeros(weight.size)
-        from . import _channel
+        from . import channel_loops
 
-        return _channel.backward(grad, x, weight, grad_x, self.parallel)
+        return channel_loops.backward(grad, x, weight, grad_x, self.parallel)
 
     def checked_entry(self, activation, direction, arity, bits=False):
         """This backend's loop behind a compiled check of the common call
@@ -266,13 +267,13 @@ class _LoopBackend(_NumbaBackend):
                 if entry is None:
                     for func in (loop, in_place):
                         if func is not None:
-                            _jit.jitable(func, parallel=self.parallel)
-                    _jit.jitable(partly_overlaps_flat)
+                            _compiler.jitable(func, parallel=self.parallel)
+                    _compiler.jitable(partly_overlaps_flat)
                     entry = _make_checked_entry(loop, in_place, arity)
-                    cache = _jit.cacheable(scalar_formula(activation, direction, bits))
+                    cache = _compiler.cacheable(scalar_formula(activation, direction, bits))
                     if cache:
                         entry.__qualname__ = loop.__qualname__ + "_checked"
-                    entry = self._kernels[key] = _jit.njit(entry, cache=cache)
+                    entry = self._kernels[key] = _compiler.njit(entry, cache=cache)
         return entry
 
     def entry_runner(self, entry):
@@ -283,10 +284,10 @@ class _LoopBackend(_NumbaBackend):
 def _vecmath_functions():
     import inspect
 
-    from . import _vecmath
+    from . import vecmath
 
-    return [f for _, f in inspect.getmembers(_vecmath, inspect.isfunction)
-            if f.__module__ == _vecmath.__name__]
+    return [f for _, f in inspect.getmembers(vecmath, inspect.isfunction)
+            if f.__module__ == vecmath.__name__]
 
 
 def _make_loop(formula, arity, parallel):
@@ -428,8 +429,8 @@ class ParallelBackend(_LoopBackend):
         run_parallel(kernel, args, lambda: self._serial_twin(kernel))
 
     def run(self, activation, direction, inputs, out, params):
-        if _streaming.applies(activation, direction, inputs, out):
-            from ._streaming_kernel import relu_backward_streaming, relu_streaming
+        if streaming.applies(activation, direction, inputs, out):
+            from .streaming_kernel import relu_backward_streaming, relu_streaming
 
             loop = relu_streaming if direction == "forward" else relu_backward_streaming
             # Its serial twin, where the pool cannot run: relu's plain loop.
@@ -527,8 +528,8 @@ class _Ufunc:
         if signature not in self._signatures:
             with self._lock:
                 if self._ufunc is None:
-                    _jit.register_helpers()
-                    self._ufunc = _jit.vectorize(self._formula)
+                    _compiler.register_helpers()
+                    self._ufunc = _compiler.vectorize(self._formula)
                 t = numba.from_dtype(dtype)
                 self._ufunc.add(t(*([t] * (len(inputs) + len(params)))))
                 self._signatures.add(signature)

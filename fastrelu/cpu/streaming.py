@@ -1,4 +1,4 @@
-"""When relu streams its result past the caches (see _streaming_kernel.py).
+"""When relu streams its result past the caches (see streaming_kernel.py).
 
 Kept apart from the kernel so that deciding costs no Numba import.
 """
@@ -7,7 +7,7 @@ import platform
 
 import numpy as np
 
-from .definitions import BUILTIN
+from ..definitions import BUILTIN
 
 #: Outputs from this size up are streamed (beyond the caches of most CPUs).
 SMALLEST = 32 << 20
@@ -20,7 +20,7 @@ _X86 = platform.machine().lower() in ("x86_64", "amd64")
 
 
 def applies(activation, direction, inputs, out):
-    """Whether ``_streaming_kernel`` should run this call (relu_streaming or
+    """Whether ``streaming_kernel`` should run this call (relu_streaming or
     relu_backward_streaming): built-in relu, forward or backward, not in
     place, large, float32/float64, C-contiguous, on x86-64.  In place the
     lines are read anyway, so streaming the stores saves nothing."""

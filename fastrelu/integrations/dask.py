@@ -5,26 +5,16 @@ NumPy (or CuPy) array and runs through the same engine as a direct call, on
 whichever worker holds it: threads, processes or a ``distributed`` cluster.
 """
 
+import sys
+
 import numpy as np
 
-from . import _validate, dispatch
+from .. import _validate, dispatch
 
 
-def is_dask_array(obj):
+def is_chunked(obj):
     """True for a ``dask.array.Array``, without importing Dask."""
     return type(obj).__module__.startswith("dask.") and hasattr(obj, "map_blocks")
-
-
-def any_dask(*objs):
-    return any(is_dask_array(o) for o in objs)
-
-
-def refuse(name, *objs):
-    """A clear error (instead of a silent compute of the whole array) for the
-    functions that have no chunked form."""
-    if any_dask(*objs):
-        raise TypeError(f"{name} does not take Dask arrays; call it on NumPy arrays, "
-                        "or chunk by chunk with map_blocks")
 
 
 def elementwise(activation, direction, arrays, labels, params, out, backend, name):
@@ -34,8 +24,8 @@ def elementwise(activation, direction, arrays, labels, params, out, backend, nam
     if out is not None:
         raise TypeError(f"{name}: out= is not supported with Dask arrays (they are immutable); "
                         "use the returned array, or da.store() it into a target")
-    lead = next(a for a in arrays if is_dask_array(a))
-    arrays = [a if is_dask_array(a) else da.from_array(np.asarray(a, dtype=lead.dtype), chunks=lead.chunks)
+    lead = next(a for a in arrays if is_chunked(a))
+    arrays = [a if is_chunked(a) else da.from_array(np.asarray(a, dtype=lead.dtype), chunks=lead.chunks)
               for a in arrays]
     _validate.check_inputs(name, activation, direction, arrays, labels)
     blocks = _Blocks(activation, direction, labels, params, block_backend(backend, lead))
@@ -83,4 +73,4 @@ def uniform(rng, lower, upper, like):
     return generator.uniform(lower, upper, size=like.shape, chunks=like.chunks).astype(like.dtype)
 
 
-dispatch.register_chunked(is_dask_array, elementwise)
+dispatch.register_chunked(sys.modules[__name__])

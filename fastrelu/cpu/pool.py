@@ -17,7 +17,7 @@ the process (PyTorch's OpenMP, child processes) sees it.
 import os
 import threading
 
-from . import _config
+from .. import _config
 
 #: The user's own OpenMP settings: where either is set, fastrelu sets nothing.
 USER_VARIABLES = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
@@ -124,7 +124,7 @@ def run_parallel(kernel, args, serial):
     """``kernel(*args)``, a prange loop, through the guard of the thread pool;
     where the pool cannot run (after fork() GNU OpenMP would abort the child)
     its one-thread twin ``serial()(*args)`` instead.  Every prange loop called
-    from Python goes through here (the backends, masks, fused, _channel)."""
+    from Python goes through here (the backends' loops)."""
     if POOL.usable():
         return POOL.run(kernel, args)
     return serial()(*args)

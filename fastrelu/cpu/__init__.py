@@ -1,0 +1,1 @@
+"""CPU backends and their compiled loops: numpy, numba, numba-parallel, numba-ufunc."""

@@ -1,0 +1,1 @@
+"""The cuda backend and its kernels (numba-cuda, imported only when used)."""
