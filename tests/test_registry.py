@@ -1,4 +1,5 @@
 import os
+import pathlib
 import subprocess
 import sys
 import threading
@@ -150,10 +151,10 @@ def test_back_to_back_calls_wake_the_pool_and_interleaved_ones_do_not(monkeypatc
     assert dispatch._last_large_call == -1.0
 
 
-def _run(code, **env):
+def _run(code, cwd=None, **env):
     full_env = dict(os.environ, **env)
     return subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, cwd=cwd)
 
 
 def test_environment_variable_sets_the_default():
@@ -259,3 +260,43 @@ def test_every_builtin_backend_implements_what_it_lists():
                 method += "_device"
             implemented = getattr(type(backend), method) is not getattr(fastrelu.Backend, method)
             assert implemented == (operation in backend.operations), (name, operation)
+
+
+STALE_SCRIPT = """
+import numpy as np
+import fastrelu
+# nine elements: the mask loops' last, partial byte runs definitions.relu
+x = np.array([-1.0, 2.0, 3.0, -4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+print(fastrelu.relu(x[::-1], backend="numba")[::-1].tolist())  # the strided loop
+print(fastrelu.relu(x, backend="numba").tolist())  # the checked entry
+print(fastrelu.relu_mask(x, backend="numba")[0][-1])
+print(fastrelu.bias_relu(x.reshape(3, 3), np.zeros(3), backend="numba").ravel().tolist())
+print(fastrelu.__file__)
+"""
+
+
+def test_editing_an_inlined_helper_never_loads_a_stale_kernel(tmp_path):
+    """Numba invalidates a cached loop when its own file changes, not when a
+    formula it inlines from another file does: every cached loop is named
+    after a stamp of that code.  Edit relu in a copy of the package, and
+    every loop that inlines it (the activation loops, their checked entry,
+    the mask loops, the fused loops) computes the new formula."""
+    import shutil
+
+    package = pathlib.Path(fastrelu.__file__).parent
+    copy = tmp_path / "src" / "fastrelu"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(copy.parent)}
+    before = _run(STALE_SCRIPT, cwd=tmp_path, **env)
+    assert before.returncode == 0, before.stderr
+    assert before.stdout.splitlines()[-1] == str(copy / "__init__.py")
+    assert _run(STALE_SCRIPT, cwd=tmp_path, **env).stdout == before.stdout  # from the cache now
+    definitions = copy / "definitions.py"
+    source = definitions.read_text()
+    assert "    return 0 if x <= 0 else x + 0\n" in source
+    definitions.write_text(source.replace("    return 0 if x <= 0 else x + 0\n",
+                                          "    return 0 if x <= 0 else x + 1\n", 1))
+    after = _run(STALE_SCRIPT, cwd=tmp_path, **env)
+    assert after.returncode == 0, after.stderr
+    plus_one = str([0.0, 3.0, 4.0, 0.0, 6.0, 7.0, 8.0, 9.0, 10.0])
+    assert after.stdout.splitlines()[:-1] == [plus_one, plus_one, "10.0", plus_one], after.stdout

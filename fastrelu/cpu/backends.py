@@ -172,8 +172,9 @@ class _LoopBackend(_NumbaBackend):
         loop = _make_loop(_compiler.jitable(formula), arity, self.parallel)
         cache = _compiler.cacheable(formula)
         if cache:  # one cache file per formula, renamed when the formula changes
-            stamp = _compiler.code_stamp(formula, _in_precision_of, *HELPERS, *VECTOR_MATH.values(),
-                                   *_vecmath_functions())
+            # (partly_overlaps_flat: what the loop's checked entry inlines)
+            stamp = _compiler.code_stamp(formula, _in_precision_of, partly_overlaps_flat, *HELPERS,
+                                         *VECTOR_MATH.values(), *_vecmath_functions())
             kind = "in_place" if arity == 0 else "loop"
             threads = "parallel" if self.parallel else "serial"
             loop.__qualname__ = f"{formula.__name__}_{kind}_{threads}_{stamp}"
