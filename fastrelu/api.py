@@ -248,7 +248,7 @@ def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bo
     else:
         slopes = rng.uniform(lower, upper, size=x.shape).astype(x.dtype)
     y = dispatch.elementwise(PER_ELEMENT_SLOPE, "forward", (x, slopes), ("x", "slopes"),
-                            (), out, backend)
+                             (), out, backend, "rrelu")
     return y, slopes
 
 
@@ -262,7 +262,7 @@ def rrelu_backward(grad: Array, x: Array, lower: float = 1.0 / 8, upper: float =
     if slopes is None:
         raise ValueError("rrelu_backward: training=True needs the slopes that rrelu returned")
     return dispatch.elementwise(PER_ELEMENT_SLOPE, "backward", (grad, x, slopes),
-                               ("grad", "x", "slopes"), (), out, backend)
+                                ("grad", "x", "slopes"), (), out, backend, "rrelu_backward")
 
 
 # Every activation has ``.backward``, the functions written by hand too.

@@ -83,8 +83,8 @@ class LinearReLU(Linear):
         return self._h + self.bias.value
 
 
-class Activation(Layer):
-    """Any fastrelu activation as a layer: ``Activation("leaky_relu", negative_slope=0.1)``."""
+class ActivationLayer(Layer):
+    """Any fastrelu activation as a layer: ``ActivationLayer("leaky_relu", negative_slope=0.1)``."""
 
     def __init__(self, name, *, backend=None, **params):
         self.name = name if isinstance(name, str) else name.name
@@ -110,7 +110,7 @@ class Activation(Layer):
         return self._x
 
     def __repr__(self):
-        return f"Activation({self.name!r})"
+        return f"ActivationLayer({self.name!r})"
 
 
 class PReLU(Layer):
@@ -159,7 +159,7 @@ class Sequential(Layer):
     def activation_layers(self):
         found = []
         for layer in self.layers:
-            if isinstance(layer, (Activation, PReLU, LinearReLU)):
+            if isinstance(layer, (ActivationLayer, PReLU, LinearReLU)):
                 found.append(layer)
             elif isinstance(layer, (Sequential, Residual)):
                 found.extend(layer.activation_layers())
@@ -207,7 +207,7 @@ def mlp(sizes, activation="relu", *, backend=None, rng=None, residual_middle=Fal
         else:
             linear = Linear(n_in, n_out, init=init, bias=bias, rng=rng, dtype=dtype)
             act = (PReLU(n_out, backend=backend, dtype=dtype) if activation == "prelu"
-                   else Activation(activation, backend=backend, **params))
+                   else ActivationLayer(activation, backend=backend, **params))
             block = Sequential(linear, act)
         layers.append(Residual(block) if residual_middle and i > 0 and n_in == n_out else block)
     return Sequential(*layers)
@@ -297,3 +297,15 @@ def dead_fractions(model, x, batch_size=1024):
             active = (layer.preactivation() > 0).any(axis=0)
             alive[i] = active if alive[i] is None else (alive[i] | active)
     return [float(1 - a.mean()) for a in alive]
+
+
+def __getattr__(name):
+    # The layer's old name, kept for a while: it was also the public functions'
+    # protocol's (fastrelu.Activation) and the torch module's.
+    if name == "Activation":
+        import warnings
+
+        warnings.warn("fastrelu.nn.Activation is now fastrelu.nn.ActivationLayer",
+                      DeprecationWarning, stacklevel=2)
+        return ActivationLayer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,7 +2,7 @@
 
     import fastrelu.torch as frt
     y = frt.apply("gelu", x)                 # differentiable, like F.gelu(x)
-    layer = frt.Activation("leaky_relu", negative_slope=0.1, inplace=True)
+    layer = frt.ActivationModule("leaky_relu", negative_slope=0.1, inplace=True)
     prelu = frt.PReLU(num_parameters=64)     # learnable nn.Parameter weight
     relu = frt.ReLUMask()                    # saves 1 bit per element for backward
 
@@ -148,8 +148,8 @@ def apply(name, x, *params, backend=None, inplace=False):
     return _Function.apply(x, name, params, backend, bool(inplace))
 
 
-class Activation(torch.nn.Module):
-    """Any supported fastrelu activation as an ``nn.Module``: ``Activation("elu", alpha=0.5)``."""
+class ActivationModule(torch.nn.Module):
+    """Any supported fastrelu activation as an ``nn.Module``: ``ActivationModule("elu", alpha=0.5)``."""
 
     def __init__(self, name, *, backend=None, inplace=False, **params):
         super().__init__()
@@ -294,3 +294,15 @@ class RReLU(torch.nn.Module):
 
     def extra_repr(self):
         return f"lower={self.lower}, upper={self.upper}"
+
+
+def __getattr__(name):
+    # The old name, kept for a while: it was also fastrelu.Activation's (the
+    # public functions' protocol) and the nn layer's.
+    if name == "Activation":
+        import warnings
+
+        warnings.warn("fastrelu.torch.Activation is now fastrelu.torch.ActivationModule",
+                      DeprecationWarning, stacklevel=2)
+        return ActivationModule
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -300,3 +300,32 @@ def test_editing_an_inlined_helper_never_loads_a_stale_kernel(tmp_path):
     assert after.returncode == 0, after.stderr
     plus_one = str([0.0, 3.0, 4.0, 0.0, 6.0, 7.0, 8.0, 9.0, 10.0])
     assert after.stdout.splitlines()[:-1] == [plus_one, plus_one, "10.0", plus_one], after.stdout
+
+
+def test_errors_name_the_function_the_user_called():
+    x = np.ones(4, np.float32)
+    with pytest.raises(ValueError, match="^rrelu_backward: slopes has shape"):
+        fastrelu.rrelu_backward(x, x, training=True, slopes=np.ones(3, np.float32))
+    with pytest.raises(TypeError, match="^rrelu: x has dtype|^rrelu does not support"):
+        fastrelu.rrelu(np.ones(4, np.complex64), training=True)
+    with pytest.raises(TypeError, match="^rrelu_backward: slopes has dtype"):
+        fastrelu.rrelu_backward(x, x, training=True, slopes=np.ones(4))
+
+
+def test_one_meaning_for_activation():
+    """fastrelu.Activation is what every public activation is; the nn layer
+    and the torch module have names of their own (the old ones warn)."""
+    from fastrelu import nn
+
+    assert isinstance(fastrelu.relu, fastrelu.Activation)
+    with pytest.warns(DeprecationWarning, match="ActivationLayer"):
+        assert nn.Activation is nn.ActivationLayer
+    assert not hasattr(fastrelu, "ActivationLayer")
+
+
+def test_the_command_line_honours_the_environments_backend():
+    result = _run("import sys; from fastrelu.__main__ import main; "
+                  "import fastrelu.__main__ as m; m.info = lambda a: print(a.backend); "
+                  "sys.exit(main(['info']))", FASTRELU_BACKEND="numba-ufunc")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "numba-ufunc"

@@ -20,13 +20,13 @@ def test_gradcheck_float64(name, backend):
 
 def test_module_matches_functional():
     x = torch.randn(4, 5)
-    layer = frt.Activation("leaky_relu", negative_slope=0.2)
+    layer = frt.ActivationModule("leaky_relu", negative_slope=0.2)
     assert torch.equal(layer(x), torch.nn.functional.leaky_relu(x, 0.2))
     assert "leaky_relu" in repr(layer)
     with pytest.raises(TypeError):
-        frt.Activation("relu", alpha=1.0)
+        frt.ActivationModule("relu", alpha=1.0)
     with pytest.raises(ValueError):
-        frt.Activation("prelu")
+        frt.ActivationModule("prelu")
 
 
 def test_torch_mlp_example_tiny():
@@ -70,14 +70,14 @@ def test_inplace_refusals_are_pytorchs():
     with pytest.raises(ValueError, match="no in-place form"):
         frt.apply("gelu", torch.randn(3), inplace=True)
     with pytest.raises(ValueError, match="no in-place form"):
-        frt.Activation("softplus", inplace=True)
+        frt.ActivationModule("softplus", inplace=True)
     for name, param in (("leaky_relu", -0.1), ("elu", -1.0)):
         x = torch.randn(5, requires_grad=True)
         y = frt.apply(name, x * 1, param, inplace=True)
         with pytest.raises(RuntimeError, match="negative slope"):
             y.sum().backward()
     x = torch.randn(4, 3)
-    layer = frt.Activation("relu", inplace=True)
+    layer = frt.ActivationModule("relu", inplace=True)
     assert "inplace=True" in repr(layer)
     expected = torch.relu(x)
     assert layer(x) is x and torch.equal(x, expected)
@@ -108,7 +108,7 @@ def test_relu_mask_matches_relu_and_saves_a_bit_per_element():
             layer(x)
         return sum(sizes)
 
-    assert saved_bytes(frt.Activation("relu")) == 256 * 1000 * 4
+    assert saved_bytes(frt.ActivationModule("relu")) == 256 * 1000 * 4
     assert saved_bytes(frt.ReLUMask()) == 256 * 1000 // 8
     module = frt.ReLUMask(inplace=True)
     x = torch.randn(5, 3, requires_grad=True)
