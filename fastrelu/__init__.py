@@ -46,6 +46,9 @@ from .api import (
     sigmoid,
     sigmoid_backward,
     sigmoid_backward_from_output,
+    elu_backward_from_output,
+    celu_backward_from_output,
+    selu_backward_from_output,
     silu,
     silu_backward,
     softplus,
@@ -79,5 +82,6 @@ __all__ = [
     "silu", "silu_backward", "softplus", "softplus_backward", "mish", "mish_backward",
     "hardswish", "hardswish_backward", "hardsigmoid", "hardsigmoid_backward", "sigmoid",
     "sigmoid_backward", "sigmoid_backward_from_output", "tanh", "tanh_backward",
-    "tanh_backward_from_output",
+    "tanh_backward_from_output", "elu_backward_from_output", "celu_backward_from_output",
+    "selu_backward_from_output",
 ]

@@ -99,19 +99,31 @@ def _parse_params(definition, name, args, kwargs):
 def _backward_from_output(activation):
     """``grad * f'(x)`` computed from the forward's output ``y = f(x)``."""
     name = activation.name + "_backward_from_output"
-    function = dispatch.public_function(FROM_OUTPUT[activation.name], "backward", lambda args, kwargs: (
-        _parse_params(FROM_OUTPUT[activation.name], name, args, kwargs)), ("grad", "y"), name)
+    definition = FROM_OUTPUT[activation.name]
+    function = dispatch.public_function(definition, "backward", lambda args, kwargs: (
+        _parse_params(definition, name, args, kwargs)), ("grad", "y"), name)
+    params = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
+              for p, d in definition.params]
     _describe(function, name, __name__, name, (
         f"Gradient of {activation.name} from its output y: "
-        f"grad * ({_FORMULA[activation.name]}).\n\n"
-        f"As PyTorch's autograd computes it: a layer need not keep x.  Where y\n"
-        f"rounds to +-1 the result has an absolute error below an ulp of grad;\n"
-        f"{activation.name}_backward(grad, x) keeps full relative accuracy there."),
-        ("grad", "y"), [])
+        f"grad * ({_FORMULA[activation.name]}).\n\n" + _FROM_OUTPUT_NOTE[activation.name]),
+        ("grad", "y"), params)
     return function
 
 
-_FORMULA = {"sigmoid": "y * (1 - y)", "tanh": "1 - y * y"}
+_FORMULA = {"sigmoid": "y * (1 - y)", "tanh": "1 - y * y", "elu": "1 if y > 0 else y + alpha",
+            "celu": "1 if y > 0 else y / alpha + 1",
+            "selu": "scale if y > 0 else y + scale * alpha"}
+_ROUNDS = ("As PyTorch's autograd computes it: a layer need not keep x.  Where y\n"
+           "rounds to +-1 the result has an absolute error below an ulp of grad;\n"
+           "{name}_backward(grad, x) keeps full relative accuracy there.")
+_IN_PLACE = ("As PyTorch's in-place form computes it (alpha >= 0): the input is gone\n"
+             "once y is written over it.  Where y rounds to -alpha the result has an\n"
+             "absolute error below an ulp of grad; {name}_backward(grad, x) keeps\n"
+             "full relative accuracy there.")
+_FROM_OUTPUT_NOTE = {"sigmoid": _ROUNDS.format(name="sigmoid"), "tanh": _ROUNDS.format(name="tanh"),
+                     "elu": _IN_PLACE.format(name="elu"), "celu": _IN_PLACE.format(name="celu"),
+                     "selu": _IN_PLACE.format(name="selu")}
 
 
 relu = make_activation(BUILTIN["relu"], """ReLU: max(x, 0), keeping NaN; -0 gives +0.
@@ -285,8 +297,15 @@ tanh_backward = tanh.backward
 # sigmoid and tanh also differentiate from their output, as PyTorch does.
 sigmoid_backward_from_output = _backward_from_output(sigmoid)
 tanh_backward_from_output = _backward_from_output(tanh)
-sigmoid.backward_from_output = sigmoid_backward_from_output  # type: ignore[attr-defined]
-tanh.backward_from_output = tanh_backward_from_output  # type: ignore[attr-defined]
+elu_backward_from_output = _backward_from_output(elu)
+celu_backward_from_output = _backward_from_output(celu)
+selu_backward_from_output = _backward_from_output(selu)
+for _activation, _from_output in ((sigmoid, sigmoid_backward_from_output),
+                                  (tanh, tanh_backward_from_output),
+                                  (elu, elu_backward_from_output), (celu, celu_backward_from_output),
+                                  (selu, selu_backward_from_output)):
+    _activation.backward_from_output = _from_output  # type: ignore[attr-defined]
+del _activation, _from_output
 
 _PUBLIC = ["relu", "leaky_relu", "relu6", "prelu", "rrelu", "elu", "selu", "celu", "gelu",
            "silu", "softplus", "mish", "hardswish", "hardsigmoid", "sigmoid", "tanh"]

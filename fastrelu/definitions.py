@@ -743,6 +743,60 @@ def tanh_backward_from_output_ref(g, y):
     return g * (1 - y * y)
 
 
+# elu, celu and selu below 0 are alpha (e^x - 1) and the like, whose
+# derivative alpha e^x is y + alpha: their in-place forms (PyTorch's
+# too) differentiate from y, the only array left.  y > 0 exactly where x > 0.
+
+
+def elu_derivative_from_output(y, alpha):
+    return _in_precision_of(y, 1.0) if y > 0 else y + alpha
+
+
+def elu_backward_from_output(g, y, alpha):
+    return g if y > 0 else g * (y + alpha)
+
+
+def elu_derivative_from_output_ref(y, alpha):
+    return np.where(y > 0, 1, y + alpha).astype(y.dtype, copy=False)
+
+
+def elu_backward_from_output_ref(g, y, alpha):
+    return np.where(y > 0, g, g * (y + alpha))
+
+
+def celu_derivative_from_output(y, alpha):
+    return _in_precision_of(y, 1.0) if y > 0 else y / alpha + 1
+
+
+def celu_backward_from_output(g, y, alpha):
+    return g if y > 0 else g * (y / alpha + 1)
+
+
+def celu_derivative_from_output_ref(y, alpha):
+    return np.where(y > 0, 1, y / alpha + 1).astype(y.dtype, copy=False)
+
+
+def celu_backward_from_output_ref(g, y, alpha):
+    return np.where(y > 0, g, g * (y / alpha + 1))
+
+
+def selu_derivative_from_output(y):
+    return SELU_SCALE if y > 0 else y + SELU_SCALE * SELU_ALPHA
+
+
+def selu_backward_from_output(g, y):
+    return g * SELU_SCALE if y > 0 else g * (y + SELU_SCALE * SELU_ALPHA)
+
+
+def selu_derivative_from_output_ref(y):
+    return np.where(y > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA).astype(y.dtype, copy=False)
+
+
+def selu_backward_from_output_ref(g, y):
+    return np.where(y > 0, g * SELU_SCALE, g * (y + SELU_SCALE * SELU_ALPHA)).astype(g.dtype,
+                                                                                  copy=False)
+
+
 #: By activation name: the Definition of its gradient from the output.
 FROM_OUTPUT = {
     "sigmoid": Definition("sigmoid_from_output", sigmoid_derivative_from_output,
@@ -752,6 +806,15 @@ FROM_OUTPUT = {
     "tanh": Definition("tanh_from_output", tanh_derivative_from_output, tanh_backward_from_output,
                        tanh_derivative_from_output_ref, tanh_backward_from_output_ref,
                        torch_equivalent="torch.ops.aten.tanh_backward"),
+    "elu": Definition("elu_from_output", elu_derivative_from_output, elu_backward_from_output,
+                      elu_derivative_from_output_ref, elu_backward_from_output_ref,
+                      params=(("alpha", 1.0),), torch_equivalent="torch.ops.aten.elu_backward"),
+    "celu": Definition("celu_from_output", celu_derivative_from_output, celu_backward_from_output,
+                       celu_derivative_from_output_ref, celu_backward_from_output_ref,
+                       params=(("alpha", 1.0),), torch_equivalent="F.celu's in-place backward"),
+    "selu": Definition("selu_from_output", selu_derivative_from_output, selu_backward_from_output,
+                       selu_derivative_from_output_ref, selu_backward_from_output_ref,
+                       torch_equivalent="torch.ops.aten.elu_backward (selu)"),
 }
 
 

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from . import api, masks
-from .definitions import SELU_ALPHA, SELU_SCALE
 
 
 def _host_or_device(t):
@@ -28,11 +27,6 @@ def _tensor(result, like):
     if like.is_cuda:
         return torch.as_tensor(result, device=like.device)
     return torch.from_numpy(np.asarray(result))
-
-
-def _where_positive(y, g, below):
-    """``g`` where the output ``y > 0``, else ``below``."""
-    return torch.where(y > 0, g, below)
 
 
 def _refuse_negative(what, value):
@@ -49,12 +43,12 @@ def _leaky_from_output(g, y, slope):
 
 def _elu_from_output(g, y, alpha):
     _refuse_negative("elu", alpha)
-    return _where_positive(y, g, g * (y + alpha))
+    return _tensor(api.elu_backward_from_output(_host_or_device(g), _host_or_device(y), alpha), y)
 
 
 def _celu_from_output(g, y, alpha):
     _refuse_negative("celu", alpha)
-    return _where_positive(y, g, g * (y / alpha + 1))
+    return _tensor(api.celu_backward_from_output(_host_or_device(g), _host_or_device(y), alpha), y)
 
 
 #: In place, the input is gone: these gradients are written in terms of the
@@ -65,7 +59,8 @@ _FROM_OUTPUT = {
     "relu6": lambda g, y: _tensor(api.relu6.backward(_host_or_device(g), _host_or_device(y)), y),
     "elu": _elu_from_output,
     "celu": _celu_from_output,
-    "selu": lambda g, y: _where_positive(y, g * SELU_SCALE, g * (y + SELU_SCALE * SELU_ALPHA)),
+    "selu": lambda g, y: _tensor(api.selu_backward_from_output(_host_or_device(g),
+                                                               _host_or_device(y)), y),
     "sigmoid": lambda g, y: _tensor(api.sigmoid_backward_from_output(_host_or_device(g),
                                                                      _host_or_device(y)), y),
     "tanh": lambda g, y: _tensor(api.tanh_backward_from_output(_host_or_device(g),

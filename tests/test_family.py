@@ -385,3 +385,39 @@ def test_backward_from_output_errors():
     assert fastrelu.sigmoid.backward_from_output is fastrelu.sigmoid_backward_from_output
     y = fastrelu.sigmoid_backward_from_output(g.astype(np.float16), g.astype(np.float16))
     assert y.dtype == np.float16 and not y.any()  # y = 1: the derivative is 0
+
+
+# elu, celu, selu: from the output, as their in-place forms differentiate.
+IN_PLACE_FROM_OUTPUT = {"elu": {"alpha": 0.7}, "celu": {"alpha": 1.3}, "selu": {}}
+
+
+@pytest.mark.parametrize("name", sorted(IN_PLACE_FROM_OUTPUT))
+def test_in_place_gradients_from_the_output(name, backend, float_dtype):
+    params = IN_PLACE_FROM_OUTPUT[name]
+    x = np.concatenate([special_values(float_dtype), random_normal(2000, float_dtype, scale=4)])
+    g = random_normal(x.shape, float_dtype, seed=9)
+    with np.errstate(all="ignore"):
+        y = getattr(fastrelu, name)(x, backend=backend, **params)
+        from_input = getattr(fastrelu, name + "_backward")(g, x, backend=backend, **params)
+    result = from_output(name, g, y, backend=backend, **params)
+    # The same up to y's rounding, an absolute error of an ulp of grad (or
+    # of grad * scale for selu) where y is close to -alpha.
+    assert_close_to_grad(result, from_input, g * 1.06, 4)
+    exact = fastrelu.definitions.FROM_OUTPUT[name].reference_backward(
+        g.astype(np.float64), y.astype(np.float64), *params.values()).astype(float_dtype)
+    assert_close_to_grad(result, exact, g, 2)
+
+
+@pytest.mark.parametrize("name", sorted(IN_PLACE_FROM_OUTPUT))
+def test_in_place_gradients_from_the_output_match_torch(name, backend, float_dtype):
+    torch = torch_or_skip()
+    alpha = IN_PLACE_FROM_OUTPUT[name].get("alpha", fastrelu.definitions.SELU_ALPHA)
+    x = random_normal(3000, float_dtype, scale=4)
+    g = random_normal(x.shape, float_dtype, seed=10)
+    params = IN_PLACE_FROM_OUTPUT[name]
+    y = getattr(fastrelu, name)(x, backend=backend, **params)
+    scale, input_scale = {"elu": (1.0, 1.0), "celu": (1.0, 1.0 / alpha),
+                          "selu": (fastrelu.definitions.SELU_SCALE, 1.0)}[name]
+    expected = torch.ops.aten.elu_backward(torch.from_numpy(g), alpha, scale, input_scale, True,
+                                           torch.from_numpy(y)).numpy()
+    assert_close_to_grad(from_output(name, g, y, backend=backend, **params), expected, g * 1.06, 2)
