@@ -64,8 +64,8 @@ def main(argv=None):
 
     data = load_dataset("mnist1d")
     results = {}
-    for label, act in [("torch.nn.ReLU", torch.nn.ReLU()),
-                       (f"fastrelu relu ({args.backend})", frt.ActivationModule("relu", backend=args.backend))]:
+    fast = frt.ActivationModule("relu", backend=args.backend)
+    for label, act in [("torch.nn.ReLU", torch.nn.ReLU()), (f"fastrelu relu ({args.backend})", fast)]:
         acc, seconds = run(torch, build(torch, act), data, args.steps)
         results[label] = (acc, seconds)
         print(f"{label:>28}: test accuracy {acc:.4f}, {seconds:.1f} s for {args.steps} steps")

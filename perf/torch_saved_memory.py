@@ -41,7 +41,8 @@ def saved_bytes(make_activation, dropout=False, batch=256, widths=(784, 1000, 10
 def main():
     rows = [("torch.nn.ReLU()", torch.nn.ReLU), ("torch.nn.ReLU(inplace=True)", lambda: torch.nn.ReLU(True)),
             ('frt.ActivationModule("relu")', lambda: frt.ActivationModule("relu")),
-            ('frt.ActivationModule("relu", inplace=True)', lambda: frt.ActivationModule("relu", inplace=True)),
+            ('frt.ActivationModule("relu", inplace=True)',
+             lambda: frt.ActivationModule("relu", inplace=True)),
             ("frt.ReLUMask()", frt.ReLUMask), ("frt.ReLUMask(inplace=True)", lambda: frt.ReLUMask(True))]
     print("| activation module | MiB saved, Linear-ReLU | MiB saved, Linear-ReLU-Dropout |")
     print("|---|---|---|")
