@@ -32,3 +32,25 @@ def test_every_python_block_runs():
             exec(compile(block, "README.md", "exec"), namespace)
         except Exception as exc:  # pragma: no cover - the message names the block
             pytest.fail(f"README block failed ({exc!r}):\n{block}")
+
+
+def test_the_architecture_pages_backend_example_runs():
+    from fastrelu import registry
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+    assert len(blocks) == 1
+    try:
+        exec(compile(blocks[0], "docs/architecture.md", "exec"), {})
+    finally:
+        registry._registry.pop("halved", None)
+
+
+def test_the_architecture_pages_tree_lists_every_module():
+    package = Path(__file__).resolve().parents[1] / "fastrelu"
+    page = (package.parent / "docs" / "architecture.md").read_text()
+    tree = page.split("```")[1]
+    for path in package.rglob("*.py"):
+        if path.name != "__init__.py" or path.parent == package:
+            stem = path.stem if not path.name.startswith("streaming") else "streaming"
+            assert stem in tree, f"{path.relative_to(package)} is missing from the tree"
