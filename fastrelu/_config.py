@@ -18,14 +18,15 @@ REUSE_BYTES = int(os.environ.get("FASTRELU_REUSE_BYTES", str(1 << 30)))
 
 #: After a parallel loop, Numba's OpenMP worker threads (GNU OpenMP, the
 #: layer of Numba's Linux wheels) spin this many times before they sleep.
-#: OpenMP's own default spins about 8 ms on a 2-core machine after every
-#: loop, which takes a core from the BLAS or PyTorch call that comes next
-#: (a training step that interleaves them ran 2-18x slower); 1000 spins
-#: (tens of microseconds) still catch a call that comes straight after.
-#: fastrelu sets it only for Numba's pool as it starts (``_threads``), never
-#: over the user's own ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``; "off" keeps
-#: OpenMP's default.
-OMP_SPINCOUNT = os.environ.get("FASTRELU_OMP_SPINCOUNT", "1000").strip().lower() or "off"
+#: OpenMP's own default spins about 8.7 ms of a core after every loop on a
+#: 2-core machine, which takes it from the BLAS or PyTorch call that comes
+#: next (training steps that interleave them ran 2-18x slower).  5000 spins
+#: burn 0.1-0.75 ms; fewer (1000) let a worker fall asleep before a call
+#: that comes straight after a wake-up, and then every call paid a wake-up
+#: (7 us became 70 us in 4 of 6 processes).  fastrelu sets it only for
+#: Numba's pool as it starts (``cpu/pool.py``), never over the user's own
+#: ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``; "off" keeps OpenMP's default.
+OMP_SPINCOUNT = os.environ.get("FASTRELU_OMP_SPINCOUNT", "5000").strip().lower() or "off"
 
 #: A call that comes after other work (a matrix product, say) finds the
 #: pool's workers asleep, and waking them costs about 55 us on 2 cores

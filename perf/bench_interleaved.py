@@ -10,9 +10,10 @@ threaded scheduler, scikit-learn's MLPClassifier, fastrelu.nn training),
 run once with the program's own relu and once per fastrelu backend, each in
 a fresh process, in a new order each round.  A figure is the median over
 rounds of the time per step, as a ratio to the program's own relu (goal:
-``auto`` at most 1.1).  ``auto, spin off`` is ``auto`` with
-``FASTRELU_OMP_SPINCOUNT=off``: Numba's OpenMP pool as it starts by itself,
-as fastrelu ran before the spin setting.  Writes
+``auto`` at most 1.1).  The last two columns are fastrelu's earlier rules:
+OpenMP's own spin after each parallel loop (``FASTRELU_OMP_SPINCOUNT=off``),
+and with it ``auto`` by size alone (``FASTRELU_COLD_PARALLEL_THRESHOLD``
+equal to the parallel threshold), as fastrelu ran before.  Writes
 perf/results/cpu_interleaved.json and .md.
 """
 
@@ -37,7 +38,10 @@ IMPLS = {
     "numba": ("numba", {}),
     "numba-parallel": ("numba-parallel", {}),
     "auto": ("auto", {}),
-    "auto, spin off": ("auto", {"FASTRELU_OMP_SPINCOUNT": "off"}),
+    # fastrelu's earlier rules: OpenMP's own spin, and auto by size alone.
+    "numba-parallel, spin off": ("numba-parallel", {"FASTRELU_OMP_SPINCOUNT": "off"}),
+    "auto by size, spin off": ("auto", {"FASTRELU_OMP_SPINCOUNT": "off",
+                                        "FASTRELU_COLD_PARALLEL_THRESHOLD": "65536"}),
 }
 
 LOOP_SHAPES = [(64, 128), (256, 256), (256, 512), (512, 1024), (1024, 4096)]

@@ -329,3 +329,16 @@ def test_the_command_line_honours_the_environments_backend():
                   "sys.exit(main(['info']))", FASTRELU_BACKEND="numba-ufunc")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "numba-ufunc"
+
+
+def test_the_cold_threshold_is_a_setting_info_shows():
+    """FASTRELU_COLD_PARALLEL_THRESHOLD equal to the parallel threshold turns
+    the rule for calls after other work off: auto is then by size alone."""
+    code = ("import numpy, fastrelu; from fastrelu import dispatch; "
+            "print(dispatch.resolve('auto', numpy.ones(65536, numpy.float32)).name)")
+    assert _run(code).stdout.split() == ["numba"]
+    result = _run(code, FASTRELU_COLD_PARALLEL_THRESHOLD="65536")
+    assert result.stdout.split() == ["numba-parallel"], result.stderr
+    info = subprocess.run([sys.executable, "-m", "fastrelu", "info"], capture_output=True, text=True,
+                          env=dict(os.environ, FASTRELU_COLD_PARALLEL_THRESHOLD="3000000"))
+    assert "at 3000000 after other work" in info.stdout, info.stderr
