@@ -59,3 +59,30 @@ def _use_the_cuda_simulator_without_a_gpu():
 
 
 _use_the_cuda_simulator_without_a_gpu()
+
+
+# On CI (.ci/run sets FASTRELU_REQUIRE_EXTRAS=1, with every optional test
+# dependency installed) a test skipped because a package could not be
+# imported fails the run: a comparison that stops running must not go
+# unnoticed.  Skips for other reasons (no GPU, a platform's limits) stay.
+_MISSING_PACKAGE = ("could not import", "is not installed")
+_skipped = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and isinstance(report.longrepr, tuple):
+        _skipped.append((report.nodeid, str(report.longrepr[2])))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import os
+
+    if os.environ.get("FASTRELU_REQUIRE_EXTRAS") != "1":
+        return
+    missing = [(node, reason) for node, reason in _skipped
+               if any(phrase in reason for phrase in _MISSING_PACKAGE)]
+    if missing:
+        lines = "\n".join(f"  {node}: {reason}" for node, reason in missing[:20])
+        print(f"\nFASTRELU_REQUIRE_EXTRAS=1 but {len(missing)} test(s) skipped for a missing "
+              f"package:\n{lines}")
+        session.exitstatus = 1
