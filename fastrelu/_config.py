@@ -36,5 +36,7 @@ COLD_PARALLEL_THRESHOLD = int(os.environ.get("FASTRELU_COLD_PARALLEL_THRESHOLD",
 COLD_PARALLEL_THRESHOLD_BYTES = 4 * COLD_PARALLEL_THRESHOLD
 
 #: A call this soon after the last large one ended finds the workers still
-#: spinning (1000 spins: 20-40 us measured on 2 cores): awake.
-POOL_WARM_SECONDS = 20e-6
+#: spinning (5000 spins: 0.1-0.75 ms on 2 cores): awake.  Far shorter than a
+#: matrix product on arrays of PARALLEL_THRESHOLD bytes, so a call after one
+#: is cold.
+POOL_WARM_SECONDS = 100e-6

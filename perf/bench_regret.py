@@ -68,11 +68,16 @@ def implementations(x, form, torch, copy2):
 def best_times(impls, nbytes, rounds):
     inner = {}
     for name, fn in impls.items():
-        fn()  # compile, fault the pages in
-        start = time.perf_counter()
-        fn()
-        once = max(time.perf_counter() - start, 1e-7)
-        inner[name] = max(1, min(10000, int(2e-3 / once)))
+        # Compile and fault the pages in: several calls, since a call's path
+        # may depend on the one before (auto's serial and parallel loops
+        # compile on their first calls), and a batch sized from a call that
+        # compiled would be a single call.
+        once = np.inf
+        for _ in range(5):
+            start = time.perf_counter()
+            fn()
+            once = min(once, time.perf_counter() - start)
+        inner[name] = max(1, min(10000, int(2e-3 / max(once, 1e-7))))
     best = dict.fromkeys(impls, np.inf)
     # A new order each round: what ran just before a call (another library's
     # spinning threads, the caches it left) changes its time.
