@@ -9,6 +9,7 @@ allocates, stages and hands the arrays to the backend's operation.
 """
 
 import inspect
+import math
 import threading
 import time
 from typing import Any
@@ -106,7 +107,7 @@ def auto_backend(array):
 
 # When the last call of at least PARALLEL_THRESHOLD_BYTES ended: whether the
 # thread pool's workers are still awake, and fastrelu's calls come back to back.
-_last_large_call = -1.0
+_last_large_call = -math.inf
 
 
 def auto_cpu(nbytes):

@@ -232,6 +232,7 @@ def test_in_place_loops_match_the_out_of_place_ones(name, backend):
 
 
 def test_auto_picks_the_loop_like_the_dispatch(monkeypatch):
+    monkeypatch.setattr(fastrelu._config, "POOL_WARM_SECONDS", 60.0)  # no preemption outlasts it
     act = make_activation(fastrelu.relu.definition)  # fresh fast path
     half = fastrelu._config.PARALLEL_THRESHOLD // 2
     for dtype, expected in ((np.float32, "numba"), (np.float64, "numba-parallel")):

@@ -1,3 +1,4 @@
+import math
 import os
 import pathlib
 import subprocess
@@ -114,12 +115,14 @@ def test_use_backend_is_per_thread():
 
 def test_auto_picks_serial_for_small_and_parallel_for_large(monkeypatch):
     config = fastrelu._config
+    # A window no preemption outlasts: "right after" stays right after.
+    monkeypatch.setattr(config, "POOL_WARM_SECONDS", 60.0)
     small = np.ones(10)
     middle = np.ones(config.PARALLEL_THRESHOLD, np.float32)
     large = np.ones(config.COLD_PARALLEL_THRESHOLD, np.float32)
     # Long after any large call: the pool's workers sleep, and only large
     # calls pay for waking them.
-    monkeypatch.setattr(dispatch, "_last_large_call", -1.0)
+    monkeypatch.setattr(dispatch, "_last_large_call", -math.inf)
     assert dispatch.resolve("auto", small).name == "numba"
     assert dispatch.resolve("auto", middle).name == "numba"
     assert dispatch.resolve("auto", large).name == "numba-parallel"
@@ -133,7 +136,7 @@ def test_auto_picks_serial_for_small_and_parallel_for_large(monkeypatch):
     dispatch.large_call_ended()
     assert dispatch.resolve("auto", half64).name == "numba-parallel"
     assert dispatch.resolve("auto", half32).name == "numba"
-    monkeypatch.setattr(dispatch, "_last_large_call", -1.0)
+    monkeypatch.setattr(dispatch, "_last_large_call", -math.inf)
     assert dispatch.resolve("auto", np.ones(config.COLD_PARALLEL_THRESHOLD // 2)).name == \
         "numba-parallel"
 
@@ -143,12 +146,12 @@ def test_back_to_back_calls_wake_the_pool_and_interleaved_ones_do_not(monkeypatc
     more, serial or parallel, makes the next one within the warm window
     parallel."""
     x = np.ones(fastrelu._config.PARALLEL_THRESHOLD, np.float32)
-    monkeypatch.setattr(dispatch, "_last_large_call", -1.0)
+    monkeypatch.setattr(dispatch, "_last_large_call", -math.inf)
     fastrelu.relu(x, out=x)  # cold: serial, and noted
-    assert dispatch._last_large_call > 0
-    monkeypatch.setattr(dispatch, "_last_large_call", -1.0)
+    assert dispatch._last_large_call > -math.inf
+    monkeypatch.setattr(dispatch, "_last_large_call", -math.inf)
     fastrelu.relu(x[:100], out=x[:100])  # small calls note nothing
-    assert dispatch._last_large_call == -1.0
+    assert dispatch._last_large_call == -math.inf
 
 
 def _run(code, cwd=None, **env):
