@@ -171,6 +171,19 @@ def code_stamp(*funcs):
     return digest.hexdigest()[:12]
 
 
+def loop_stamp(*funcs):
+    """The stamp of a CPU loop over formulas ``funcs``: their code and all a
+    formula may inline (the helpers, exp & co. in both versions)."""
+    import inspect
+
+    from .cpu import vecmath
+    from .definitions import HELPERS, VECTOR_MATH, _in_precision_of
+
+    vecmath_functions = [f for _, f in inspect.getmembers(vecmath, inspect.isfunction)
+                         if f.__module__ == vecmath.__name__]
+    return code_stamp(*funcs, _in_precision_of, *HELPERS, *VECTOR_MATH.values(), *vecmath_functions)
+
+
 def _source_file(func):
     path = getattr(sys.modules.get(func.__module__), "__file__", None)
     return path if path and path.endswith(".py") else None

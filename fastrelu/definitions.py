@@ -818,6 +818,113 @@ FROM_OUTPUT = {
 }
 
 
+# --- gated linear units: act(gate) * up ---------------------------------------
+#
+# A transformer MLP's hidden layer: two projections of one input, the gate
+# through an activation and multiplied by the other.  Forward f(g) * u;
+# backward, as autograd composes it: grad_gate = f's backward of
+# (grad * u) at g, grad_up = grad * f(g).  GLU (PyTorch's F.glu) is the
+# sigmoid one, with the input's second half as the gate.
+
+
+def reglu(g, u):
+    return relu(g) * u
+
+
+def reglu_backward_gate(dy, g, u):
+    return relu_backward(dy * u, g)
+
+
+def reglu_backward_up(dy, g):
+    return dy * relu(g)
+
+
+def geglu(g, u):
+    return gelu(g) * u
+
+
+def geglu_backward_gate(dy, g, u):
+    return gelu_backward(dy * u, g)
+
+
+def geglu_backward_up(dy, g):
+    return dy * gelu(g)
+
+
+def geglu_tanh(g, u):
+    return gelu_tanh(g) * u
+
+
+def geglu_tanh_backward_gate(dy, g, u):
+    return gelu_tanh_backward(dy * u, g)
+
+
+def geglu_tanh_backward_up(dy, g):
+    return dy * gelu_tanh(g)
+
+
+def swiglu(g, u):
+    return silu(g) * u
+
+
+def swiglu_backward_gate(dy, g, u):
+    return silu_backward(dy * u, g)
+
+
+def swiglu_backward_up(dy, g):
+    return dy * silu(g)
+
+
+def glu(g, u):
+    return _sigmoid(g) * u
+
+
+def glu_backward_gate(dy, g, u):
+    return sigmoid_backward(dy * u, g)
+
+
+def glu_backward_up(dy, g):
+    return dy * _sigmoid(g)
+
+
+@dataclass(frozen=True, eq=False)
+class Gated:
+    """A gated activation: ``forward(g, u)``, and its backward in two
+    scalar parts that one loop runs together."""
+
+    name: str
+    activation: Definition  # the gate's
+    forward: object  # (g, u) -> f(g) * u
+    backward_gate: object  # (dy, g, u) -> grad_gate
+    backward_up: object  # (dy, g) -> grad_up
+    torch_equivalent: str = ""
+
+    @property
+    def formulas(self):
+        """Every scalar formula the loops of this one call."""
+        return (self.forward, self.backward_gate, self.backward_up, self.activation.forward,
+                self.activation.backward)
+
+    def reference(self, g, u):
+        with np.errstate(all="ignore"):
+            return (self.activation.reference(g) * u).astype(g.dtype, copy=False)
+
+    def reference_backward(self, dy, g, u):
+        with np.errstate(all="ignore"):
+            grad_gate = self.activation.reference_backward(dy * u, g).astype(g.dtype, copy=False)
+            grad_up = (dy * self.activation.reference(g)).astype(g.dtype, copy=False)
+        return grad_gate, grad_up
+
+    def __reduce_ex__(self, protocol):
+        if GATED.get(self.name) is self:  # by name, as the Definitions
+            return _gated, (self.name,)
+        return super().__reduce_ex__(protocol)
+
+
+def _gated(name):
+    return GATED[name]
+
+
 # --- the table ----------------------------------------------------------------
 
 BUILTIN = {
@@ -868,3 +975,20 @@ def builtin(name):
     if name == "prelu":
         return PER_ELEMENT_SLOPE
     return BUILTIN.get(name) or _FROM_OUTPUT_BY_NAME.get(name)
+
+
+GATED = {
+    g.name: g
+    for g in [
+        Gated("reglu", BUILTIN["relu"], reglu, reglu_backward_gate, reglu_backward_up,
+              "F.relu(gate) * up"),
+        Gated("geglu", BUILTIN["gelu"], geglu, geglu_backward_gate, geglu_backward_up,
+              "F.gelu(gate) * up"),
+        Gated("geglu_tanh", BUILTIN["gelu_tanh"], geglu_tanh, geglu_tanh_backward_gate,
+              geglu_tanh_backward_up, "F.gelu(gate, approximate='tanh') * up"),
+        Gated("swiglu", BUILTIN["silu"], swiglu, swiglu_backward_gate, swiglu_backward_up,
+              "F.silu(gate) * up"),
+        Gated("glu", BUILTIN["sigmoid"], glu, glu_backward_gate, glu_backward_up,
+              "F.glu: first half * sigmoid(second half)"),
+    ]
+}

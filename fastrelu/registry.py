@@ -20,9 +20,10 @@ AUTO = "auto"
 
 #: Every operation a backend may implement: the activations (forward,
 #: backward, backward from the output; rrelu in training is the activation
-#: with a slope per element), the 1-bit relu mask, relu after a bias, PReLU.
+#: with a slope per element), the 1-bit relu mask, relu after a bias, PReLU,
+#: the gated activations (act(gate) * up).
 OPERATIONS = ("activation", "relu_mask", "relu_backward_mask", "bias_relu",
-              "bias_relu_backward", "prelu", "prelu_backward")
+              "bias_relu_backward", "prelu", "prelu_backward", "gated", "gated_backward")
 
 
 class Backend:
@@ -89,6 +90,20 @@ class Backend:
         gradient: ``definitions.prelu_weight_gradient`` summed per weight, in
         float64 (C-contiguous arrays, ``grad_x`` apart from the inputs)."""
         raise self._missing("prelu_backward")
+
+    def gated(self, gated, gate, up, out):
+        """``out[...] = gated.forward(gate, up)`` (a ``definitions.Gated``):
+        2-D arrays ``(rows, columns)`` of one shape and dtype (float32 or
+        float64), each with its columns next to each other in memory and
+        its rows anywhere (the halves of one packed array); ``out`` apart
+        from the inputs or the very same view of one."""
+        raise self._missing("gated")
+
+    def gated_backward(self, gated, grad, gate, up, grad_gate, grad_up):
+        """Both gradients of ``gated`` (``gated.backward_gate`` and
+        ``backward_up``), arrays as in ``gated``; the gradients may be the
+        very same views as the inputs (an in-place backward)."""
+        raise self._missing("gated_backward")
 
     # Device backends (device = True) take the caller's GPU arrays and the
     # public function's name through these instead, and check them.

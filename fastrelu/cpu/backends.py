@@ -46,11 +46,23 @@ class NumpyBackend(Backend):
     def prelu(self, x, weight, out):
         np.copyto(out, definitions.prelu_ref(x, definitions.along_channels(weight, x)), casting="unsafe")
 
+    def gated(self, gated, gate, up, out):
+        np.copyto(out, gated.reference(gate, up))
+
+    def gated_backward(self, gated, grad, gate, up, grad_gate, grad_up):
+        _gated_backward_reference(gated, grad, gate, up, grad_gate, grad_up)
+
     def prelu_backward(self, grad, x, weight, grad_x):
         with np.errstate(invalid="ignore"):
             np.copyto(grad_x, definitions.prelu_backward_ref(grad, x, definitions.along_channels(weight, x)),
                       casting="unsafe")
             return definitions.prelu_weight_gradient_sum_ref(grad, x, weight.size)
+
+
+def _gated_backward_reference(gated, grad, gate, up, grad_gate, grad_up):
+    gradients = gated.reference_backward(grad, gate, up)  # both, before either is written
+    np.copyto(grad_gate, gradients[0])
+    np.copyto(grad_up, gradients[1])
 
 
 def in_float32(operation, arrays, results):
@@ -166,15 +178,12 @@ class _LoopBackend(_NumbaBackend):
     operations = frozenset(OPERATIONS)
 
     def compile(self, formula, arity):
-        from ..definitions import HELPERS, VECTOR_MATH, _in_precision_of
-
         _compiler.register_helpers()
         loop = _make_loop(_compiler.jitable(formula), arity, self.parallel)
         cache = _compiler.cacheable(formula)
         if cache:  # one cache file per formula, renamed when the formula changes
             # (partly_overlaps_flat: what the loop's checked entry inlines)
-            stamp = _compiler.code_stamp(formula, _in_precision_of, partly_overlaps_flat, *HELPERS,
-                                         *VECTOR_MATH.values(), *_vecmath_functions())
+            stamp = _compiler.loop_stamp(formula, partly_overlaps_flat)
             kind = "in_place" if arity == 0 else "loop"
             threads = "parallel" if self.parallel else "serial"
             loop.__qualname__ = f"{formula.__name__}_{kind}_{threads}_{stamp}"
@@ -248,6 +257,18 @@ class _LoopBackend(_NumbaBackend):
 
         return channel_loops.backward(grad, x, weight, grad_x, self.parallel)
 
+    def gated(self, gated, gate, up, out):
+        if out.size:
+            from . import gated_loops
+
+            gated_loops.forward(self.parallel, gated, gate, up, out)
+
+    def gated_backward(self, gated, grad, gate, up, grad_gate, grad_up):
+        if grad.size:
+            from . import gated_loops
+
+            gated_loops.backward(self.parallel, gated, grad, gate, up, grad_gate, grad_up)
+
     def checked_entry(self, activation, direction, arity, bits=False):
         """This backend's loop behind a compiled check of the common call
         (see ``dispatch.FastPath``): it returns False, having written nothing,
@@ -280,15 +301,6 @@ class _LoopBackend(_NumbaBackend):
     def entry_runner(self, entry):
         """What runs a checked entry: the entry itself, on this thread."""
         return entry
-
-
-def _vecmath_functions():
-    import inspect
-
-    from . import vecmath
-
-    return [f for _, f in inspect.getmembers(vecmath, inspect.isfunction)
-            if f.__module__ == vecmath.__name__]
 
 
 def _make_loop(formula, arity, parallel):
@@ -469,7 +481,7 @@ class UfuncBackend(_NumbaBackend):
     name = "numba-ufunc"
     # The masks pack bits across elements: no ufunc does that.
     operations = frozenset({"activation", "bias_relu", "bias_relu_backward", "prelu",
-                            "prelu_backward"})
+                            "prelu_backward", "gated", "gated_backward"})
 
     def compile(self, formula, arity):
         return _Ufunc(formula)
@@ -479,7 +491,10 @@ class UfuncBackend(_NumbaBackend):
 
     # The others are ufuncs too, of the operations' formulas, broadcasting
     # the bias or the weight as NumPy broadcasts: no array the size of x.
-    def _ufunc(self, formula, arity):
+    def _ufunc(self, formula, arity, calls=()):
+        """A ufunc of ``formula``; ``calls``: the formulas it calls."""
+        for called in calls:
+            _compiler.jitable(called)
         key = (formula, "ufunc", arity)
         kernel = self._kernels.get(key)
         if kernel is None:
@@ -510,6 +525,17 @@ class UfuncBackend(_NumbaBackend):
         contribution = np.empty_like(x)
         self._ufunc(definitions.prelu_weight_gradient, 2)([grad, x], contribution, ())
         return definitions.sum_per_channel(contribution, weight.size)
+
+    def gated(self, gated, gate, up, out):
+        self._ufunc(gated.forward, 2, gated.formulas)([gate, up], out, ())
+
+    def gated_backward(self, gated, grad, gate, up, grad_gate, grad_up):
+        # Two ufuncs, two passes (a ufunc has one output): grad_up first,
+        # apart, since grad_gate may be written over gate or up.
+        staged = np.empty(grad_up.shape, grad_up.dtype)
+        self._ufunc(gated.backward_up, 2, gated.formulas)([grad, gate], staged, ())
+        self._ufunc(gated.backward_gate, 3, gated.formulas)([grad, gate, up], grad_gate, ())
+        np.copyto(grad_up, staged)
 
 
 class _Ufunc:

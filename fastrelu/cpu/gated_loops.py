@@ -1,0 +1,97 @@
+"""CPU loops of the gated activations (``definitions.GATED``): act(gate) * up
+in one pass, and its backward in one pass that reads grad, gate and up once
+and writes both gradients.
+
+Flat loops for C-contiguous arrays; loops by row for 2-D views whose rows
+are apart in memory (the halves of one packed array, ``x[..., :H]``), which
+run without a copy.  Each element's value comes from the definitions'
+scalar formulas, as on every other path.  Imported on first use.
+"""
+
+import threading
+
+from .. import _compiler
+from .pool import run_loop
+
+_kernels: dict = {}
+_lock = threading.Lock()
+
+
+def _compiled(gated, kind, parallel):
+    key = (gated, kind, parallel)
+    kernel = _kernels.get(key)
+    if kernel is None:
+        with _lock:
+            kernel = _kernels.get(key)
+            if kernel is None:
+                kernel = _kernels[key] = _build(gated, kind, parallel)
+    return kernel
+
+
+def _build(gated, kind, parallel):
+    _compiler.register_helpers()
+    for formula in gated.formulas:
+        _compiler.jitable(formula)
+    loop = _loops(gated, parallel)[kind]
+    # Named after a stamp of all it inlines: Numba's cache sees this file only.
+    threads = "parallel" if parallel else "serial"
+    loop.__qualname__ = f"{gated.name}_{kind}_{threads}_{_compiler.loop_stamp(*gated.formulas)}"
+    return _compiler.njit(loop, parallel=parallel, cache=True)
+
+
+def _loops(gated, parallel):
+    import numba
+
+    loop_range = numba.prange if parallel else range
+    forward, backward_gate, backward_up = gated.forward, gated.backward_gate, gated.backward_up
+
+    def forward_flat(g, u, out):
+        for i in loop_range(out.size):
+            out[i] = forward(g[i], u[i])
+
+    def forward_rows(g, u, out):
+        for r in loop_range(out.shape[0]):
+            g_row, u_row, out_row = g[r], u[r], out[r]
+            for j in range(out_row.size):
+                out_row[j] = forward(g_row[j], u_row[j])
+
+    # Each element is read before either gradient is written, so the
+    # gradients may be written over gate and up themselves.
+    def backward_flat(dy, g, u, grad_g, grad_u):
+        for i in loop_range(dy.size):
+            d, x, v = dy[i], g[i], u[i]
+            grad_g[i] = backward_gate(d, x, v)
+            grad_u[i] = backward_up(d, x)
+
+    def backward_rows(dy, g, u, grad_g, grad_u):
+        for r in loop_range(dy.shape[0]):
+            dy_row, g_row, u_row, gg_row, gu_row = dy[r], g[r], u[r], grad_g[r], grad_u[r]
+            for j in range(dy_row.size):
+                d, x, v = dy_row[j], g_row[j], u_row[j]
+                gg_row[j] = backward_gate(d, x, v)
+                gu_row[j] = backward_up(d, x)
+
+    return {"forward_flat": forward_flat, "forward_rows": forward_rows,
+            "backward_flat": backward_flat, "backward_rows": backward_rows}
+
+
+def _flat(arrays):
+    """1-D views where every array is C-contiguous, else None."""
+    if all(a.flags.c_contiguous for a in arrays):
+        return tuple(a.reshape(-1) for a in arrays)
+    return None
+
+
+def forward(parallel, gated, gate, up, out):
+    """``out = gated.forward(gate, up)`` on 2-D arrays (see Backend.gated)."""
+    arrays = (gate, up, out)
+    flat = _flat(arrays)
+    kind = "forward_flat" if flat is not None else "forward_rows"
+    run_loop(lambda p: _compiled(gated, kind, p), parallel, flat or arrays)
+
+
+def backward(parallel, gated, grad, gate, up, grad_gate, grad_up):
+    arrays = (grad, gate, up, grad_gate, grad_up)
+    flat = _flat(arrays)
+    kind = "backward_flat" if flat is not None else "backward_rows"
+    run_loop(lambda p: _compiled(gated, kind, p), parallel, flat or arrays)

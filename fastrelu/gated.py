@@ -1,0 +1,188 @@
+"""Gated activations: ``act(gate) * up`` in one pass, forward and backward.
+
+A transformer MLP's hidden layer projects its input twice (often one
+matmul of width 2H, split in halves) and multiplies one projection, through
+an activation, by the other: ReGLU (relu), GEGLU (gelu), SwiGLU (silu), and
+PyTorch's GLU (``F.glu``: first half * sigmoid(second half)).  Composed
+from separate calls this takes two passes and an intermediate array; here
+the forward reads ``gate`` and ``up`` once and writes the result, and the
+backward reads ``grad``, ``gate`` and ``up`` once and writes both
+gradients, which may go over ``gate`` and ``up`` themselves.  ``gate`` and
+``up`` may be the two halves of one packed array (``x[..., :H]``,
+``x[..., H:]``): they are used as they are, without a copy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _validate, dispatch
+from ._types import Array, BackendName
+from .definitions import BUILTIN, GATED
+
+_F16, _F32 = np.dtype(np.float16), np.dtype(np.float32)
+# The dtype rule of the gated activations: the smooth activations' (floats only).
+_FLOATS_ONLY = BUILTIN["silu"]
+
+
+def reglu(gate: Array, up: Array, *, out: Array = None, backend: BackendName = None) -> Array:
+    """``relu(gate) * up`` (PyTorch: ``F.relu(gate) * up``)."""
+    return _forward(GATED["reglu"], gate, up, out, backend, "reglu")
+
+
+def reglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Array] | None = None,
+                   backend: BackendName = None) -> tuple[Array, Array]:
+    """``(grad_gate, grad_up)`` of :func:`reglu` in one pass; ``out`` may be
+    ``(gate, up)`` themselves."""
+    return _backward(GATED["reglu"], grad, gate, up, out, backend, "reglu_backward")
+
+
+def geglu(gate: Array, up: Array, approximate: str = "none", *, out: Array = None,
+          backend: BackendName = None) -> Array:
+    """``gelu(gate, approximate) * up`` (PyTorch: ``F.gelu(gate) * up``)."""
+    return _forward(_geglu(approximate, "geglu"), gate, up, out, backend, "geglu")
+
+
+def geglu_backward(grad: Array, gate: Array, up: Array, approximate: str = "none", *,
+                   out: tuple[Array, Array] | None = None,
+                   backend: BackendName = None) -> tuple[Array, Array]:
+    """``(grad_gate, grad_up)`` of :func:`geglu` in one pass."""
+    return _backward(_geglu(approximate, "geglu_backward"), grad, gate, up, out, backend,
+                     "geglu_backward")
+
+
+def swiglu(gate: Array, up: Array, *, out: Array = None, backend: BackendName = None) -> Array:
+    """``silu(gate) * up`` (PyTorch: ``F.silu(gate) * up``)."""
+    return _forward(GATED["swiglu"], gate, up, out, backend, "swiglu")
+
+
+def swiglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Array] | None = None,
+                    backend: BackendName = None) -> tuple[Array, Array]:
+    """``(grad_gate, grad_up)`` of :func:`swiglu` in one pass."""
+    return _backward(GATED["swiglu"], grad, gate, up, out, backend, "swiglu_backward")
+
+
+def glu(x: Array, dim: int = -1, *, out: Array = None, backend: BackendName = None) -> Array:
+    """PyTorch's ``F.glu``: ``x`` split in halves ``a, b`` along ``dim``,
+    ``a * sigmoid(b)``; the size along ``dim`` must be even."""
+    dispatch.refuse_chunked("glu", x, out)
+    (x,) = _validate.as_arrays((x,))
+    up, gate = _halves("glu", x, dim)
+    return _forward(GATED["glu"], gate, up, out, backend, "glu")
+
+
+def glu_backward(grad: Array, x: Array, dim: int = -1, *, out: Array = None,
+                 backend: BackendName = None) -> Array:
+    """The gradient of :func:`glu` with respect to ``x``, in one pass;
+    ``out`` may be ``x`` itself."""
+    name = "glu_backward"
+    dispatch.refuse_chunked(name, grad, x, out)
+    (grad, x) = _validate.as_arrays((grad, x))
+    up, gate = _halves(name, x, dim)
+    if out is None:
+        out = np.empty(x.shape, x.dtype)
+    else:
+        _validate.check_out(name, out, x)
+    grad_up, grad_gate = np.split(out, 2, axis=dim)
+    _backward(GATED["glu"], grad, gate, up, (grad_gate, grad_up), backend, name)
+    return out
+
+
+def _geglu(approximate, name):
+    if approximate == "none":
+        return GATED["geglu"]
+    if approximate == "tanh":
+        return GATED["geglu_tanh"]
+    raise ValueError(f"{name}: approximate must be 'none' or 'tanh', not {approximate!r}")
+
+
+def _halves(name, x, dim):
+    """``x``'s two halves along ``dim`` (views), checked as F.glu checks them."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{name}: dim must be an int, not {type(dim).__name__}")
+    if x.ndim == 0:
+        raise ValueError(f"{name} does not take a 0-d array: it halves one of its dimensions")
+    if not -x.ndim <= dim < x.ndim:
+        raise ValueError(f"{name}: dim {dim} is out of range for an array of {x.ndim} dimensions")
+    if x.shape[dim] % 2:
+        raise ValueError(f"{name}: the halved dimension must be even, but dimension {dim} "
+                         f"has size {x.shape[dim]}")
+    first, second = np.split(x, 2, axis=dim)
+    return first, second
+
+
+def _forward(gated, gate, up, out, backend, name):
+    dispatch.refuse_chunked(name, gate, up, out)
+    gate, up = _validate.as_arrays((gate, up))
+    chosen = dispatch.backend_for("gated", backend, gate, name, up, out)
+    _validate.check_inputs(name, _FLOATS_ONLY, "forward", [gate, up], ("gate", "up"))
+    if out is None:
+        out = np.empty(gate.shape, gate.dtype)
+    else:
+        _validate.check_out(name, out, gate)
+    if gate.size:
+        _run_rows([gate, up], [out], lambda g, u, o: chosen.gated(gated, g, u, o))
+        dispatch.note_size(out.nbytes)
+    return out
+
+
+def _backward(gated, grad, gate, up, out, backend, name):
+    if out is not None and not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError(f"{name}: out must be a pair (grad_gate, grad_up), "
+                        f"not {type(out).__name__}")
+    results = () if out is None else out
+    dispatch.refuse_chunked(name, grad, gate, up, *results)
+    grad, gate, up = _validate.as_arrays((grad, gate, up))
+    chosen = dispatch.backend_for("gated_backward", backend, gate, name, grad, up, *results)
+    _validate.check_inputs(name, _FLOATS_ONLY, "forward", [grad, gate, up], ("grad", "gate", "up"))
+    if out is None:
+        grad_gate, grad_up = np.empty(gate.shape, gate.dtype), np.empty(gate.shape, gate.dtype)
+    else:
+        grad_gate, grad_up = out
+        for result in out:
+            _validate.check_out(name, result, gate)
+        if np.shares_memory(grad_gate, grad_up):
+            raise ValueError(f"{name}: the two gradients of out must not share memory")
+    if gate.size:
+        _run_rows([grad, gate, up], [grad_gate, grad_up],
+                  lambda d, g, u, dg, du: chosen.gated_backward(gated, d, g, u, dg, du))
+        dispatch.note_size(gate.nbytes)
+    return grad_gate, grad_up
+
+
+def _rows(a):
+    """``a`` as a 2-D ``(rows, columns)`` view whose columns are next to each
+    other in memory, or None where that takes a copy."""
+    if a.ndim == 0:
+        return a.reshape(1, 1)
+    if a.shape[-1] > 1 and a.strides[-1] != a.itemsize:
+        return None
+    view = a.view()
+    try:
+        view.shape = (a.size // a.shape[-1], a.shape[-1])  # raises where it needs a copy
+    except AttributeError:
+        return None
+    return view
+
+
+def _run_rows(sources, results, operation):
+    """``operation(*sources, *results)`` on the backends' layout (see
+    Backend.gated): row views, copies where a view cannot be had, float16
+    computed in float32, and results staged where they partly overlap a
+    source, then copied back."""
+    compute = _F32 if sources[0].dtype == _F16 else sources[0].dtype
+    rows = []
+    for source in sources:
+        view = _rows(source) if source.dtype == compute else None
+        rows.append(view if view is not None else
+                    _rows(np.ascontiguousarray(source, dtype=compute)))
+    targets = []
+    for result in results:
+        view = _rows(result) if result.dtype == compute else None
+        if view is None or any(_validate.partly_overlaps(result, s) for s in sources):
+            view = np.empty(result.shape, compute).reshape(rows[0].shape)
+        targets.append(view)
+    operation(*rows, *targets)
+    for result, target in zip(results, targets):
+        if not np.shares_memory(result, target):
+            np.copyto(result, target.reshape(result.shape), casting="unsafe")
