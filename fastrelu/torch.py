@@ -14,7 +14,7 @@ without a round trip through the host (PReLU and RReLU: CPU tensors only).
 import numpy as np
 import torch
 
-from . import api, masks
+from . import api, gated, masks
 
 
 def _host_or_device(t):
@@ -209,13 +209,155 @@ class ReLUMask(torch.nn.Module):
         return "inplace=True" if self.inplace else ""
 
 
+# --- gated activations: act(gate) * up, fused ---------------------------------
+
+#: name -> (forward(gate, up, **kw), backward(grad, gate, up, **kw)) of fastrelu.gated
+_GATED = {
+    "reglu": (gated.reglu, gated.reglu_backward),
+    "geglu": (gated.geglu, gated.geglu_backward),
+    "swiglu": (gated.swiglu, gated.swiglu_backward),
+}
+
+
+class _GatedFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, gate, up, name, options, backend):
+        _cpu_only(name, gate, up)
+        forward = _GATED[name][0]
+        y = forward(gate.detach().numpy(), up.detach().numpy(), **options, backend=backend)
+        ctx.save_for_backward(gate, up)
+        ctx.name, ctx.options, ctx.backend = name, options, backend
+        return torch.from_numpy(y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        gate, up = ctx.saved_tensors
+        backward = _GATED[ctx.name][1]
+        grad_gate, grad_up = backward(grad.contiguous().numpy(), gate.detach().numpy(),
+                                      up.detach().numpy(), **ctx.options, backend=ctx.backend)
+        return torch.from_numpy(grad_gate), torch.from_numpy(grad_up), None, None, None
+
+
+def _gated_apply(name, gate, up, dim, options, backend):
+    """``name`` of (gate, up), or of one packed tensor's halves along ``dim``
+    (first half up, second half gate, as F.glu)."""
+    if up is None:
+        if gate.shape[dim] % 2:
+            raise ValueError(f"{name}: the halved dimension must be even, but dimension {dim} "
+                             f"has size {gate.shape[dim]}")
+        up, gate = gate.chunk(2, dim)
+    return _GatedFunction.apply(gate, up, name, options, backend)
+
+
+def reglu(gate, up=None, *, dim=-1, backend=None):
+    """``relu(gate) * up`` in one pass, differentiable; with ``up=None``,
+    ``gate`` is one packed tensor split along ``dim`` (up first)."""
+    return _gated_apply("reglu", gate, up, dim, {}, backend)
+
+
+def geglu(gate, up=None, *, approximate="none", dim=-1, backend=None):
+    """``gelu(gate, approximate) * up`` in one pass, differentiable (see :func:`reglu`)."""
+    return _gated_apply("geglu", gate, up, dim, {"approximate": approximate}, backend)
+
+
+def swiglu(gate, up=None, *, dim=-1, backend=None):
+    """``silu(gate) * up`` in one pass, differentiable (see :func:`reglu`)."""
+    return _gated_apply("swiglu", gate, up, dim, {}, backend)
+
+
+def glu(x, dim=-1, *, backend=None):
+    """``F.glu``: the first half of ``x`` along ``dim`` times the sigmoid of the second."""
+    _cpu_only("glu", x)
+    if x.shape[dim] % 2:
+        raise ValueError(f"glu: the halved dimension must be even, but dimension {dim} "
+                         f"has size {x.shape[dim]}")
+    return _GLUFunction.apply(x, dim, backend)
+
+
+class _GLUFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, dim, backend):
+        ctx.save_for_backward(x)
+        ctx.dim, ctx.backend = dim, backend
+        return torch.from_numpy(gated.glu(x.detach().numpy(), dim, backend=backend))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return torch.from_numpy(gated.glu_backward(grad.contiguous().numpy(), x.detach().numpy(),
+                                                   ctx.dim, backend=ctx.backend)), None, None
+
+
+class _Gated(torch.nn.Module):
+    """``forward(gate, up)``, or ``forward(x)`` on one packed tensor split in
+    halves along ``dim`` (first half up, second half gate, as F.glu)."""
+
+    _name = ""
+
+    def __init__(self, dim=-1, *, backend=None):
+        super().__init__()
+        self.dim, self.backend = dim, backend
+
+    def _options(self):
+        return {}
+
+    def forward(self, gate, up=None):
+        return _gated_apply(self._name, gate, up, self.dim, self._options(), self.backend)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class ReGLU(_Gated):
+    """relu(gate) * up, fused (see :class:`_Gated` for the two call forms)."""
+
+    _name = "reglu"
+
+
+class SwiGLU(_Gated):
+    """silu(gate) * up, fused."""
+
+    _name = "swiglu"
+
+
+class GEGLU(_Gated):
+    """gelu(gate, approximate) * up, fused."""
+
+    _name = "geglu"
+
+    def __init__(self, approximate="none", dim=-1, *, backend=None):
+        super().__init__(dim, backend=backend)
+        gated._geglu(approximate, "GEGLU")  # "none" or "tanh", checked now
+        self.approximate = approximate
+
+    def _options(self):
+        return {"approximate": self.approximate}
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}, dim={self.dim}"
+
+
+class GLU(torch.nn.Module):
+    """``torch.nn.GLU``, fused: first half times the sigmoid of the second."""
+
+    def __init__(self, dim=-1, *, backend=None):
+        super().__init__()
+        self.dim, self.backend = dim, backend
+
+    def forward(self, x):
+        return glu(x, self.dim, backend=self.backend)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
 # --- PReLU and RReLU: the ones with a weight or with randomness ---------------
 
 
 def _cpu_only(name, *tensors):
     if any(t.is_cuda for t in tensors):
         raise NotImplementedError(f"fastrelu.torch.{name} runs on CPU tensors only "
-                                  "(fastrelu's prelu/rrelu have no cuda path yet)")
+                                  "(fastrelu has no cuda path for it yet)")
 
 
 class _PReLUFunction(torch.autograd.Function):

@@ -149,3 +149,35 @@ def test_rrelu_module():
     assert ((leaf.grad[negative] >= 0.1) & (leaf.grad[negative] <= 0.3)).all()
     layer.eval()
     torch.testing.assert_close(layer(x), torch.nn.functional.rrelu(x, 0.1, 0.3, training=False))
+
+
+@pytest.mark.parametrize("name", ["reglu", "geglu", "swiglu"])
+def test_gated_functions_gradcheck_and_match_the_composition(name):
+    F = torch.nn.functional
+    gate = (torch.randn(6, 5, dtype=torch.float64) * 2).requires_grad_()
+    up = torch.randn(6, 5, dtype=torch.float64).requires_grad_()
+    fn = getattr(frt, name)
+    assert torch.autograd.gradcheck(lambda g, u: fn(g, u), (gate, up))
+    act = {"reglu": F.relu, "geglu": F.gelu, "swiglu": F.silu}[name]
+    torch.testing.assert_close(fn(gate, up), act(gate) * up)
+    packed = torch.cat([up, gate], dim=-1).detach().requires_grad_()
+    assert torch.autograd.gradcheck(lambda x: fn(x), (packed,))  # one packed tensor
+    module = {"reglu": frt.ReGLU, "geglu": frt.GEGLU, "swiglu": frt.SwiGLU}[name]()
+    torch.testing.assert_close(module(packed), act(gate) * up)
+    torch.testing.assert_close(module(gate, up), act(gate) * up)
+
+
+def test_geglu_tanh_and_glu_match_pytorch():
+    x = torch.randn(4, 6, 8, dtype=torch.float64).requires_grad_()
+    for dim in (-1, 1):
+        torch.testing.assert_close(frt.glu(x, dim), torch.nn.functional.glu(x, dim))
+        torch.testing.assert_close(frt.GLU(dim)(x), torch.nn.GLU(dim)(x))
+        assert torch.autograd.gradcheck(lambda t: frt.glu(t, dim), (x,))
+    gate, up = x[..., :4], x[..., 4:]
+    torch.testing.assert_close(frt.geglu(gate, up, approximate="tanh"),
+                               torch.nn.functional.gelu(gate, approximate="tanh") * up)
+    assert "approximate='tanh'" in repr(frt.GEGLU("tanh"))
+    with pytest.raises(ValueError, match="approximate"):
+        frt.GEGLU("fast")
+    with pytest.raises(ValueError, match="even"):
+        frt.swiglu(torch.ones(3, 5))
