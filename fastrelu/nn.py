@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from . import api, fused
+from . import api, fused, gated
 
 
 class Parameter:
@@ -139,6 +139,36 @@ class PReLU(Layer):
         return self._x
 
 
+class GatedLayer(Layer):
+    """A gated activation of a packed projection: ``x`` of width 2H split in
+    halves (first ``up``, second ``gate``, as F.glu) gives ``act(gate) * up``
+    of width H, in one pass (``fastrelu.gated``).  Backward writes the packed
+    gradient over the saved input, in one pass: no new arrays."""
+
+    def __init__(self, name="swiglu", *, approximate="none", backend=None):
+        options = {"approximate": approximate} if name == "geglu" else {}
+        if name not in ("reglu", "geglu", "swiglu"):
+            raise ValueError(f"GatedLayer: name must be reglu, geglu or swiglu, not {name!r}")
+        self.name, self.backend, self._options = name, backend, options
+        self._forward = getattr(gated, name)
+        self._backward = getattr(gated, name + "_backward")
+
+    def forward(self, x):
+        self._x = x
+        half = x.shape[-1] // 2
+        return self._forward(x[..., half:], x[..., :half], **self._options, backend=self.backend)
+
+    def backward(self, grad):
+        x = self._x
+        half = x.shape[-1] // 2
+        gate, up = x[..., half:], x[..., :half]
+        self._backward(grad, gate, up, **self._options, out=(gate, up), backend=self.backend)
+        return x
+
+    def __repr__(self):
+        return f"GatedLayer({self.name!r})"
+
+
 class Sequential(Layer):
     def __init__(self, *layers):
         self.layers = list(layers)
@@ -192,7 +222,9 @@ def mlp(sizes, activation="relu", *, backend=None, rng=None, residual_middle=Fal
     ``residual_middle`` wraps each hidden-to-hidden layer of equal width in a
     residual connection (the MNIST-1D paper's MLP); ``bias`` is the initial
     bias of the hidden layers.  With ``fused`` (the default) a relu layer adds
-    its bias inside the relu kernel (:class:`LinearReLU`).
+    its bias inside the relu kernel (:class:`LinearReLU`).  A gated
+    ``activation`` (reglu, geglu, swiglu) makes each hidden layer a packed
+    projection of twice the width and a :class:`GatedLayer`.
     """
     rng = np.random.default_rng(rng)
     init = "he" if activation not in ("sigmoid", "tanh") else "xavier"
@@ -201,7 +233,10 @@ def mlp(sizes, activation="relu", *, backend=None, rng=None, residual_middle=Fal
         if i == len(sizes) - 2:
             layers.append(Linear(n_in, n_out, init=init, rng=rng, dtype=dtype))
             break
-        if fused and activation == "relu":
+        if activation in ("reglu", "geglu", "swiglu"):  # a packed projection of width 2 n_out
+            block = Sequential(Linear(n_in, 2 * n_out, init=init, bias=bias, rng=rng, dtype=dtype),
+                               GatedLayer(activation, backend=backend, **params))
+        elif fused and activation == "relu":
             block = Sequential(LinearReLU(n_in, n_out, init=init, bias=bias, rng=rng, dtype=dtype,
                                           backend=backend))
         else:

@@ -146,3 +146,37 @@ def test_fused_relu_layers_train_exactly_like_separate_ones():
         np.testing.assert_array_equal(a.value, b.value)
         np.testing.assert_allclose(a.grad, b.grad, rtol=1e-6, atol=1e-7)
     assert nn.dead_fractions(fused, x) == nn.dead_fractions(plain, x)
+
+
+@pytest.mark.parametrize("name", ["reglu", "geglu", "swiglu"])
+def test_gated_layer_gradient_against_finite_differences(name):
+    rng = np.random.default_rng(0)
+    layer = nn.GatedLayer(name)
+    x = rng.uniform(-2, 2, (3, 8))
+    x[np.abs(x) < 1e-2] = 0.5  # away from relu's kink
+    weights = rng.standard_normal((3, 4))
+    loss = lambda v: float((layer.forward(v.copy()) * weights).sum())
+    layer.forward(x.copy())
+    analytic = layer.backward(weights).copy()
+    numeric = np.zeros_like(x)
+    for index in np.ndindex(*x.shape):
+        step = np.zeros_like(x)
+        step[index] = 1e-6
+        numeric[index] = (loss(x + step) - loss(x - step)) / 2e-6
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_gated_mlp_trains():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((256, 20)).astype(np.float32)
+    labels = (x[:, 0] + x[:, 1] > 0).astype(int)
+    model = nn.mlp([20, 32, 2], "swiglu", rng=0)
+    assert model.layers[0].layers[0].weight.value.shape == (20, 64)
+    loss, optimizer = nn.SoftmaxCrossEntropy(), nn.Adam(model.parameters(), lr=1e-2)
+    first = None
+    for _ in range(60):
+        value = loss(model(x), labels)
+        first = value if first is None else first
+        model.backward(loss.backward())
+        optimizer.step()
+    assert value < first / 3
