@@ -137,8 +137,9 @@ def large_call_ended():
 # --- chunked arrays -----------------------------------------------------------
 
 #: The chunked-array integration (Dask): a module with ``is_chunked(obj)``,
-#: ``elementwise(...)`` (an activation chunk by chunk), ``per_channel(weight,
-#: x, axis)`` and ``uniform(rng, lower, upper, like)``.  It registers itself
+#: ``elementwise(...)`` (an activation chunk by chunk), ``gated(...)`` and
+#: ``gated_backward(...)``, ``per_channel(weight, x, axis)``, ``uniform(rng,
+#: lower, upper, like)`` and ``concatenate(arrays, axis)``.  It registers itself
 #: (``register_chunked``), so that nothing here imports an integration.
 chunked: Any = None
 

@@ -65,8 +65,8 @@ def swiglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Ar
 def glu(x: Array, dim: int = -1, *, out: Array = None, backend: BackendName = None) -> Array:
     """PyTorch's ``F.glu``: ``x`` split in halves ``a, b`` along ``dim``,
     ``a * sigmoid(b)``; the size along ``dim`` must be even."""
-    dispatch.refuse_chunked("glu", x, out)
-    (x,) = _validate.as_arrays((x,))
+    if not dispatch.is_chunked(x):
+        (x,) = _validate.as_arrays((x,))
     up, gate = _halves("glu", x, dim)
     return _forward(GATED["glu"], gate, up, out, backend, "glu")
 
@@ -76,7 +76,11 @@ def glu_backward(grad: Array, x: Array, dim: int = -1, *, out: Array = None,
     """The gradient of :func:`glu` with respect to ``x``, in one pass;
     ``out`` may be ``x`` itself."""
     name = "glu_backward"
-    dispatch.refuse_chunked(name, grad, x, out)
+    if dispatch.is_chunked(grad) or dispatch.is_chunked(x):
+        _no_out_for_chunked(name, out)
+        up, gate = _halves(name, x, dim)
+        grad_gate, grad_up = _backward(GATED["glu"], grad, gate, up, None, backend, name)
+        return dispatch.chunked.concatenate([grad_up, grad_gate], axis=dim)
     (grad, x) = _validate.as_arrays((grad, x))
     up, gate = _halves(name, x, dim)
     if out is None:
@@ -107,12 +111,27 @@ def _halves(name, x, dim):
     if x.shape[dim] % 2:
         raise ValueError(f"{name}: the halved dimension must be even, but dimension {dim} "
                          f"has size {x.shape[dim]}")
-    first, second = np.split(x, 2, axis=dim)
-    return first, second
+    half = x.shape[dim] // 2
+    index = [slice(None)] * x.ndim
+    first, second = list(index), list(index)
+    first[dim], second[dim] = slice(None, half), slice(half, None)
+    return x[tuple(first)], x[tuple(second)]
+
+
+def run_forward(gated, gate, up, backend):
+    """The forward on host arrays (also each chunk of a Dask array's)."""
+    return _forward(gated, gate, up, None, backend, gated.name)
+
+
+def run_backward(gated, grad, gate, up, backend):
+    return _backward(gated, grad, gate, up, None, backend, gated.name + "_backward")
 
 
 def _forward(gated, gate, up, out, backend, name):
-    dispatch.refuse_chunked(name, gate, up, out)
+    if dispatch.is_chunked(gate) or dispatch.is_chunked(up):
+        _no_out_for_chunked(name, out)
+        return dispatch.chunked.gated(gated, gate, up, backend, name)
+    dispatch.refuse_chunked(name, out)
     gate, up = _validate.as_arrays((gate, up))
     chosen = dispatch.backend_for("gated", backend, gate, name, up, out)
     _validate.check_inputs(name, _FLOATS_ONLY, "forward", [gate, up], ("gate", "up"))
@@ -131,7 +150,10 @@ def _backward(gated, grad, gate, up, out, backend, name):
         raise TypeError(f"{name}: out must be a pair (grad_gate, grad_up), "
                         f"not {type(out).__name__}")
     results = () if out is None else out
-    dispatch.refuse_chunked(name, grad, gate, up, *results)
+    if any(dispatch.is_chunked(a) for a in (grad, gate, up)):
+        _no_out_for_chunked(name, out)
+        return dispatch.chunked.gated_backward(gated, grad, gate, up, backend, name)
+    dispatch.refuse_chunked(name, *results)
     grad, gate, up = _validate.as_arrays((grad, gate, up))
     chosen = dispatch.backend_for("gated_backward", backend, gate, name, grad, up, *results)
     _validate.check_inputs(name, _FLOATS_ONLY, "forward", [grad, gate, up], ("grad", "gate", "up"))
@@ -148,6 +170,12 @@ def _backward(gated, grad, gate, up, out, backend, name):
                   lambda d, g, u, dg, du: chosen.gated_backward(gated, d, g, u, dg, du))
         dispatch.note_size(gate.nbytes)
     return grad_gate, grad_up
+
+
+def _no_out_for_chunked(name, out):
+    if out is not None:
+        raise TypeError(f"{name}: out= is not supported with Dask arrays (they are immutable); "
+                        "use the returned array, or da.store() it into a target")
 
 
 def _rows(a):

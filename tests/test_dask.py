@@ -119,3 +119,25 @@ def test_out_of_core_example_tiny(tmp_path):
                              baseline=True)
     assert result["gb_per_s"] > 0 and result["copy_gb_per_s"] > 0 and result["peak_rss_mib"] > 0
     assert list(tmp_path.iterdir()) == []  # the files are removed
+
+
+def test_gated_activations_chunk_by_chunk():
+    g, u = random_normal((12, 10), np.float32), random_normal((12, 10), np.float32, seed=1)
+    dy = random_normal((12, 10), np.float32, seed=2)
+    dg, du, ddy = chunked(g, (5, 4)), chunked(u, (4, 10)), chunked(dy, (6, 5))  # chunked unalike
+    y = fastrelu.swiglu(dg, du)
+    assert y.chunks == dg.chunks
+    np.testing.assert_array_equal(y.compute(), fastrelu.swiglu(g, u))
+    grad_gate, grad_up = fastrelu.swiglu_backward(ddy, dg, u)  # a NumPy array beside them
+    want = fastrelu.swiglu_backward(dy, g, u)
+    got = dask.compute(grad_gate, grad_up)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    x = np.concatenate([u, g], axis=1)
+    np.testing.assert_array_equal(fastrelu.glu(chunked(x, (5, 7))).compute(), fastrelu.glu(x))
+    np.testing.assert_array_equal(fastrelu.glu_backward(ddy, chunked(x, (5, 7))).compute(),
+                                  fastrelu.glu_backward(dy, x))
+    with pytest.raises(TypeError, match="out= is not supported with Dask"):
+        fastrelu.reglu(dg, du, out=np.empty((12, 10), np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        fastrelu.reglu(dg, chunked(np.ones((12, 9), np.float32)))

@@ -10,6 +10,9 @@ import sys
 import numpy as np
 
 from .. import _validate, dispatch
+from ..definitions import BUILTIN
+
+_FLOATS_ONLY = BUILTIN["silu"]  # the gated activations' dtype rule
 
 
 def is_chunked(obj):
@@ -49,6 +52,58 @@ class _Blocks:
     def __call__(self, *chunks):
         return dispatch.elementwise(self.activation, self.direction, chunks, self.labels,
                                    self.params, None, self.backend)
+
+
+def gated(definition, gate, up, backend, name):
+    """``definition.forward`` (a definitions.Gated) of two arrays, one a Dask
+    array, chunk by chunk; the other is chunked like it."""
+    import dask.array as da
+
+    lead = gate if is_chunked(gate) else up
+    gate, up = (a if is_chunked(a) else da.from_array(np.asarray(a), chunks=lead.chunks)
+                for a in (gate, up))
+    _validate.check_inputs(name, _FLOATS_ONLY, "forward", [gate, up], ("gate", "up"))
+    up = up.rechunk(gate.chunks)
+    backend = dispatch.chunk_backend(backend, gate._meta)
+    return da.map_blocks(_GatedBlocks(definition, "forward", backend), gate, up,
+                         dtype=gate.dtype, meta=gate._meta, token=name)
+
+
+def gated_backward(definition, grad, gate, up, backend, name):
+    """Both gradients of ``definition``, chunk by chunk, in one pass per chunk."""
+    import dask.array as da
+
+    lead = next(a for a in (grad, gate, up) if is_chunked(a))
+    arrays = [a if is_chunked(a) else da.from_array(np.asarray(a), chunks=lead.chunks)
+              for a in (grad, gate, up)]
+    _validate.check_inputs(name, _FLOATS_ONLY, "forward", arrays, ("grad", "gate", "up"))
+    grad, gate, up = (a.rechunk(arrays[1].chunks) for a in arrays)
+    backend = dispatch.chunk_backend(backend, gate._meta)
+    # Both gradients of a chunk come from one call, stacked on a new first
+    # axis; computed together, each chunk runs once.
+    both = da.map_blocks(_GatedBlocks(definition, "backward", backend), grad, gate, up,
+                         dtype=gate.dtype, new_axis=0, chunks=((2,), *gate.chunks), token=name)
+    return both[0], both[1]
+
+
+class _GatedBlocks:
+    """The task run on each chunk of a gated activation."""
+
+    def __init__(self, definition, direction, backend):
+        self.definition, self.direction, self.backend = definition, direction, backend
+
+    def __call__(self, *chunks):
+        from .. import gated
+
+        if self.direction == "forward":
+            return gated.run_forward(self.definition, *chunks, self.backend)
+        return np.stack(gated.run_backward(self.definition, *chunks, self.backend))
+
+
+def concatenate(arrays, axis):
+    import dask.array as da
+
+    return da.concatenate(arrays, axis=axis)
 
 
 def per_channel(weight, x, axis):
