@@ -15,8 +15,8 @@ from .integrations import dask as _dask  # noqa: F401 (it registers itself with 
 from ._version import __version__
 from .custom import activation
 from .fused import bias_relu, bias_relu_backward
-from .gated import (geglu, geglu_backward, glu, glu_backward, reglu, reglu_backward, swiglu,
-                    swiglu_backward)
+from .gated import (geglu, geglu_backward, glu, glu_backward, make_gated, reglu, reglu_backward,
+                    swiglu, swiglu_backward)
 from .masks import relu_backward_mask, relu_mask
 from .api import (
     Activation,
@@ -86,5 +86,5 @@ __all__ = [
     "sigmoid_backward", "sigmoid_backward_from_output", "tanh", "tanh_backward",
     "tanh_backward_from_output", "elu_backward_from_output", "celu_backward_from_output",
     "selu_backward_from_output", "glu", "glu_backward", "reglu", "reglu_backward", "geglu",
-    "geglu_backward", "swiglu", "swiglu_backward",
+    "geglu_backward", "swiglu", "swiglu_backward", "make_gated",
 ]

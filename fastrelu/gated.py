@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _validate, dispatch
 from ._types import Array, BackendName
-from .definitions import BUILTIN, GATED
+from .definitions import BUILTIN, GATED, Gated
 
 _F16, _F32 = np.dtype(np.float16), np.dtype(np.float32)
 # The dtype rule of the gated activations: the smooth activations' (floats only).
@@ -90,6 +90,51 @@ def glu_backward(grad: Array, x: Array, dim: int = -1, *, out: Array = None,
     grad_up, grad_gate = np.split(out, 2, axis=dim)
     _backward(GATED["glu"], grad, gate, up, (grad_gate, grad_up), backend, name)
     return out
+
+
+def make_gated(activation, name: str | None = None):
+    """``act(gate) * up`` for any activation without parameters, a built-in
+    or one made with ``@fastrelu.activation``: returns ``f(gate, up, *,
+    out=None, backend=None)`` with ``f.backward(grad, gate, up, *, out=None,
+    backend=None)`` giving ``(grad_gate, grad_up)``, fused as the built-in
+    gated activations are (compiled per process, like a user's activation).
+
+        squared_relu_glu = fastrelu.make_gated(squared_relu)  # an @fastrelu.activation
+        y = squared_relu_glu(gate, up)
+    """
+    definition = getattr(activation, "definition", None)
+    if definition is None:
+        raise TypeError("make_gated takes a fastrelu activation (a built-in, or one made with "
+                        f"@fastrelu.activation), not {type(activation).__name__}")
+    if definition.params:
+        raise TypeError(f"make_gated: {definition.name} has parameters "
+                        f"({', '.join(p for p, _ in definition.params)}); bind them in an "
+                        "activation of its own first")
+    act, act_backward = definition.forward, definition.backward
+
+    def forward(g, u):
+        return act(g) * u
+
+    def backward_gate(dy, g, u):
+        return act_backward(dy * u, g)
+
+    def backward_up(dy, g):
+        return dy * act(g)
+
+    gated = Gated(name or definition.name + "_glu", definition, forward, backward_gate,
+                  backward_up, "user-defined")
+
+    def function(gate, up, *, out=None, backend=None):
+        return _forward(gated, gate, up, out, backend, gated.name)
+
+    def backward(grad, gate, up, *, out=None, backend=None):
+        return _backward(gated, grad, gate, up, out, backend, gated.name + "_backward")
+
+    function.__name__ = function.__qualname__ = gated.name
+    function.__doc__ = f"{definition.name}(gate) * up, fused."
+    function.backward = backward  # type: ignore[attr-defined]
+    function.gated = gated  # type: ignore[attr-defined]
+    return function
 
 
 def _geglu(approximate, name):

@@ -246,3 +246,29 @@ def test_every_gated_definition_pickles_by_name():
 
     for definition in GATED.values():
         assert pickle.loads(pickle.dumps(definition)) is definition
+
+
+def test_make_gated_fuses_a_users_activation(backend):
+    @fastrelu.activation(grad=lambda x: 2.0 * x if x > 0 else 0.0)
+    def squared_relu(x):
+        return x * x if x > 0 else 0.0
+
+    squared_relu_glu = fastrelu.make_gated(squared_relu)
+    g = random_normal((9, 7), np.float64)
+    u, dy = random_normal((9, 7), np.float64, seed=1), random_normal((9, 7), np.float64, seed=2)
+    relu_g = np.where(g > 0, g, 0.0)
+    np.testing.assert_allclose(squared_relu_glu(g, u, backend=backend), relu_g ** 2 * u, rtol=1e-15)
+    grad_gate, grad_up = squared_relu_glu.backward(dy, g, u, backend=backend)
+    np.testing.assert_allclose(grad_gate, dy * u * 2 * relu_g, rtol=1e-15)
+    np.testing.assert_allclose(grad_up, dy * relu_g ** 2, rtol=1e-15)
+    # A built-in works too, and equals the built-in gated form.
+    silu_glu = fastrelu.make_gated(fastrelu.silu)
+    np.testing.assert_array_equal(silu_glu(g, u, backend=backend),
+                                  fastrelu.swiglu(g, u, backend=backend))
+
+
+def test_make_gated_refuses_what_it_cannot_take():
+    with pytest.raises(TypeError, match="has parameters \\(negative_slope\\)"):
+        fastrelu.make_gated(fastrelu.leaky_relu)
+    with pytest.raises(TypeError, match="takes a fastrelu activation"):
+        fastrelu.make_gated(np.tanh)

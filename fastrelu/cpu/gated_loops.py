@@ -33,10 +33,13 @@ def _build(gated, kind, parallel):
     for formula in gated.formulas:
         _compiler.jitable(formula)
     loop = _loops(gated, parallel)[kind]
-    # Named after a stamp of all it inlines: Numba's cache sees this file only.
-    threads = "parallel" if parallel else "serial"
-    loop.__qualname__ = f"{gated.name}_{kind}_{threads}_{_compiler.loop_stamp(*gated.formulas)}"
-    return _compiler.njit(loop, parallel=parallel, cache=True)
+    # A user's gated activation (make_gated) closes over its functions:
+    # compiled per process, as a user's activation is.
+    cache = all(_compiler.cacheable(f) for f in gated.formulas)
+    if cache:  # named after a stamp of all it inlines: Numba's cache sees this file only
+        threads = "parallel" if parallel else "serial"
+        loop.__qualname__ = f"{gated.name}_{kind}_{threads}_{_compiler.loop_stamp(*gated.formulas)}"
+    return _compiler.njit(loop, parallel=parallel, cache=cache)
 
 
 def _loops(gated, parallel):
