@@ -153,13 +153,14 @@ def _halves(name, x, dim):
         raise ValueError(f"{name} does not take a 0-d array: it halves one of its dimensions")
     if not -x.ndim <= dim < x.ndim:
         raise ValueError(f"{name}: dim {dim} is out of range for an array of {x.ndim} dimensions")
-    if x.shape[dim] % 2:
+    axis = int(dim) % x.ndim  # (a GPU array's shape may take no negative index)
+    if x.shape[axis] % 2:
         raise ValueError(f"{name}: the halved dimension must be even, but dimension {dim} "
-                         f"has size {x.shape[dim]}")
-    half = x.shape[dim] // 2
+                         f"has size {x.shape[axis]}")
+    half = x.shape[axis] // 2
     index = [slice(None)] * x.ndim
     first, second = list(index), list(index)
-    first[dim], second[dim] = slice(None, half), slice(half, None)
+    first[axis], second[axis] = slice(None, half), slice(half, None)
     return x[tuple(first)], x[tuple(second)]
 
 
@@ -179,6 +180,8 @@ def _forward(gated, gate, up, out, backend, name):
     dispatch.refuse_chunked(name, out)
     gate, up = _validate.as_arrays((gate, up))
     chosen = dispatch.backend_for("gated", backend, gate, name, up, out)
+    if chosen.device:
+        return chosen.gated_device(gated, gate, up, out, name)
     _validate.check_inputs(name, _FLOATS_ONLY, "forward", [gate, up], ("gate", "up"))
     if out is None:
         out = np.empty(gate.shape, gate.dtype)
@@ -201,6 +204,8 @@ def _backward(gated, grad, gate, up, out, backend, name):
     dispatch.refuse_chunked(name, *results)
     grad, gate, up = _validate.as_arrays((grad, gate, up))
     chosen = dispatch.backend_for("gated_backward", backend, gate, name, grad, up, *results)
+    if chosen.device:
+        return chosen.gated_backward_device(gated, grad, gate, up, out, name)
     _validate.check_inputs(name, _FLOATS_ONLY, "forward", [grad, gate, up], ("grad", "gate", "up"))
     if out is None:
         grad_gate, grad_up = np.empty(gate.shape, gate.dtype), np.empty(gate.shape, gate.dtype)

@@ -116,6 +116,13 @@ class Backend:
     def relu_backward_mask_device(self, grad, mask, out, name):
         raise self._missing("relu_backward_mask")
 
+    def gated_device(self, gated, gate, up, out, name):
+        raise self._missing("gated")
+
+    def gated_backward_device(self, gated, grad, gate, up, out, name):
+        """Returns ``(grad_gate, grad_up)``; ``out`` None or such a pair."""
+        raise self._missing("gated_backward")
+
     def prelu_device(self, x, weight, out, name):
         raise self._missing("prelu")
 

@@ -259,3 +259,46 @@ def test_relu_mask_strided_device_array_and_errors():
         fastrelu.relu_mask(np.arange(5), backend="cuda")
     with pytest.raises(TypeError, match="host"):
         fastrelu.relu_mask(cuda.to_device(x), backend="numba")
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_gated_activations_on_the_device(dtype):
+    g, u = random_normal((6, 10), dtype), random_normal((6, 10), dtype, seed=1)
+    dy = random_normal((6, 10), dtype, seed=2)
+    tolerance = {np.float16: 2e-3, np.float32: 2e-6, np.float64: 1e-13}[dtype]
+    for name in ("swiglu", "reglu", "geglu"):
+        forward, backward = getattr(fastrelu, name), getattr(fastrelu, name + "_backward")
+        want = forward(g, u, backend="numba")
+        want_gg, want_gu = backward(dy, g, u, backend="numba")
+        dg, du, ddy = (cuda.to_device(a) for a in (g, u, dy))
+        y = forward(dg, du)  # auto: device arrays go to cuda
+        assert hasattr(y, "copy_to_host")
+        np.testing.assert_allclose(y.copy_to_host(), want, rtol=tolerance, atol=tolerance)
+        grad_gate, grad_up = backward(ddy, dg, du)
+        np.testing.assert_allclose(grad_gate.copy_to_host(), want_gg, rtol=tolerance, atol=tolerance)
+        np.testing.assert_allclose(grad_up.copy_to_host(), want_gu, rtol=tolerance, atol=tolerance)
+        # In place over gate and up, and host arrays sent to the GPU.
+        backward(ddy, dg, du, out=(dg, du))
+        np.testing.assert_allclose(dg.copy_to_host(), want_gg, rtol=tolerance, atol=tolerance)
+        np.testing.assert_allclose(du.copy_to_host(), want_gu, rtol=tolerance, atol=tolerance)
+        host = backward(dy, g, u, backend="cuda")
+        np.testing.assert_allclose(host[0], want_gg, rtol=tolerance, atol=tolerance)
+    x = np.concatenate([u, g], axis=1)
+    np.testing.assert_allclose(fastrelu.glu(cuda.to_device(x)).copy_to_host(),
+                               fastrelu.glu(x, backend="numba"), rtol=tolerance, atol=tolerance)
+    grad_x = fastrelu.glu_backward(dy, x, backend="cuda")
+    np.testing.assert_allclose(grad_x, fastrelu.glu_backward(dy, x, backend="numba"),
+                               rtol=tolerance, atol=tolerance)
+
+
+def test_gated_packed_halves_on_the_device():
+    x = random_normal((5, 8), np.float32)
+    dx = cuda.to_device(x)
+    up, gate = dx[:, :4], dx[:, 4:]  # strided device views
+    np.testing.assert_allclose(fastrelu.swiglu(gate, up).copy_to_host(),
+                               fastrelu.swiglu(x[:, 4:], x[:, :4]), rtol=2e-6)
+    dy = cuda.to_device(random_normal((5, 4), np.float32, seed=3))
+    fastrelu.swiglu_backward(dy, gate, up, out=(gate, up))
+    want = fastrelu.swiglu_backward(dy.copy_to_host(), x[:, 4:], x[:, :4])
+    np.testing.assert_allclose(dx.copy_to_host()[:, 4:], want[0], rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(dx.copy_to_host()[:, :4], want[1], rtol=2e-6, atol=1e-7)

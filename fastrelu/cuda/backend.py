@@ -37,7 +37,7 @@ class CudaBackend(Backend):
     name = "cuda"
     device = True
     operations = frozenset({"activation", "relu_mask", "relu_backward_mask", "prelu",
-                            "prelu_backward"})
+                            "prelu_backward", "gated", "gated_backward"})
 
     def __init__(self):
         self._reason = None
@@ -106,6 +106,68 @@ class CudaBackend(Backend):
         grad_x = self.run_device(PER_ELEMENT_SLOPE, "backward", [grad, x, _slopes(x, weight)],
                                  ("grad", "x", "weight"), out, (), name)
         return grad_x, prelu_weight_gradient_sum_ref(np.asarray(grad, x.dtype), x, weight.size)
+
+    # -- gated activations: act(gate) * up -----------------------------------
+
+    def gated_device(self, gated, gate, up, out, name):
+        """The forward is a formula of two arrays: the activations' kernels."""
+        _formulas_jitable(gated)
+        return self.run_device(_AsActivation(gated.name, gated.forward), "forward", [gate, up],
+                               ("gate", "up"), out, (), name)
+
+    def gated_backward_device(self, gated, grad, gate, up, out, name):
+        """Both gradients in one pass (kernels.make_gated_backward_kernel)."""
+        from ..definitions import BUILTIN
+
+        cuda = numba_cuda()
+        _formulas_jitable(gated)
+        originals = (grad, gate, up)
+        wrapped = [_to_device(cuda, a) for a in originals]
+        _validate.check_inputs(name, BUILTIN["silu"], "forward", wrapped, ("grad", "gate", "up"))
+        like = wrapped[1]
+        if out is None:
+            results = [_empty(cuda, gate, like.shape, like.dtype) for _ in range(2)]
+        else:
+            results = list(out)
+        targets = []
+        for result in results:
+            if not _is_gpu(result):
+                _validate.check_out(name, result, like)  # a NumPy out: filled from the GPU
+                targets.append(cuda.device_array(like.shape, like.dtype))
+            else:
+                device = _to_device(cuda, result)
+                _validate.check_out(name, device, like)
+                targets.append(device)
+        if like.size:
+            sources = [self._contiguous(cuda, a) for a in wrapped]
+            staged = [t if t.is_c_contiguous() and not any(_overlap(t, s) for s in wrapped)
+                      else cuda.device_array(like.shape, like.dtype) for t in targets]
+            widen = like.dtype == np.float16
+            kernel = self._cached(("gated_backward", gated, widen), "make_gated_backward_kernel",
+                                  gated.backward_gate, gated.backward_up, widen)
+            flat = [a.reshape(a.size) for a in (*sources, *staged)]
+            kernel[_grid(cuda, like.size)](*flat)
+            for target, stage in zip(targets, staged):
+                if stage is not target:
+                    self._launch(cuda, _copy, [stage], target, ())
+        host = not any(_is_gpu(a) for a in originals)
+        values = []
+        for result, target in zip(results, targets):
+            if not _is_gpu(result):
+                result[...] = target.copy_to_host()
+                values.append(result)
+            else:
+                values.append(result)
+        if out is None and host:
+            return tuple(t.copy_to_host() for t in targets)
+        return tuple(values)
+
+    def _contiguous(self, cuda, array):
+        if array.is_c_contiguous():
+            return array
+        copy = cuda.device_array(array.shape, array.dtype)
+        self._launch(cuda, _copy, [array], copy, ())
+        return copy
 
     # -- the 1-bit relu mask (fastrelu.masks) ---------------------------------
 
@@ -220,6 +282,23 @@ class CudaBackend(Backend):
 
 def _copy(x):
     return x
+
+
+def _formulas_jitable(gated):
+    """A gated formula calls its activation's: each callable from kernels."""
+    from .. import _compiler
+
+    for formula in gated.formulas:
+        _compiler.jitable(formula)
+
+
+class _AsActivation:
+    """A gated forward seen as an activation of two arrays (floats only)."""
+
+    integers = False
+
+    def __init__(self, name, forward):
+        self.name, self.forward = name, forward
 
 
 def _slopes(x, weight):

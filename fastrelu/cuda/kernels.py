@@ -279,3 +279,25 @@ def make_mask_kernels(widen):
                     out[i] = grad[i] if (bits >> k) & 1 else 0
 
     return cuda.jit(forward), cuda.jit(backward)
+
+
+def make_gated_backward_kernel(backward_gate, backward_up, widen):
+    """Both gradients of a gated activation in one grid-stride pass over
+    contiguous 1-D arrays: each thread reads grad, gate and up once and
+    writes grad_gate and grad_up (which may be gate and up themselves: each
+    element is read before either is written).  ``widen``: float16 data
+    computed in float32."""
+    _compiler.register_helpers()
+    gate_part = cuda.jit(device=True)(backward_gate)
+    up_part = cuda.jit(device=True)(backward_up)
+    load = _to_float32 if widen else _unchanged
+
+    def kernel(dy, g, u, grad_g, grad_u):
+        n, step = dy.size, cuda.gridsize(1)
+        i = cuda.grid(1)
+        while i < n:
+            d, x, v = load(dy[i]), load(g[i]), load(u[i])
+            grad_g[i] = gate_part(d, x, v)
+            grad_u[i] = up_part(d, x)
+            i += step
+    return cuda.jit(kernel)
