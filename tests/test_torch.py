@@ -1,5 +1,8 @@
 """fastrelu.torch: autograd functions checked by torch.autograd.gradcheck."""
 
+import inspect
+
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -181,3 +184,79 @@ def test_geglu_tanh_and_glu_match_pytorch():
         frt.GEGLU("fast")
     with pytest.raises(ValueError, match="even"):
         frt.swiglu(torch.ones(3, 5))
+
+
+# name -> (constructor arguments to try, whether PyTorch's version takes inplace)
+DROP_IN_ARGS = {
+    "ReLU": [(), (True,)], "LeakyReLU": [(), (0.2,), (0.1, True)], "ReLU6": [(), (True,)],
+    "ELU": [(), (0.5,), (1.5, True)], "SELU": [(), (True,)], "CELU": [(), (0.7,)],
+    "GELU": [(), ("tanh",)], "SiLU": [(), (True,)], "Mish": [(), (True,)],
+    "Softplus": [(), (2.0,), (0.5, 10.0)], "Hardswish": [(), (True,)],
+    "Hardsigmoid": [(), (True,)], "Sigmoid": [()], "Tanh": [()],
+}
+
+
+@pytest.mark.parametrize("name", sorted(DROP_IN_ARGS))
+def test_drop_in_modules_match_torch_nn(name):
+    for args in DROP_IN_ARGS[name]:
+        ours, theirs = getattr(frt, name)(*args), getattr(torch.nn, name)(*args)
+        assert repr(ours) == repr(theirs)
+        assert ours.state_dict().keys() == theirs.state_dict().keys()
+        x = torch.randn(64, 5, dtype=torch.float64) * 4
+        a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+        # in-place modules need a non-leaf input, as PyTorch's do
+        ya, yb = ours(a * 1), theirs(b * 1)
+        torch.testing.assert_close(ya, yb, rtol=1e-12, atol=1e-12)
+        ya.sum().backward()
+        yb.sum().backward()
+        # PyTorch's float64 CELU and Hardsigmoid gradients use float32 constants.
+        loose = name in ("CELU", "Hardsigmoid")
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-6 if loose else 1e-10, atol=1e-12)
+    assert "backend" in str(inspect.signature(getattr(frt, name)))
+
+
+def test_prelu_checkpoints_load_either_way():
+    ours, theirs = frt.PReLU(4), torch.nn.PReLU(4, init=0.1)
+    ours.load_state_dict(theirs.state_dict())
+    torch.testing.assert_close(ours.weight, theirs.weight)
+    theirs.load_state_dict(frt.PReLU(4, init=0.3).state_dict())
+    assert theirs.weight[0].item() == pytest.approx(0.3)
+
+
+def test_replace_activations_keeps_parameters_and_outputs():
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 16), torch.nn.LeakyReLU(0.2), torch.nn.Linear(16, 16),
+        torch.nn.GELU(approximate="tanh"), torch.nn.Sequential(torch.nn.PReLU(16), torch.nn.Tanh()),
+        torch.nn.Linear(16, 4), torch.nn.Softplus(beta=2.0))
+    torch.nn.init.uniform_(model[4][0].weight, 0.05, 0.5)
+    x = torch.randn(10, 8)
+    before = model(x)
+    assert frt.replace_activations(model, exclude={"Tanh"}) == 4
+    assert isinstance(model[1], frt.LeakyReLU) and model[1].negative_slope == 0.2
+    assert isinstance(model[4][0], frt.PReLU) and isinstance(model[4][1], torch.nn.Tanh)
+    torch.testing.assert_close(model(x), before)
+    assert frt.replace_activations(model, include={"Tanh"}) == 1
+    torch.testing.assert_close(model(x), before)
+    assert frt.replace_activations(model) == 0  # nothing of torch.nn's is left
+
+
+def test_functional_mirrors_torch_nn_functional():
+    import fastrelu.torch.functional as FF
+
+    F = torch.nn.functional
+    x = torch.randn(50, dtype=torch.float64) * 3
+    for name, args in [("relu", ()), ("leaky_relu", (0.2,)), ("relu6", ()), ("elu", (0.5,)),
+                       ("selu", ()), ("celu", (1.3,)), ("gelu", ()), ("silu", ()), ("mish", ()),
+                       ("softplus", (2.0, 5.0)), ("hardswish", ()), ("hardsigmoid", ()),
+                       ("sigmoid", ()), ("tanh", ())]:
+        torch_fn = getattr(F, name, None) or getattr(torch, name)
+        torch.testing.assert_close(getattr(FF, name)(x, *args), torch_fn(x, *args),
+                                   rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(FF.gelu(x, approximate="tanh"), F.gelu(x, approximate="tanh"))
+    h = x.clone()
+    assert FF.relu(h, inplace=True) is h
+    torch.testing.assert_close(FF.glu(x.reshape(5, 10)), F.glu(x.reshape(5, 10)))
+    torch.testing.assert_close(FF.rrelu(x, 0.1, 0.3), F.rrelu(x, 0.1, 0.3))
+    y = FF.rrelu(x, 0.1, 0.3, training=True, generator=np.random.default_rng(0))
+    slope = y[x < 0] / x[x < 0]
+    assert ((slope >= 0.1) & (slope <= 0.3)).all()

@@ -1,7 +1,9 @@
 """PyTorch autograd functions and modules that run fastrelu's kernels.
 
     import fastrelu.torch as frt
-    y = frt.apply("gelu", x)                 # differentiable, like F.gelu(x)
+    model = torch.nn.Sequential(torch.nn.Linear(40, 100), frt.GELU(), ...)  # torch.nn's names
+    frt.replace_activations(existing_model)  # torch.nn's activations swapped for these
+    y = frt.functional.gelu(x)               # torch.nn.functional's names and signatures
     layer = frt.ActivationModule("leaky_relu", negative_slope=0.1, inplace=True)
     prelu = frt.PReLU(num_parameters=64)     # learnable nn.Parameter weight
     relu = frt.ReLUMask()                    # saves 1 bit per element for backward
@@ -11,10 +13,12 @@ tensors go to the ``cuda`` backend through ``__cuda_array_interface__``,
 without a round trip through the host (PReLU and RReLU: CPU tensors only).
 """
 
+import inspect
+
 import numpy as np
 import torch
 
-from . import api, gated, masks
+from .. import api, gated, masks
 
 
 def _host_or_device(t):
@@ -443,3 +447,104 @@ def __getattr__(name):
                       DeprecationWarning, stacklevel=2)
         return ActivationModule
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --- drop-in modules: torch.nn's names, parameters and defaults -----------------
+
+
+def _drop_in(class_name, name, params=(), inplace=True, shows_inplace=True):
+    """An ``nn.Module`` class named and parameterised as ``torch.nn.<class_name>``
+    (``params``: (name, default) in PyTorch's order; ``inplace`` where PyTorch
+    has it), running activation ``name``; plus a keyword ``backend``."""
+    P = inspect.Parameter
+    parameters = [P("self", P.POSITIONAL_ONLY)]
+    parameters += [P(p, P.POSITIONAL_OR_KEYWORD, default=d) for p, d in params]
+    if inplace:
+        parameters.append(P("inplace", P.POSITIONAL_OR_KEYWORD, default=False))
+    parameters.append(P("backend", P.KEYWORD_ONLY, default=None))
+    signature = inspect.Signature(parameters)
+
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        torch.nn.Module.__init__(self)
+        for key, value in list(bound.arguments.items())[1:]:
+            setattr(self, key, value)
+        if name == "gelu":
+            api._gelu_variant(self.approximate)  # "none" or "tanh", checked now
+        api.checked_params(_function(name), tuple(self._values()))  # reals, checked now
+
+    def _values(self):
+        return [getattr(self, p) for p, _ in params if p != "approximate"]
+
+    def forward(self, input):
+        activation = "gelu_tanh" if name == "gelu" and self.approximate == "tanh" else name
+        return apply(activation, input, *self._values(), backend=self.backend,
+                     inplace=getattr(self, "inplace", False))
+
+    def extra_repr(self):  # as PyTorch writes it
+        shown = [f"{p}={getattr(self, p)!r}" if p == "approximate" else f"{p}={getattr(self, p)}"
+                 for p, _ in params]
+        if inplace and shows_inplace and self.inplace:
+            shown.append("inplace=True")
+        return ", ".join(shown)
+
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
+    doc = (f"``torch.nn.{class_name}`` on fastrelu's kernels: the same parameters and "
+           f"defaults{', inplace' if inplace else ''}, and ``backend=``.")
+    return type(class_name, (torch.nn.Module,), {
+        "__init__": __init__, "forward": forward, "extra_repr": extra_repr,
+        "_values": _values, "__doc__": doc, "__module__": __name__})
+
+
+ReLU = _drop_in("ReLU", "relu")
+LeakyReLU = _drop_in("LeakyReLU", "leaky_relu", (("negative_slope", 0.01),))
+ReLU6 = _drop_in("ReLU6", "relu6")
+ELU = _drop_in("ELU", "elu", (("alpha", 1.0),))
+SELU = _drop_in("SELU", "selu")
+CELU = _drop_in("CELU", "celu", (("alpha", 1.0),))
+GELU = _drop_in("GELU", "gelu", (("approximate", "none"),), inplace=False)
+SiLU = _drop_in("SiLU", "silu")
+Mish = _drop_in("Mish", "mish")
+Softplus = _drop_in("Softplus", "softplus", (("beta", 1.0), ("threshold", 20.0)), inplace=False)
+Hardswish = _drop_in("Hardswish", "hardswish", shows_inplace=False)
+Hardsigmoid = _drop_in("Hardsigmoid", "hardsigmoid", shows_inplace=False)
+Sigmoid = _drop_in("Sigmoid", "sigmoid", inplace=False)
+Tanh = _drop_in("Tanh", "tanh", inplace=False)
+
+#: torch.nn's activation module -> fastrelu's drop-in, for replace_activations.
+DROP_INS = {getattr(torch.nn, cls.__name__): cls
+            for cls in (ReLU, LeakyReLU, ReLU6, ELU, SELU, CELU, GELU, SiLU, Mish, Softplus,
+                        Hardswish, Hardsigmoid, Sigmoid, Tanh, PReLU, GLU)}
+
+
+def replace_activations(model, include=None, exclude=None, *, backend=None):
+    """Swap ``model``'s torch.nn activation modules, in place, for fastrelu's
+    drop-ins with the same parameters (PReLU's weights copied); returns how
+    many it replaced.  ``include`` / ``exclude``: class names (``"ReLU"``)
+    to replace only, or to leave."""
+    replaced = 0
+    for parent in list(model.modules()):
+        for child_name, child in list(parent.named_children()):
+            drop_in = DROP_INS.get(type(child))
+            kind = type(child).__name__
+            if drop_in is None or (include is not None and kind not in include) or \
+                    (exclude is not None and kind in exclude):
+                continue
+            setattr(parent, child_name, _converted(child, drop_in, backend))
+            replaced += 1
+    return replaced
+
+
+def _converted(module, drop_in, backend):
+    if drop_in is PReLU:
+        _cpu_only("PReLU", module.weight)
+        new = PReLU(module.num_parameters, backend=backend, dtype=module.weight.dtype)
+        with torch.no_grad():
+            new.weight.copy_(module.weight)
+        return new
+    if drop_in is GLU:
+        return GLU(module.dim, backend=backend)
+    names = [p for p in inspect.signature(drop_in.__init__).parameters
+             if p not in ("self", "backend")]
+    return drop_in(**{p: getattr(module, p) for p in names}, backend=backend)
