@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,cuda,examples,dask]"
+	$(PY) -m pip install --quiet -e ".[test,cuda,examples,dask,bf16]"
 	touch $(STAMP)
 
 venv: $(STAMP)

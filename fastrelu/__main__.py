@@ -50,6 +50,14 @@ def operations_table():
         marks = ["yes".center(len(n)) if operation in _registry[n].operations else "-".center(len(n))
                  for n in names]
         lines.append(f"  {operation:{width}}  " + "  ".join(marks))
+    lines.append("dtypes:")
+    for name in names:
+        lines.append(f"  {name:15} {' '.join(_registry[name].dtypes)}"
+                     + (" (and integers for relu)" if not _registry[name].device else ""))
+    from ._dtypes import bfloat16
+
+    if bfloat16() is None:
+        lines.append("  bfloat16 needs ml_dtypes: pip install 'fastrelu[bf16]'")
     return "\n".join(lines)
 
 

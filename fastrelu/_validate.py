@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ._dtypes import is_bfloat16
 from .registry import is_device_array
 
 
@@ -20,7 +21,7 @@ def as_arrays(values):
 def check_dtype(name, activation, dtype, direction="forward"):
     """Raise TypeError unless ``activation`` takes arrays of ``dtype``."""
     dtype = np.dtype(dtype)
-    if dtype.kind == "f" and dtype.itemsize in (2, 4, 8):
+    if dtype.kind == "f" and dtype.itemsize in (2, 4, 8) or is_bfloat16(dtype):
         return
     if dtype.kind in "iu":
         if activation.integers and direction == "forward":
@@ -28,7 +29,7 @@ def check_dtype(name, activation, dtype, direction="forward"):
         raise TypeError(f"{name} does not take integer arrays (got {dtype}); "
                         "convert to float32 or float64 first")
     raise TypeError(f"{name} does not support dtype {dtype}; "
-                    "use float16, float32 or float64"
+                    "use float16, bfloat16, float32 or float64"
                     + (" or an integer type" if activation.integers else ""))
 
 

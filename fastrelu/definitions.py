@@ -114,6 +114,9 @@ class Definition:
     # float16 arithmetic on the CPU); without them float16 is computed in float32.
     half_forward: object = None
     half_backward: object = None
+    # The same on bfloat16 bits; without them bfloat16 loops compute in float32.
+    bfloat16_forward: object = None
+    bfloat16_backward: object = None
     torch_equivalent: str = ""
 
     def __reduce_ex__(self, protocol):
@@ -155,6 +158,46 @@ def relu_half(bits):
 def relu_backward_half(gbits, xbits):
     # x <= 0 for +0 (bits 0) and for -0 .. -inf (bits <= -1024).
     return 0 if (xbits == 0 or xbits <= -1024) else gbits
+
+
+def relu_bfloat16(bits):
+    # bfloat16 bits as int16, as relu_half: -inf is -128 (0xFF80).
+    return bits if bits > -128 else 0
+
+
+def relu_backward_bfloat16(gbits, xbits):
+    return 0 if (xbits == 0 or xbits <= -128) else gbits
+
+
+# --- bfloat16 -----------------------------------------------------------------
+# The loops compute bfloat16 in float32: a value's bits (as int16) are the
+# top half of its float32 bits, and a float32 result rounds to the nearest
+# bfloat16, ties to even, as PyTorch and ml_dtypes round.
+
+
+# (Numba types uint32 arithmetic as uint64: np.uint32() keeps it 32-bit.)
+def bfloat16_to_float32(bits):
+    return np.uint32(np.uint32(np.uint16(bits)) << np.uint32(16)).view(np.float32)
+
+
+def float32_to_bfloat16(value):
+    value = np.float32(value)  # first: a formula may give float64 (0.0 if ... else y)
+    u = value.view(np.uint32)
+    if value != value:  # NaN stays NaN (rounding could carry it into inf): quiet, sign kept
+        return np.int16(np.uint16(np.uint32(u >> np.uint32(16)) | np.uint32(0x40)))
+    lowest_kept = np.uint32(np.uint32(u >> np.uint32(16)) & np.uint32(1))
+    rounded = np.uint32(u + np.uint32(np.uint32(0x7FFF) + lowest_kept))
+    return np.int16(np.uint16(np.uint32(rounded >> np.uint32(16))))
+
+
+def same(value):
+    """What the loops on float values apply where bfloat16 ones widen or round."""
+    return value
+
+
+helper(bfloat16_to_float32)
+helper(float32_to_bfloat16)
+helper(same)
 
 
 def relu_ref(x):
@@ -382,8 +425,9 @@ def sigmoid_ref(x):
 
 
 def sigmoid_backward_ref(g, x):
-    s = _sigmoid_ref(x)
-    return g * s * (1 - s)
+    # s (1 - s) = e / (1 + e)^2 with e = e^-|x|: 1 - s would cancel for large x.
+    e = np.exp(-np.abs(x))
+    return g * (e / ((1 + e) * (1 + e)))
 
 
 def tanh(x):
@@ -404,8 +448,10 @@ def tanh_ref(x):
 
 
 def tanh_backward_ref(g, x):
-    t = np.tanh(x)
-    return g * (1 - t * t)
+    # 1 - tanh(x)^2 = 4 e / (1 + e)^2 with e = e^-2|x|, which does not cancel
+    # in the tails (1 - t * t is 0 from |x| = 19 in float64, e^-2|x| is not).
+    e = np.exp(-2 * np.abs(x))
+    return g * (4 * e / ((1 + e) * (1 + e)))
 
 
 def silu(x):
@@ -932,6 +978,7 @@ BUILTIN = {
     for d in [
         Definition("relu", relu, relu_backward, relu_ref, relu_backward_ref, integers=True,
                    half_forward=relu_half, half_backward=relu_backward_half,
+                   bfloat16_forward=relu_bfloat16, bfloat16_backward=relu_backward_bfloat16,
                    torch_equivalent="F.relu"),
         Definition("leaky_relu", leaky_relu, leaky_relu_backward, leaky_relu_ref,
                    leaky_relu_backward_ref, params=(("negative_slope", 0.01),),

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _buffers, _config, _validate, registry
+from . import _buffers, _config, _dtypes, _validate, registry
 from .cpu import streaming
 from .definitions import BUILTIN
 
@@ -221,10 +221,12 @@ def public_function(definition, direction, parse_params, labels, name):
                 if done:
                     return result
                 out = result  # declined: the general path writes into it, allocates nothing
-            elif dtype is f16 and fast.half and a.dtype is f16:
-                result = fast.run_half((a, x) if two else (x,), out, backend)
-                if result is not None:
-                    return result
+            elif a.dtype == dtype and (dtype is f16 or dtype.kind == "V"):
+                bits = _dtypes.bits_format(dtype)
+                if bits in fast.bit_formats:
+                    result = fast.run_bits(bits, (a, x) if two else (x,), out, backend)
+                    if result is not None:
+                        return result
         if b is _MISSING:
             raise TypeError(f"{name} takes two arrays, {labels[0]} and {labels[1]}")
         if not two and b is not None:  # a parameter the activation does not have
@@ -253,7 +255,8 @@ class FastPath:
     """What the short path of a public function needs, and its slow steps.
 
     The short path takes an activation with its default parameters on
-    float32/float64 ndarrays (and relu on float16, as int16 bits), where the
+    float32/float64 ndarrays (and, on their int16 bits, bfloat16 ones and
+    float16 ones where the activation has a loop on them: relu), where the
     call's backend is ``numba`` or ``numba-parallel`` (or ``auto``, which
     picks one).  That backend's compiled entry checks shapes and overlap
     itself (``cpu.backends._LoopBackend.checked_entry``), and Numba's dispatcher
@@ -275,13 +278,16 @@ class FastPath:
         self.defaults = defaults
         self.params = {t: None if defaults is None else tuple(t.type(p) for p in defaults)
                        for t in (_F32, _F64)}
-        # float16 where the activation has a loop on the values' int16 bits
-        # (relu) and no parameters: the arrays go in as int16 views.
-        half = activation.half_forward if direction == "forward" else activation.half_backward
-        self.half = half is not None and defaults == ()
+        # The 16-bit floats whose arrays go in as int16 views: float16 where
+        # the activation has a loop on its bits (relu) and no parameters,
+        # bfloat16 (computed in float32 in the loop) with default parameters.
+        half = getattr(activation, f"half_{direction}")
+        self.bit_formats = frozenset(
+            (["float16"] if half is not None and defaults == () else [])
+            + (["bfloat16"] if defaults is not None else []))
         # Backend name -> CheckedEntry (_NO_ENTRY where the backend has none),
-        # for float values and for float16 bits.  Emptied whenever a
-        # backend is registered.
+        # for float values; (bits, name) -> CheckedEntry for 16-bit floats'
+        # bits.  Emptied whenever a backend is registered.
         self.entries = {}
         self._bit_entries = {}
         registry.on_change(self._forget)
@@ -290,36 +296,40 @@ class FastPath:
         self.entries.clear()
         self._bit_entries.clear()
 
-    def find(self, name, bits=False):
-        """The entry of backend ``name`` (resolved from "auto"), kept for later calls."""
+    def find(self, name, bits=None):
+        """The entry of backend ``name`` (resolved from "auto") for float
+        values or 16-bit floats' ``bits``, kept for later calls."""
         if not isinstance(name, str):  # the general path explains
             return _NO_ENTRY
-        entries = self._bit_entries if bits else self.entries
-        entry = entries.get(name)
+        entries, key = (self.entries, name) if bits is None else (self._bit_entries, (bits, name))
+        entry = entries.get(key)
         if entry is None:
             generation = registry.generation
             entry = CheckedEntry.find(name, self._activation, self._direction, bits)
             if generation == registry.generation:  # else it may be a replaced backend's
-                entries[name] = entry
+                entries[key] = entry
         return entry
 
-    def run_half(self, inputs, out, backend):
-        """float16: the short path on int16 views (a view costs a fraction of
-        a microsecond, the general path about 13 us per call)."""
+    def run_bits(self, bits, inputs, out, backend):
+        """16-bit floats: the short path on int16 views (a view costs a
+        fraction of a microsecond, the general path about 13 us per call)."""
         x = inputs[-1]
         name = backend_name(backend)
         if name == registry.AUTO:
             name = auto_cpu(x.nbytes)
-        entry = self.find(name, bits=True)
+        entry = self.find(name, bits)
         if out is None:
             out = allocate(x)
         elif type(out) is not np.ndarray or out.dtype != x.dtype:
             return None
         arrays = tuple(a.view(np.int16) for a in (*inputs, out))
+        params = self.params[_F32] if bits == "bfloat16" else ()
         try:
-            done = entry.run(*arrays)
+            done = entry.run(*arrays, *params)
         except Exception:  # not compiled for these arrays
-            done = entry.compile_and_run(arrays, ())
+            done = entry.compile_and_run(arrays, params)
+        if x.nbytes >= _config.PARALLEL_THRESHOLD_BYTES:
+            large_call_ended()
         return out if done else None
 
 
@@ -348,14 +358,14 @@ class CheckedEntry:
         self.run = _not_compiled
 
     @classmethod
-    def find(cls, name, activation, direction, bits=False):
+    def find(cls, name, activation, direction, bits=None):
         if name not in ("numba", "numba-parallel"):
             return _NO_ENTRY
         backend = registry.lookup(name)
         if not hasattr(backend, "checked_entry"):  # a replaced backend may lack it
             return _NO_ENTRY
         arity = 1 if direction == "forward" else 2
-        streams = activation is BUILTIN["relu"] and not bits and name == "numba-parallel"
+        streams = activation is BUILTIN["relu"] and bits is None and name == "numba-parallel"
         return cls(backend, backend.checked_entry(activation, direction, arity, bits),
                    streaming.SMALLEST if streams else None)
 
@@ -440,13 +450,17 @@ def elementwise(activation, direction, arrays, labels, params, out, backend, nam
         # values; Numba would also type uint64 against a literal 0 as float64.
         np.copyto(out, arrays[0])
         return out
-    bit_kernel = activation.half_forward if direction == "forward" else activation.half_backward
-    # Numba has no float16 arithmetic on the CPU: without a kernel on the
-    # float16 bits, compute in float32 and round once at the end.
-    compute = np.dtype(np.float32) if dtype == np.float16 and bit_kernel is None else dtype
+    # Numba has no float16 or bfloat16 arithmetic on the CPU: without a
+    # loop on their bits, compute in float32 and round once at the end.
+    bits = _dtypes.bits_format(dtype)
+    if bits == "float16":
+        on_bits = getattr(activation, f"half_{direction}") is not None
+    else:
+        on_bits = bits == "bfloat16" and chosen.bfloat16_kernels
+    compute = _F32 if bits is not None and not on_bits else dtype
     inputs = [a.astype(compute) if a.dtype != compute else a for a in arrays]
-    if compute.kind == "f":
-        params = tuple(compute.type(p) for p in params)
+    if compute.kind == "f" or bits == "bfloat16":  # bfloat16 loops compute in float32
+        params = tuple(np.float32(p) if compute.kind != "f" else compute.type(p) for p in params)
     target = out
     if compute != dtype or any(_validate.partly_overlaps(out, a) for a in inputs):
         target = np.empty(out.shape, compute)

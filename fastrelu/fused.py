@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _validate, dispatch
+from . import _dtypes, _validate, dispatch
 from ._types import Array, BackendName
 from .definitions import BUILTIN
 
@@ -54,4 +54,6 @@ def bias_relu_backward(grad: Array, x: Array, bias: Array, *,
         return grad_x, np.zeros_like(bias)
     dispatch.run_into(grad_x, [grad, x],
                       lambda g, source, target: chosen.bias_relu_backward(g, source, bias, target))
-    return grad_x, grad_x.reshape(-1, x.shape[-1]).sum(axis=0).astype(x.dtype)
+    # 16-bit floats summed in float32, as PyTorch does: not rounded at each add.
+    accumulate = np.float32 if _dtypes.is_half(x.dtype) else x.dtype
+    return grad_x, grad_x.reshape(-1, x.shape[-1]).sum(axis=0, dtype=accumulate).astype(x.dtype)

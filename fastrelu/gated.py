@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _validate, dispatch
+from . import _dtypes, _validate, dispatch
 from ._types import Array, BackendName
 from .definitions import BUILTIN, GATED, Gated
 
-_F16, _F32 = np.dtype(np.float16), np.dtype(np.float32)
+_F32 = np.dtype(np.float32)
 # The dtype rule of the gated activations: the smooth activations' (floats only).
 _FLOATS_ONLY = BUILTIN["silu"]
 
@@ -246,9 +246,9 @@ def _rows(a):
 def _run_rows(sources, results, operation):
     """``operation(*sources, *results)`` on the backends' layout (see
     Backend.gated): row views, copies where a view cannot be had, float16
-    computed in float32, and results staged where they partly overlap a
-    source, then copied back."""
-    compute = _F32 if sources[0].dtype == _F16 else sources[0].dtype
+    and bfloat16 computed in float32, and results staged where they partly
+    overlap a source, then copied back."""
+    compute = _F32 if _dtypes.is_half(sources[0].dtype) else sources[0].dtype
     rows = []
     for source in sources:
         view = _rows(source) if source.dtype == compute else None

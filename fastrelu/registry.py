@@ -32,8 +32,8 @@ class Backend:
     ``operations`` names them (of :data:`OPERATIONS`); a call asking for
     any other raises NotImplementedError naming the backend and the
     operation.  Host backends get NumPy arrays the public function has
-    already checked: inputs of one dtype (float16 only where the backend
-    says so, see ``run``), and results to write that are C-contiguous
+    already checked: inputs of one dtype (float16 and bfloat16 only where
+    the backend says so, see ``run``), and results to write that are C-contiguous
     where the method says so and never partly overlap an input.  Subclasses
     compile whatever they need lazily, on first use.
     """
@@ -43,6 +43,13 @@ class Backend:
     device: bool = False
     #: The operations this backend implements, of OPERATIONS.
     operations: frozenset = frozenset({"activation"})
+    #: Whether ``run`` takes bfloat16 arrays itself (and computes them in
+    #: float32); for other backends the caller computes bfloat16 in float32
+    #: and rounds the result once.
+    bfloat16_kernels: bool = False
+    #: The float dtypes its activations take (host backends: every one, with
+    #: float16 and bfloat16 computed in float32 where it has no loop on them).
+    dtypes: tuple = ("float16", "bfloat16", "float32", "float64")
 
     def unavailable_reason(self) -> str | None:
         """None if the backend can run here, else a short reason why not."""
@@ -56,7 +63,8 @@ class Backend:
         ``f`` the definition's forward (inputs ``(x,)``) or backward
         (``(grad, x)``, or three arrays for a slope per element).  Inputs of
         one shape and dtype (float16 only for activations with kernels on
-        its bits), ``out`` of the same, any layout, possibly one of them."""
+        its bits, bfloat16 only where ``bfloat16_kernels``), ``out`` of the
+        same, any layout, possibly one of them."""
         raise self._missing("activation")
 
     def relu_mask(self, x, out, mask):

@@ -260,3 +260,52 @@ def test_functional_mirrors_torch_nn_functional():
     y = FF.rrelu(x, 0.1, 0.3, training=True, generator=np.random.default_rng(0))
     slope = y[x < 0] / x[x < 0]
     assert ((slope >= 0.1) & (slope <= 0.3)).all()
+
+
+# --- bfloat16 tensors ---------------------------------------------------------
+
+
+def _bf16_ulps_apart(a, b):
+    """Distance in bfloat16 ulps between NaN-free bfloat16 tensors (-0 == +0)."""
+    def ordered(t):
+        bits = t.view(torch.int16).to(torch.int32)
+        return torch.where(bits < 0, -(bits & 0x7FFF), bits)
+    return (ordered(a) - ordered(b)).abs()
+
+
+@pytest.mark.parametrize("name", frt.supported())
+def test_bfloat16_tensors_match_float32_rounded(name):
+    """bfloat16 in, bfloat16 out, through a view (no copy); the forward is the
+    float32 result rounded once, and the gradient within 1 ulp of the float64
+    gradient (checked by gradcheck above) rounded."""
+    pytest.importorskip("ml_dtypes")
+    x32 = (torch.randn(64, 33, generator=torch.Generator().manual_seed(0)) * 3)
+    x = x32.bfloat16().requires_grad_(True)
+    g = torch.randn(64, 33, generator=torch.Generator().manual_seed(1)).bfloat16()
+    y = frt.apply(name, x)
+    assert y.dtype == torch.bfloat16
+    y.backward(g)
+    y32 = frt.apply(name, x.detach().float())
+    assert torch.equal(y.detach().view(torch.int16), y32.bfloat16().view(torch.int16))
+    reference = x.detach().double().requires_grad_(True)
+    frt.apply(name, reference).backward(g.double())
+    assert x.grad.dtype == torch.bfloat16
+    assert _bf16_ulps_apart(x.grad, reference.grad.bfloat16()).max() <= 1
+
+
+def test_bfloat16_views_share_memory_and_modules_take_them():
+    pytest.importorskip("ml_dtypes")
+    from fastrelu.torch import _from_numpy, _host_or_device
+
+    x = torch.randn(8, 6).bfloat16()
+    array = _host_or_device(x)
+    assert array.dtype.name == "bfloat16" and array.ctypes.data == x.data_ptr()
+    assert _from_numpy(array).data_ptr() == x.data_ptr()
+    for module in (frt.SiLU(), frt.GELU(approximate="tanh"), frt.ReLU(inplace=True), frt.ReLUMask(),
+                   frt.PReLU(6, dtype=torch.bfloat16), frt.SwiGLU(), frt.GLU()):
+        t = torch.randn(8, 6).bfloat16().requires_grad_(True)
+        source = t.clone() if getattr(module, "inplace", False) else t
+        y = module(source)
+        assert y.dtype == torch.bfloat16, module
+        y.sum().backward()
+        assert t.grad.dtype == torch.bfloat16, module

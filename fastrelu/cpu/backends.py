@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from .. import _compiler, definitions
+from .. import _compiler, _dtypes, definitions
 from . import streaming
 from .pool import POOL, run_parallel
 from .._validate import partly_overlaps_flat
@@ -37,13 +37,20 @@ class NumpyBackend(Backend):
         keep = np.unpackbits(mask, count=grad.size, bitorder="little").reshape(grad.shape)
         np.copyto(out, np.where(keep.astype(bool), grad, grad.dtype.type(0)))
 
+    # bfloat16 in float32 (NumPy's bfloat16 arithmetic rounds every step).
     def bias_relu(self, x, bias, out):
+        if _dtypes.is_bfloat16(x.dtype):
+            return in_float32(self.bias_relu, (x, bias), (out,))
         np.copyto(out, definitions.bias_relu_ref(x, bias))
 
     def bias_relu_backward(self, grad, x, bias, grad_x):
+        if _dtypes.is_bfloat16(x.dtype):
+            return in_float32(self.bias_relu_backward, (grad, x, bias), (grad_x,))
         np.copyto(grad_x, definitions.bias_relu_backward_ref(grad, x, bias))
 
     def prelu(self, x, weight, out):
+        if _dtypes.is_bfloat16(x.dtype):
+            return in_float32(self.prelu, (x, weight), (out,))
         np.copyto(out, definitions.prelu_ref(x, definitions.along_channels(weight, x)), casting="unsafe")
 
     def gated(self, gated, gate, up, out):
@@ -53,6 +60,8 @@ class NumpyBackend(Backend):
         _gated_backward_reference(gated, grad, gate, up, grad_gate, grad_up)
 
     def prelu_backward(self, grad, x, weight, grad_x):
+        if _dtypes.is_bfloat16(x.dtype):
+            return in_float32(self.prelu_backward, (grad, x, weight), (grad_x,))
         with np.errstate(invalid="ignore"):
             np.copyto(grad_x, definitions.prelu_backward_ref(grad, x, definitions.along_channels(weight, x)),
                       casting="unsafe")
@@ -66,9 +75,9 @@ def _gated_backward_reference(gated, grad, gate, up, grad_gate, grad_up):
 
 
 def in_float32(operation, arrays, results):
-    """Run ``operation(*arrays, *results)`` on float32 copies of float16
-    arrays (Numba has no float16 arithmetic on the CPU), rounding the
-    results once; returns what the operation returns."""
+    """Run ``operation(*arrays, *results)`` on float32 copies of float16 or
+    bfloat16 arrays (Numba has no arithmetic on them on the CPU), rounding
+    the results once; returns what the operation returns."""
     f32 = np.float32
     staged = [np.empty(r.shape, f32) for r in results]
     value = operation(*(a.astype(f32) for a in arrays), *staged)
@@ -86,11 +95,25 @@ def _numba_missing():
     return None
 
 
-def scalar_formula(activation, direction, bits):
-    """The scalar function a kernel applies."""
-    if direction == "forward":
-        return activation.half_forward if bits else activation.forward
-    return activation.half_backward if bits else activation.backward
+def scalar_formula(activation, direction, bits=None):
+    """``(formula, widen, narrow)``: a kernel's element ``i`` is
+    ``narrow(formula(widen(a[i]), ..., *params))``.  ``bits``: None for
+    float values, or the 16-bit float ("float16", "bfloat16") whose int16
+    bits the kernel takes: through the activation's formula on the bits
+    where it has one (relu), else for bfloat16 through its float32 formula."""
+    same = definitions.same
+    if bits is not None:
+        on_bits = getattr(activation, f"{_BIT_FORMULAS[bits]}_{direction}")
+        if on_bits is not None:
+            return on_bits, same, same
+        if bits == "bfloat16":
+            return (getattr(activation, direction), definitions.bfloat16_to_float32,
+                    definitions.float32_to_bfloat16)
+        raise ValueError(f"{activation.name} has no {direction} loop on {bits} bits")
+    return getattr(activation, direction), same, same
+
+
+_BIT_FORMULAS = {"float16": "half", "bfloat16": "bfloat16"}
 
 
 def flat_views(arrays):
@@ -138,27 +161,31 @@ class _NumbaBackend(Backend):
     #: loop when they are the same (2-3x slower in cache).
     in_place_loops = False
 
-    def kernel(self, activation, direction, arity, bits=False):
+    def kernel(self, activation, direction, arity, bits=None):
         """The compiled loop over ``arity`` input arrays and ``out`` (arity 0:
-        ``out`` alone, read and written in place)."""
+        ``out`` alone, read and written in place); ``bits``: see scalar_formula."""
         key = (activation, direction, arity, bits)
         kernel = self._kernels.get(key)
         if kernel is None:
             with self._compile_lock:
                 kernel = self._kernels.get(key)
                 if kernel is None:
-                    formula = scalar_formula(activation, direction, bits)
-                    kernel = self._kernels[key] = self.compile(formula, arity)
+                    formulas = scalar_formula(activation, direction, bits)
+                    kernel = self._kernels[key] = self.compile(formulas, arity)
         return kernel
 
-    def compile(self, formula, arity):
+    def compile(self, formulas, arity):
         raise NotImplementedError
 
+    #: Whether ``run`` takes bfloat16 arrays (computing in float32 on their bits).
+    bfloat16_kernels = True
+
     def run(self, activation, direction, inputs, out, params):
-        bits = out.dtype == np.float16  # only reaches here with bit kernels
+        # float16 only reaches here with loops on its bits
+        bits = _dtypes.bits_format(out.dtype)
         if self.in_place_loops and len(inputs) == 1 and inputs[0] is out:
             inputs = []
-        if bits:
+        if bits is not None:
             inputs = [a.view(np.int16) for a in inputs]
             out = out.view(np.int16)
         kernel = self.kernel(activation, direction, len(inputs), bits)
@@ -177,16 +204,18 @@ class _LoopBackend(_NumbaBackend):
     in_place_loops = True
     operations = frozenset(OPERATIONS)
 
-    def compile(self, formula, arity):
+    def compile(self, formulas, arity):
         _compiler.register_helpers()
-        loop = _make_loop(_compiler.jitable(formula), arity, self.parallel)
+        formula, widen, narrow = formulas
+        loop = _make_loop(_compiler.jitable(formula), widen, narrow, arity, self.parallel)
         cache = _compiler.cacheable(formula)
         if cache:  # one cache file per formula, renamed when the formula changes
             # (partly_overlaps_flat: what the loop's checked entry inlines)
             stamp = _compiler.loop_stamp(formula, partly_overlaps_flat)
             kind = "in_place" if arity == 0 else "loop"
             threads = "parallel" if self.parallel else "serial"
-            loop.__qualname__ = f"{formula.__name__}_{kind}_{threads}_{stamp}"
+            lifted = "" if widen is definitions.same else "_" + widen.__name__
+            loop.__qualname__ = f"{formula.__name__}{lifted}_{kind}_{threads}_{stamp}"
         return _compiler.njit(loop, parallel=self.parallel, cache=cache)
 
     def launch(self, kernel, inputs, out, params):
@@ -221,7 +250,7 @@ class _LoopBackend(_NumbaBackend):
             mask_loops.backward(self.parallel, grad, out, mask)
 
     def bias_relu(self, x, bias, out):
-        if x.dtype == np.float16:
+        if _dtypes.is_half(x.dtype):
             return in_float32(self.bias_relu, (x, bias), (out,))
         if x.size:
             from . import fused_loops
@@ -231,7 +260,7 @@ class _LoopBackend(_NumbaBackend):
                                    out.reshape(-1, columns))
 
     def bias_relu_backward(self, grad, x, bias, grad_x):
-        if x.dtype == np.float16:
+        if _dtypes.is_half(x.dtype):
             return in_float32(self.bias_relu_backward, (grad, x, bias), (grad_x,))
         if x.size:
             from . import fused_loops
@@ -241,7 +270,7 @@ class _LoopBackend(_NumbaBackend):
                                     x.reshape(-1, columns), bias, grad_x.reshape(-1, columns))
 
     def prelu(self, x, weight, out):
-        if x.dtype == np.float16:
+        if _dtypes.is_half(x.dtype):
             return in_float32(self.prelu, (x, weight), (out,))
         if x.size:
             from . import channel_loops
@@ -249,7 +278,7 @@ class _LoopBackend(_NumbaBackend):
             channel_loops.forward(x, weight, out, self.parallel)
 
     def prelu_backward(self, grad, x, weight, grad_x):
-        if x.dtype == np.float16:
+        if _dtypes.is_half(x.dtype):
             return in_float32(self.prelu_backward, (grad, x, weight), (grad_x,))
         if not x.size:
             return np.zeros(weight.size)
@@ -269,11 +298,11 @@ class _LoopBackend(_NumbaBackend):
 
             gated_loops.backward(self.parallel, gated, grad, gate, up, grad_gate, grad_up)
 
-    def checked_entry(self, activation, direction, arity, bits=False):
+    def checked_entry(self, activation, direction, arity, bits=None):
         """This backend's loop behind a compiled check of the common call
         (see ``dispatch.FastPath``): it returns False, having written nothing,
         when the arrays' shapes differ or ``out`` partly overlaps an input.
-        ``bits``: the loop on float16 values' int16 bits.  Call it through
+        ``bits``: see scalar_formula.  Call it through
         ``entry_runner``."""
         key = (activation, direction, arity, bits, "checked")
         entry = self._kernels.get(key)
@@ -292,7 +321,7 @@ class _LoopBackend(_NumbaBackend):
                             _compiler.jitable(func, parallel=self.parallel)
                     _compiler.jitable(partly_overlaps_flat)
                     entry = _make_checked_entry(loop, in_place, arity)
-                    cache = _compiler.cacheable(scalar_formula(activation, direction, bits))
+                    cache = _compiler.cacheable(scalar_formula(activation, direction, bits)[0])
                     if cache:
                         entry.__qualname__ = loop.__qualname__ + "_checked"
                     entry = self._kernels[key] = _compiler.njit(entry, cache=cache)
@@ -303,8 +332,9 @@ class _LoopBackend(_NumbaBackend):
         return entry
 
 
-def _make_loop(formula, arity, parallel):
-    """The loop applying ``formula`` element by element.
+def _make_loop(formula, widen, narrow, arity, parallel):
+    """The loop applying ``narrow(formula(widen(x), ...))`` element by element
+    (``definitions.same`` for both on float values: no code).
 
     Arity 0 is the in-place loop: one array, read and written.  One
     spelling per number of arrays and of scalar parameters: Numba can
@@ -321,55 +351,55 @@ def _make_loop(formula, arity, parallel):
     if key == (0, 0):
         def loop(out):
             for i in loop_range(out.size):
-                out[i] = formula(out[i])
+                out[i] = narrow(formula(widen(out[i])))
     elif key == (0, 1):
         def loop(out, p):
             for i in loop_range(out.size):
-                out[i] = formula(out[i], p)
+                out[i] = narrow(formula(widen(out[i]), p))
     elif key == (0, 2):
         def loop(out, p, q):
             for i in loop_range(out.size):
-                out[i] = formula(out[i], p, q)
+                out[i] = narrow(formula(widen(out[i]), p, q))
     elif key == (0, 3):
         def loop(out, p, q, r):
             for i in loop_range(out.size):
-                out[i] = formula(out[i], p, q, r)
+                out[i] = narrow(formula(widen(out[i]), p, q, r))
     elif key == (1, 0):
         def loop(x, out):
             for i in loop_range(out.size):
-                out[i] = formula(x[i])
+                out[i] = narrow(formula(widen(x[i])))
     elif key == (1, 1):
         def loop(x, out, p):
             for i in loop_range(out.size):
-                out[i] = formula(x[i], p)
+                out[i] = narrow(formula(widen(x[i]), p))
     elif key == (1, 2):
         def loop(x, out, p, q):
             for i in loop_range(out.size):
-                out[i] = formula(x[i], p, q)
+                out[i] = narrow(formula(widen(x[i]), p, q))
     elif key == (1, 3):
         def loop(x, out, p, q, r):
             for i in loop_range(out.size):
-                out[i] = formula(x[i], p, q, r)
+                out[i] = narrow(formula(widen(x[i]), p, q, r))
     elif key == (2, 0):
         def loop(a, b, out):
             for i in loop_range(out.size):
-                out[i] = formula(a[i], b[i])
+                out[i] = narrow(formula(widen(a[i]), widen(b[i])))
     elif key == (2, 1):
         def loop(a, b, out, p):
             for i in loop_range(out.size):
-                out[i] = formula(a[i], b[i], p)
+                out[i] = narrow(formula(widen(a[i]), widen(b[i]), p))
     elif key == (2, 2):
         def loop(a, b, out, p, q):
             for i in loop_range(out.size):
-                out[i] = formula(a[i], b[i], p, q)
+                out[i] = narrow(formula(widen(a[i]), widen(b[i]), p, q))
     elif key == (2, 3):
         def loop(a, b, out, p, q, r):
             for i in loop_range(out.size):
-                out[i] = formula(a[i], b[i], p, q, r)
+                out[i] = narrow(formula(widen(a[i]), widen(b[i]), p, q, r))
     elif key == (3, 0):
         def loop(a, b, c, out):
             for i in loop_range(out.size):
-                out[i] = formula(a[i], b[i], c[i])
+                out[i] = narrow(formula(widen(a[i]), widen(b[i]), widen(c[i])))
     else:
         raise ValueError(f"no loop for {arity} arrays and {nparams} parameters")
     return loop
@@ -483,8 +513,12 @@ class UfuncBackend(_NumbaBackend):
     operations = frozenset({"activation", "bias_relu", "bias_relu_backward", "prelu",
                             "prelu_backward", "gated", "gated_backward"})
 
-    def compile(self, formula, arity):
-        return _Ufunc(formula)
+    # A ufunc's loops are typed by dtype, and Numba has none for bfloat16:
+    # the caller computes it in float32.
+    bfloat16_kernels = False
+
+    def compile(self, formulas, arity):
+        return _Ufunc(formulas[0])  # only float values come here: no widening
 
     def launch(self, kernel, inputs, out, params):
         kernel(inputs, out, params)
@@ -503,22 +537,22 @@ class UfuncBackend(_NumbaBackend):
         return kernel
 
     def bias_relu(self, x, bias, out):
-        if x.dtype == np.float16:
+        if _dtypes.is_half(x.dtype):
             return in_float32(self.bias_relu, (x, bias), (out,))
         self._ufunc(definitions.bias_relu, 2)([x, bias], out, ())
 
     def bias_relu_backward(self, grad, x, bias, grad_x):
-        if x.dtype == np.float16:
+        if _dtypes.is_half(x.dtype):
             return in_float32(self.bias_relu_backward, (grad, x, bias), (grad_x,))
         self._ufunc(definitions.bias_relu_backward, 3)([grad, x, bias], grad_x, ())
 
     def prelu(self, x, weight, out):
-        if x.dtype == np.float16:
+        if _dtypes.is_half(x.dtype):
             return in_float32(self.prelu, (x, weight), (out,))
         self._ufunc(definitions.prelu, 2)([x, definitions.along_channels(weight, x)], out, ())
 
     def prelu_backward(self, grad, x, weight, grad_x):
-        if x.dtype == np.float16:
+        if _dtypes.is_half(x.dtype):
             return in_float32(self.prelu_backward, (grad, x, weight), (grad_x,))
         slopes = definitions.along_channels(weight, x)
         self._ufunc(definitions.prelu_backward, 3)([grad, x, slopes], grad_x, ())

@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from .. import _validate
+from .. import _dtypes, _validate
 from ..registry import Backend
 
 #: Threads per block of every launch; tests lower it so that several blocks
@@ -36,6 +36,7 @@ MIN_BLOCKS = 128
 class CudaBackend(Backend):
     name = "cuda"
     device = True
+    dtypes = ("float16", "float32", "float64")
     operations = frozenset({"activation", "relu_mask", "relu_backward_mask", "prelu",
                             "prelu_backward", "gated", "gated_backward"})
 
@@ -52,6 +53,7 @@ class CudaBackend(Backend):
         return self._reason
 
     def run_device(self, activation, direction, arrays, labels, out, params, name):
+        _refuse_bfloat16(name, *arrays)
         cuda = numba_cuda()
 
         host_result = not any(_is_gpu(a) for a in arrays)
@@ -93,6 +95,7 @@ class CudaBackend(Backend):
     # -- PReLU on host arrays: the kernel of a slope per element --------------
 
     def prelu_device(self, x, weight, out, name):
+        _refuse_bfloat16(name, x)
         from ..definitions import PER_ELEMENT_SLOPE
 
         return self.run_device(PER_ELEMENT_SLOPE, "forward", [x, _slopes(x, weight)],
@@ -101,6 +104,7 @@ class CudaBackend(Backend):
     def prelu_backward_device(self, grad, x, weight, out, name):
         """The input gradient on the GPU; the weight gradient, a sum per
         channel, on the host (the arrays are host arrays here)."""
+        _refuse_bfloat16(name, x)
         from ..definitions import PER_ELEMENT_SLOPE, prelu_weight_gradient_sum_ref
 
         grad_x = self.run_device(PER_ELEMENT_SLOPE, "backward", [grad, x, _slopes(x, weight)],
@@ -111,12 +115,14 @@ class CudaBackend(Backend):
 
     def gated_device(self, gated, gate, up, out, name):
         """The forward is a formula of two arrays: the activations' kernels."""
+        _refuse_bfloat16(name, gate)
         _formulas_jitable(gated)
         return self.run_device(_AsActivation(gated.name, gated.forward), "forward", [gate, up],
                                ("gate", "up"), out, (), name)
 
     def gated_backward_device(self, gated, grad, gate, up, out, name):
         """Both gradients in one pass (kernels.make_gated_backward_kernel)."""
+        _refuse_bfloat16(name, gate)
         from ..definitions import BUILTIN
 
         cuda = numba_cuda()
@@ -172,6 +178,7 @@ class CudaBackend(Backend):
     # -- the 1-bit relu mask (fastrelu.masks) ---------------------------------
 
     def relu_mask_device(self, x, out, name):
+        _refuse_bfloat16(name, x)
         from ..definitions import BUILTIN, mask_size
 
         cuda = numba_cuda()
@@ -185,6 +192,7 @@ class CudaBackend(Backend):
         return y, mask_obj
 
     def relu_backward_mask_device(self, grad, mask, out, name):
+        _refuse_bfloat16(name, grad)
         from ..definitions import BUILTIN, mask_size
 
         cuda = numba_cuda()
@@ -282,6 +290,15 @@ class CudaBackend(Backend):
 
 def _copy(x):
     return x
+
+
+def _refuse_bfloat16(name, *arrays):
+    def bfloat16(dtype):  # a NumPy dtype, or a framework's (torch.bfloat16)
+        return (_dtypes.is_bfloat16(dtype) if isinstance(dtype, np.dtype)
+                else str(dtype).endswith("bfloat16"))
+    if any(bfloat16(getattr(a, "dtype", None)) for a in arrays):
+        raise NotImplementedError(f"{name}: the cuda backend does not take bfloat16 arrays yet; "
+                                  "use a CPU backend (numba, numba-parallel, numpy, numba-ufunc)")
 
 
 def _formulas_jitable(gated):

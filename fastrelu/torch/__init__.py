@@ -18,11 +18,30 @@ import inspect
 import numpy as np
 import torch
 
-from .. import api, gated, masks
+from .. import _dtypes, api, gated, masks
 
 
 def _host_or_device(t):
-    return t if t.is_cuda else t.detach().numpy()
+    """A CPU tensor as a NumPy array without a copy (bfloat16 through an
+    int16 view, as ``ml_dtypes.bfloat16``); a CUDA tensor as it is."""
+    if t.is_cuda:
+        return t
+    t = t.detach()
+    if t.dtype == torch.bfloat16:
+        bfloat16 = _dtypes.bfloat16()
+        if bfloat16 is None:
+            raise TypeError("fastrelu takes bfloat16 tensors with ml_dtypes installed "
+                            "(pip install 'fastrelu[bf16]')")
+        return t.view(torch.int16).numpy().view(bfloat16)
+    return t.numpy()
+
+
+def _from_numpy(array):
+    """A NumPy result as a CPU tensor without a copy (bfloat16 included)."""
+    array = np.asarray(array)
+    if _dtypes.is_bfloat16(array.dtype):
+        return torch.from_numpy(array.view(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(array)
 
 
 def _tensor(result, like):
@@ -30,7 +49,7 @@ def _tensor(result, like):
         return result
     if like.is_cuda:
         return torch.as_tensor(result, device=like.device)
-    return torch.from_numpy(np.asarray(result))
+    return _from_numpy(result)
 
 
 def _refuse_negative(what, value):
@@ -84,8 +103,11 @@ class _Function(torch.autograd.Function):
         if not inplace:
             y = _tensor(fn(_host_or_device(x), *params, backend=backend), x)
             # sigmoid and tanh keep their output, as PyTorch's do: the gradient
-            # from it is a multiply-add per element instead of an exp.
-            ctx.save_for_backward(y if name in _KEEP_OUTPUT else x)
+            # from it is a multiply-add per element instead of an exp.  Not
+            # in 16 bits, where the rounded output loses the gradient's
+            # digits (bfloat16 sigmoid: up to 1% off from the output).
+            ctx.keeps_output = name in _KEEP_OUTPUT and x.element_size() > 2
+            ctx.save_for_backward(y if ctx.keeps_output else x)
             return y
         if name in _FROM_SAVED_INPUT:
             ctx.save_for_backward(x.detach().clone())
@@ -100,7 +122,7 @@ class _Function(torch.autograd.Function):
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors
         grad = grad.contiguous()
-        if ctx.name in _FROM_OUTPUT and (ctx.inplace or ctx.name in _KEEP_OUTPUT):
+        if ctx.name in _FROM_OUTPUT and (ctx.inplace or ctx.keeps_output):
             dx = _FROM_OUTPUT[ctx.name](grad, saved, *ctx.params)
         else:
             dx = _tensor(ctx.fn.backward(_host_or_device(grad), _host_or_device(saved), *ctx.params,
@@ -228,18 +250,18 @@ class _GatedFunction(torch.autograd.Function):
     def forward(ctx, gate, up, name, options, backend):
         _cpu_only(name, gate, up)
         forward = _GATED[name][0]
-        y = forward(gate.detach().numpy(), up.detach().numpy(), **options, backend=backend)
+        y = forward(_host_or_device(gate), _host_or_device(up), **options, backend=backend)
         ctx.save_for_backward(gate, up)
         ctx.name, ctx.options, ctx.backend = name, options, backend
-        return torch.from_numpy(y)
+        return _from_numpy(y)
 
     @staticmethod
     def backward(ctx, grad):
         gate, up = ctx.saved_tensors
         backward = _GATED[ctx.name][1]
-        grad_gate, grad_up = backward(grad.contiguous().numpy(), gate.detach().numpy(),
-                                      up.detach().numpy(), **ctx.options, backend=ctx.backend)
-        return torch.from_numpy(grad_gate), torch.from_numpy(grad_up), None, None, None
+        grad_gate, grad_up = backward(_host_or_device(grad.contiguous()), _host_or_device(gate),
+                                      _host_or_device(up), **ctx.options, backend=ctx.backend)
+        return _from_numpy(grad_gate), _from_numpy(grad_up), None, None, None
 
 
 def _gated_apply(name, gate, up, dim, options, backend):
@@ -283,13 +305,14 @@ class _GLUFunction(torch.autograd.Function):
     def forward(ctx, x, dim, backend):
         ctx.save_for_backward(x)
         ctx.dim, ctx.backend = dim, backend
-        return torch.from_numpy(gated.glu(x.detach().numpy(), dim, backend=backend))
+        return _from_numpy(gated.glu(_host_or_device(x), dim, backend=backend))
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return torch.from_numpy(gated.glu_backward(grad.contiguous().numpy(), x.detach().numpy(),
-                                                   ctx.dim, backend=ctx.backend)), None, None
+        dx = gated.glu_backward(_host_or_device(grad.contiguous()), _host_or_device(x), ctx.dim,
+                                backend=ctx.backend)
+        return _from_numpy(dx), None, None
 
 
 class _Gated(torch.nn.Module):
@@ -369,14 +392,14 @@ class _PReLUFunction(torch.autograd.Function):
     def forward(ctx, x, weight, backend):
         ctx.save_for_backward(x, weight)
         ctx.backend = backend
-        return torch.from_numpy(api.prelu(x.detach().numpy(), weight.detach().numpy(), backend=backend))
+        return _from_numpy(api.prelu(_host_or_device(x), _host_or_device(weight), backend=backend))
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        grad_x, grad_weight = api.prelu_backward(grad.contiguous().numpy(), x.detach().numpy(),
-                                                 weight.detach().numpy(), backend=ctx.backend)
-        return torch.from_numpy(grad_x), torch.from_numpy(np.asarray(grad_weight)), None
+        grad_x, grad_weight = api.prelu_backward(_host_or_device(grad.contiguous()), _host_or_device(x),
+                                                 _host_or_device(weight), backend=ctx.backend)
+        return _from_numpy(grad_x), _from_numpy(np.asarray(grad_weight)), None
 
 
 def prelu(x, weight, *, backend=None):
@@ -404,18 +427,18 @@ class PReLU(torch.nn.Module):
 class _RReLUFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, lower, upper, rng, backend):
-        y, slopes = api.rrelu(x.detach().numpy(), lower, upper, training=True, rng=rng,
+        y, slopes = api.rrelu(_host_or_device(x), lower, upper, training=True, rng=rng,
                               backend=backend)
-        ctx.save_for_backward(x, torch.from_numpy(slopes))
+        ctx.save_for_backward(x, _from_numpy(slopes))
         ctx.lower, ctx.upper, ctx.backend = lower, upper, backend
-        return torch.from_numpy(y)
+        return _from_numpy(y)
 
     @staticmethod
     def backward(ctx, grad):
         x, slopes = ctx.saved_tensors
-        dx = api.rrelu_backward(grad.contiguous().numpy(), x.detach().numpy(), ctx.lower, ctx.upper,
-                                training=True, slopes=slopes.numpy(), backend=ctx.backend)
-        return torch.from_numpy(dx), None, None, None, None
+        dx = api.rrelu_backward(_host_or_device(grad.contiguous()), _host_or_device(x), ctx.lower, ctx.upper,
+                                training=True, slopes=_host_or_device(slopes), backend=ctx.backend)
+        return _from_numpy(dx), None, None, None, None
 
 
 class RReLU(torch.nn.Module):
