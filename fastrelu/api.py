@@ -10,7 +10,7 @@ import numpy as np
 
 from ._types import Array, BackendName
 
-from . import _validate, definitions, dispatch
+from . import _docs, _validate, definitions, dispatch
 from .definitions import BUILTIN, FROM_OUTPUT, PER_ELEMENT_SLOPE, Definition
 
 
@@ -20,7 +20,13 @@ class Activation(Protocol):
     backend=None)`` with these attributes.  ``f.backward(grad, x, *params,
     out=None, backend=None)`` returns ``grad * f'(x)``, with ``x`` the
     forward input.  (Plain functions, not instances of a class: a class's
-    ``__call__`` costs a small call a quarter of its time.)"""
+    ``__call__`` costs a small call a quarter of its time.)
+
+    Example:
+        >>> import fastrelu
+        >>> isinstance(fastrelu.silu, fastrelu.Activation), fastrelu.silu.name
+        (True, 'silu')
+    """
 
     name: str
     definition: Definition
@@ -63,7 +69,9 @@ def make_activation(definition: Definition, doc: str | None = None,
 def _describe(function, name, module, qualname, doc, arrays, params):
     """Name and document a generated function; its signature for help()."""
     function.__name__, function.__module__, function.__qualname__ = name, module, qualname
-    function.__doc__ = doc
+    direction = "forward" if arrays == ("x",) else "backward"
+    function.__doc__ = _docs.docstring(doc, name, arrays, [(p.name, p.default) for p in params],
+                                       direction)
     positional = inspect.Parameter.POSITIONAL_ONLY  # as a ufunc's
     keywords = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None)
                 for k in ("out", "backend")]
@@ -128,8 +136,9 @@ _FROM_OUTPUT_NOTE = {"sigmoid": _ROUNDS.format(name="sigmoid"), "tanh": _ROUNDS.
 
 relu = make_activation(BUILTIN["relu"], """ReLU: max(x, 0), keeping NaN; -0 gives +0.
 
-Takes float16/32/64 and integer arrays.  ``relu.backward(grad, x)`` (also
-``relu_backward``) gives ``grad`` where ``x > 0`` and 0 where ``x <= 0``.""")
+Takes float16, bfloat16, float32, float64 and integer arrays.
+``relu.backward(grad, x)`` (also ``relu_backward``) gives ``grad`` where
+``x > 0`` and 0 where ``x <= 0`` (PyTorch: F.relu).""")
 leaky_relu = make_activation(BUILTIN["leaky_relu"])
 relu6 = make_activation(BUILTIN["relu6"])
 elu = make_activation(BUILTIN["elu"])
@@ -148,13 +157,58 @@ _gelu_tanh = make_activation(BUILTIN["gelu_tanh"], qualname="_gelu_tanh")
 
 def gelu(x: Array, approximate: str = "none", *, out: Array = None,
          backend: BackendName = None) -> Array:
-    """GELU: x * Phi(x); ``approximate="tanh"`` uses the tanh approximation (PyTorch: F.gelu)."""
+    """GELU: ``x * Phi(x)``, Phi the standard normal CDF (PyTorch: F.gelu).
+
+    Accurate in the left tail too (no ``1 + erf`` cancellation), and the
+    mathematical limits at +-inf.
+
+    Args:
+        x: The input: a NumPy array or array-like, a GPU array or a Dask array.
+        approximate: ``"none"`` (exact) or ``"tanh"`` (PyTorch's tanh approximation).
+        out: Where to write the result (its shape and dtype); may be the input itself.
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        The result, of ``x``'s shape and dtype and kind.
+
+    Raises:
+        ValueError: ``approximate`` other than ``"none"`` or ``"tanh"``; an ``out``
+            of another shape.
+        TypeError: A dtype other than a float.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> fastrelu.gelu(np.array([-2.0, 0.0, 1.5])).round(4).tolist()
+        [-0.0455, 0.0, 1.3998]
+        >>> fastrelu.gelu(np.array([-2.0, 0.0, 1.5]), "tanh").round(4).tolist()
+        [-0.0454, 0.0, 1.3996]
+    """
     return _gelu_variant(approximate)(x, out=out, backend=backend)
 
 
 def gelu_backward(grad: Array, x: Array, approximate: str = "none", *, out: Array = None,
                   backend: BackendName = None) -> Array:
-    """Gradient of :func:`gelu`."""
+    """Gradient of :func:`gelu`: ``grad * gelu'(x)``.
+
+    Args:
+        grad: The gradient of the loss with respect to gelu's output.
+        x: The forward's input.
+        approximate: ``"none"`` or ``"tanh"``, as in the forward.
+        out: Where to write the result (its shape and dtype); may be the input itself.
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        The gradient, of ``x``'s shape and dtype and kind.
+
+    Raises:
+        ValueError: An unknown ``approximate``; shapes that do not match.
+        TypeError: A dtype other than a float; arrays of different dtypes.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> fastrelu.gelu_backward(np.ones(3), np.array([-2.0, 0.0, 1.5])).round(4).tolist()
+        [-0.0852, 0.5, 1.1275]
+    """
     return _gelu_variant(approximate).backward(grad, x, out=out, backend=backend)
 
 
@@ -185,8 +239,27 @@ def _host_float_array(name, x):
 
 
 def prelu(x: Array, weight: Array, *, out: Array = None, backend: BackendName = None) -> Array:
-    """PReLU: x where x > 0, else weight * x, with one weight or one per channel
-    (axis 1, or axis 0 for 1-D input), as PyTorch's F.prelu."""
+    """PReLU: ``x`` where ``x > 0``, else ``weight * x`` (PyTorch: F.prelu).
+
+    Args:
+        x: The input: a NumPy array, a GPU array or a Dask array.
+        weight: One slope, or one per channel (axis 1, or axis 0 of a 1-D ``x``).
+        out: Where to write the result (its shape and dtype); may be the input itself.
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        The result, of ``x``'s shape and dtype.
+
+    Raises:
+        ValueError: A weight that is neither one value nor one per channel.
+        TypeError: A dtype other than a float.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> x = np.array([[-2.0, 1.0], [3.0, -4.0]])
+        >>> fastrelu.prelu(x, np.array([0.1, 0.5])).tolist()
+        [[-0.2, 1.0], [3.0, -2.0]]
+    """
     x = _host_float_array("prelu", x)
     weight = _check_weight("prelu", x, weight)
     if dispatch.is_chunked(x):
@@ -208,7 +281,32 @@ def prelu(x: Array, weight: Array, *, out: Array = None, backend: BackendName = 
 
 def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
                    backend: BackendName = None) -> tuple[Array, Array]:
-    """Gradients of :func:`prelu`: returns ``(grad_x, grad_weight)``."""
+    """Gradients of :func:`prelu`: ``(grad_x, grad_weight)``.
+
+    Args:
+        grad: The gradient of the loss with respect to prelu's output.
+        x: The forward's input.
+        weight: The forward's weight.
+        out: Where to write grad_x (its shape and dtype); may be the input itself.
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        ``grad_x`` (``x``'s shape and dtype) and ``grad_weight`` (``weight``'s
+        shape), the weight's gradient summed per channel in float64 and rounded
+        to the weight's dtype.
+
+    Raises:
+        ValueError: A weight that is neither one value nor one per channel;
+            shapes that do not match.
+        TypeError: A dtype other than a float.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> x = np.array([[-2.0, 1.0], [3.0, -4.0]])
+        >>> grad_x, grad_weight = fastrelu.prelu_backward(np.ones((2, 2)), x, np.array([0.1, 0.5]))
+        >>> grad_x.tolist(), grad_weight.tolist()
+        ([[0.1, 1.0], [1.0, 0.5]], [-2.0, -4.0])
+    """
     name = "prelu_backward"
     x = _host_float_array(name, x)
     weight = _check_weight(name, x, weight)
@@ -244,9 +342,32 @@ def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bo
 
     In evaluation (``training=False``) the slope is ``(lower + upper) / 2`` and
     the result is an array.  In training each element gets a slope drawn from
-    U(lower, upper) with ``rng`` (a ``numpy.random.Generator``, default a new
-    one) and the call returns ``(y, slopes)``; pass ``slopes`` to
+    U(lower, upper) and the call returns ``(y, slopes)``; pass ``slopes`` to
     :func:`rrelu_backward`.
+
+    Args:
+        x: The input: a NumPy array, a GPU array or a Dask array.
+        lower: The smallest slope (default 1/8).
+        upper: The largest slope (default 1/3).
+        training: Random slopes (True) or their mean (False).
+        rng: A ``numpy.random.Generator`` for the slopes (default a new one).
+        out: Where to write the result (its shape and dtype); may be the input itself.
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        ``y`` in evaluation, ``(y, slopes)`` in training.
+
+    Raises:
+        ValueError: ``lower > upper``.
+        TypeError: A dtype other than a float; parameters that are not numbers.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> fastrelu.rrelu(np.array([-2.0, 1.0])).round(4).tolist()
+        [-0.4583, 1.0]
+        >>> y, slopes = fastrelu.rrelu(np.array([-2.0, 1.0]), training=True, rng=np.random.default_rng(0))
+        >>> y.round(4).tolist()
+        [-0.5154, 1.0]
     """
     lower, upper = _validate.check_params("rrelu", ("lower", "upper"), (lower, upper))
     if not lower <= upper:
@@ -267,7 +388,29 @@ def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bo
 def rrelu_backward(grad: Array, x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
                    training: bool = False, slopes: Array = None, *, out: Array = None,
                    backend: BackendName = None) -> Array:
-    """Gradient of :func:`rrelu`; in training pass the ``slopes`` it returned."""
+    """Gradient of :func:`rrelu`; in training pass the ``slopes`` it returned.
+
+    Args:
+        grad: The gradient of the loss with respect to rrelu's output.
+        x: The forward's input.
+        lower, upper, training: As in the forward.
+        slopes: The slopes the training forward returned (needed when training).
+        out: Where to write the result (its shape and dtype); may be the input itself.
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        ``grad`` where ``x > 0``, else ``grad`` times the element's slope.
+
+    Raises:
+        ValueError: ``training=True`` without ``slopes``.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> x = np.array([-2.0, 1.0])
+        >>> y, slopes = fastrelu.rrelu(x, training=True, rng=np.random.default_rng(0))
+        >>> fastrelu.rrelu_backward(np.ones(2), x, training=True, slopes=slopes).round(4).tolist()
+        [0.2577, 1.0]
+    """
     lower, upper = _validate.check_params("rrelu_backward", ("lower", "upper"), (lower, upper))
     if not training:
         return leaky_relu.backward(grad, x, (lower + upper) / 2, out=out, backend=backend)
@@ -312,5 +455,14 @@ _PUBLIC = ["relu", "leaky_relu", "relu6", "prelu", "rrelu", "elu", "selu", "celu
 
 
 def activations() -> list[str]:
-    """Names of the built-in activations (each also has a ``NAME_backward``)."""
+    """Names of the built-in activations (each also has a ``NAME_backward``).
+
+    Returns:
+        A list of names, in the order of PyTorch's documentation of them.
+
+    Example:
+        >>> import fastrelu
+        >>> fastrelu.activations()[:5]
+        ['relu', 'leaky_relu', 'relu6', 'prelu', 'rrelu']
+    """
     return list(_PUBLIC)

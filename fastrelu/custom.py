@@ -19,20 +19,37 @@ def activation(func: Callable[..., float] | None = None, *,
                grad: Callable[..., float] | None = None, name: str | None = None) -> Any:
     """Turn a scalar function ``f(x, *params)`` into an activation.
 
-    ::
+    The result has the built-ins' contract on every backend, ``cuda``
+    included: ``f(arr, *params, out=None, backend=None)`` and
+    ``f.backward(grad, arr, *params, ...)`` returning ``grad * f'(x)``.
+    Both functions must compile in Numba's nopython mode (arithmetic,
+    ``math`` functions, branches; helpers they call must be ``@numba.njit``
+    functions); up to three scalar parameters after ``x``, with or without
+    defaults.
 
-        @fastrelu.activation(grad=lambda x: 1.0 if x > 0 else 0.05)
-        def my_leaky(x):
-            return x if x > 0 else 0.05 * x
+    Args:
+        func: The scalar function (when used as ``@fastrelu.activation``).
+        grad: Its derivative ``f'(x, *params)``; without it ``.backward``
+            raises an error saying how to add one.
+        name: The activation's name (default the function's).
 
-        y = my_leaky(arr, backend="numba-parallel")
-        dx = my_leaky.backward(grad_out, arr)
+    Returns:
+        The activation (or, called with only keywords, the decorator).
 
-    ``grad(x, *params)`` is the derivative ``f'(x)``; ``backward`` returns
-    ``grad_out * f'(x)``.  Both functions must be compilable by Numba in
-    nopython mode (plain arithmetic, ``math`` functions, branches); helpers
-    they call must themselves be ``@numba.njit`` functions.  Up to three scalar
-    parameters after ``x`` are supported, with or without defaults.
+    Raises:
+        TypeError: ``func`` is not callable; more than three parameters.
+        CompileError: (at the first call) Numba cannot compile the function;
+            the message names it and the reason.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> @fastrelu.activation(grad=lambda x: 1.0 if x > 0 else 0.05)
+        ... def my_leaky(x):
+        ...     return x if x > 0 else 0.05 * x
+        >>> my_leaky(np.array([-2.0, 3.0])).tolist()
+        [-0.1, 3.0]
+        >>> my_leaky.backward(np.ones(2), np.array([-2.0, 3.0])).tolist()
+        [0.05, 1.0]
     """
     if func is None:
         return lambda f: activation(f, grad=grad, name=name)

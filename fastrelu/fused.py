@@ -29,7 +29,30 @@ def _prepare(name, operation, arrays, labels, bias, backend, out=None):
 
 
 def bias_relu(x: Array, bias: Array, *, out: Array = None, backend: BackendName = None) -> Array:
-    """``relu(x + bias)``, with ``bias`` broadcast over the last axis, in one pass."""
+    """``relu(x + bias)`` in one pass, ``bias`` broadcast over the last axis.
+
+    One read of ``x`` and one write of the result, where
+    ``np.maximum(x + b, 0)`` writes and reads a temporary: the dense layer's
+    bias add and its relu.
+
+    Args:
+        x: The input, at least 1-D (``x @ W``).
+        bias: One value per column of ``x`` (its last axis).
+        out: Where to write the result (its shape and dtype); may be the input itself.
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        The result, of ``x``'s shape and dtype.
+
+    Raises:
+        TypeError: A dtype other than a float; a Dask array.
+        ValueError: A bias that is not one value per column.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> fastrelu.bias_relu(np.array([[-2.0, 0.0, 1.5]]), np.array([1.0, -1.0, 0.5])).tolist()
+        [[0.0, 0.0, 2.0]]
+    """
     chosen, (x,), bias = _prepare("bias_relu", "bias_relu", (x,), ("x",), bias, backend, out)
     if out is None:
         out = np.empty(x.shape, x.dtype)
@@ -44,8 +67,26 @@ def bias_relu_backward(grad: Array, x: Array, bias: Array, *,
                        backend: BackendName = None) -> tuple[Array, Array]:
     """Gradients of :func:`bias_relu` from its input ``x``: ``(grad_x, grad_bias)``.
 
-    ``grad_x`` is ``grad`` where ``x + bias > 0`` and 0 elsewhere;
-    ``grad_bias`` sums ``grad_x`` over every axis but the last.
+    Args:
+        grad: The gradient of the loss with respect to the result.
+        x: The forward's input; ``bias``: the forward's bias.
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        ``grad_x``, ``grad`` where ``x + bias > 0`` and 0 elsewhere, and
+        ``grad_bias``, ``grad_x`` summed over every axis but the last (16-bit
+        floats summed in float32).
+
+    Raises:
+        TypeError: A dtype other than a float; a Dask array.
+        ValueError: Shapes that do not match; a bias not one value per column.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> x, b = np.array([[-2.0, 0.0, 1.5]]), np.array([1.0, -1.0, 0.5])
+        >>> grad_x, grad_bias = fastrelu.bias_relu_backward(np.ones((1, 3)), x, b)
+        >>> grad_x.tolist(), grad_bias.tolist()
+        ([[0.0, 0.0, 1.0]], [0.0, 0.0, 1.0])
     """
     chosen, (grad, x), bias = _prepare("bias_relu_backward", "bias_relu_backward", (grad, x),
                                        ("grad", "x"), bias, backend)

@@ -26,45 +26,201 @@ _FLOATS_ONLY = BUILTIN["silu"]
 
 
 def reglu(gate: Array, up: Array, *, out: Array = None, backend: BackendName = None) -> Array:
-    """``relu(gate) * up`` (PyTorch: ``F.relu(gate) * up``)."""
+    """``relu(gate) * up`` in one pass (PyTorch: ``F.relu(gate) * up``).
+
+    Args:
+        gate: The array the activation is applied to.
+        up: The array it multiplies: the same shape and dtype (for one packed
+            projection ``h``, ``up, gate = h[:, :n], h[:, n:]`` work without a copy).
+        out: Where to write the result (``out=gate`` or ``out=up`` work in place).
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        The result, of the inputs' shape and dtype.
+
+    Raises:
+        TypeError: A dtype other than a float (float16, bfloat16, float32,
+            float64), or arrays of different dtypes.
+        ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
+            another shape or read-only, an unknown backend name.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
+        >>> fastrelu.reglu(gate, up).tolist()
+        [0.0, 1.0, 1.0]
+    """
     return _forward(GATED["reglu"], gate, up, out, backend, "reglu")
 
 
 def reglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Array] | None = None,
                    backend: BackendName = None) -> tuple[Array, Array]:
-    """``(grad_gate, grad_up)`` of :func:`reglu` in one pass; ``out`` may be
-    ``(gate, up)`` themselves."""
+    """Both gradients of :func:`reglu` in one pass over ``grad``, ``gate`` and ``up``.
+
+    Args:
+        grad: The gradient of the loss with respect to the result.
+        gate, up: The forward's inputs.
+        out: Optional pair of arrays ``(grad_gate, grad_up)`` to write, which may
+            be ``(gate, up)`` themselves (the packed gradient, in place).
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        ``(grad_gate, grad_up)``, both computed in one pass.
+
+    Raises:
+        TypeError: A dtype other than a float (float16, bfloat16, float32,
+            float64), or arrays of different dtypes.
+        ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
+            another shape or read-only, an unknown backend name.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
+        >>> [g.tolist() for g in fastrelu.reglu_backward(np.ones(3), gate, up)]
+        [[0.0, 2.0, 0.5], [0.0, 0.5, 2.0]]
+    """
     return _backward(GATED["reglu"], grad, gate, up, out, backend, "reglu_backward")
 
 
 def geglu(gate: Array, up: Array, approximate: str = "none", *, out: Array = None,
           backend: BackendName = None) -> Array:
-    """``gelu(gate, approximate) * up`` (PyTorch: ``F.gelu(gate) * up``)."""
+    """``gelu(gate, approximate) * up`` in one pass (PyTorch: ``F.gelu(gate) * up``).
+
+    Args:
+        gate: The array the activation is applied to.
+        up: The array it multiplies: the same shape and dtype (for one packed
+            projection ``h``, ``up, gate = h[:, :n], h[:, n:]`` work without a copy).
+        out: Where to write the result (``out=gate`` or ``out=up`` work in place).
+        backend: The backend for this call; default the one in force.
+        approximate: ``"none"`` (the normal CDF) or ``"tanh"``, as F.gelu.
+
+    Returns:
+        The result, of the inputs' shape and dtype.
+
+    Raises:
+        TypeError: A dtype other than a float (float16, bfloat16, float32,
+            float64), or arrays of different dtypes.
+        ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
+            another shape or read-only, an unknown backend name.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
+        >>> fastrelu.geglu(gate, up).round(4).tolist()
+        [-0.476, 0.6915, 0.9772]
+    """
     return _forward(_geglu(approximate, "geglu"), gate, up, out, backend, "geglu")
 
 
 def geglu_backward(grad: Array, gate: Array, up: Array, approximate: str = "none", *,
                    out: tuple[Array, Array] | None = None,
                    backend: BackendName = None) -> tuple[Array, Array]:
-    """``(grad_gate, grad_up)`` of :func:`geglu` in one pass."""
+    """Both gradients of :func:`geglu` in one pass.
+
+    Args:
+        grad: The gradient of the loss with respect to the result.
+        gate, up: The forward's inputs.
+        out: Optional pair of arrays ``(grad_gate, grad_up)`` to write, which may
+            be ``(gate, up)`` themselves (the packed gradient, in place).
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        ``(grad_gate, grad_up)``, both computed in one pass.
+
+    Raises:
+        TypeError: A dtype other than a float (float16, bfloat16, float32,
+            float64), or arrays of different dtypes.
+        ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
+            another shape or read-only, an unknown backend name.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
+        >>> [g.round(4).tolist() for g in fastrelu.geglu_backward(np.ones(3), gate, up)]
+        [[-0.2499, 1.735, 0.5426], [-0.1587, 0.3457, 1.9545]]
+    """
     return _backward(_geglu(approximate, "geglu_backward"), grad, gate, up, out, backend,
                      "geglu_backward")
 
 
 def swiglu(gate: Array, up: Array, *, out: Array = None, backend: BackendName = None) -> Array:
-    """``silu(gate) * up`` (PyTorch: ``F.silu(gate) * up``)."""
+    """``silu(gate) * up`` in one pass (PyTorch: ``F.silu(gate) * up``).
+
+    Args:
+        gate: The array the activation is applied to.
+        up: The array it multiplies: the same shape and dtype (for one packed
+            projection ``h``, ``up, gate = h[:, :n], h[:, n:]`` work without a copy).
+        out: Where to write the result (``out=gate`` or ``out=up`` work in place).
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        The result, of the inputs' shape and dtype.
+
+    Raises:
+        TypeError: A dtype other than a float (float16, bfloat16, float32,
+            float64), or arrays of different dtypes.
+        ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
+            another shape or read-only, an unknown backend name.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
+        >>> fastrelu.swiglu(gate, up).round(4).tolist()
+        [-0.8068, 0.6225, 0.8808]
+    """
     return _forward(GATED["swiglu"], gate, up, out, backend, "swiglu")
 
 
 def swiglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Array] | None = None,
                     backend: BackendName = None) -> tuple[Array, Array]:
-    """``(grad_gate, grad_up)`` of :func:`swiglu` in one pass."""
+    """Both gradients of :func:`swiglu` in one pass.
+
+    Args:
+        grad: The gradient of the loss with respect to the result.
+        gate, up: The forward's inputs.
+        out: Optional pair of arrays ``(grad_gate, grad_up)`` to write, which may
+            be ``(gate, up)`` themselves (the packed gradient, in place).
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        ``(grad_gate, grad_up)``, both computed in one pass.
+
+    Raises:
+        TypeError: A dtype other than a float (float16, bfloat16, float32,
+            float64), or arrays of different dtypes.
+        ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
+            another shape or read-only, an unknown backend name.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
+        >>> [g.round(4).tolist() for g in fastrelu.swiglu_backward(np.ones(3), gate, up)]
+        [[0.217, 1.4799, 0.5454], [-0.2689, 0.3112, 1.7616]]
+    """
     return _backward(GATED["swiglu"], grad, gate, up, out, backend, "swiglu_backward")
 
 
 def glu(x: Array, dim: int = -1, *, out: Array = None, backend: BackendName = None) -> Array:
-    """PyTorch's ``F.glu``: ``x`` split in halves ``a, b`` along ``dim``,
-    ``a * sigmoid(b)``; the size along ``dim`` must be even."""
+    """PyTorch's ``F.glu``: ``x`` split in halves ``a, b`` along ``dim``, ``a * sigmoid(b)``.
+
+    Args:
+        x: The input; its size along ``dim`` must be even.
+        dim: The axis to halve (default the last).
+        out: Where to write the result (half of ``x``'s size along ``dim``).
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        The result, of ``x``'s dtype, half its size along ``dim``.
+
+    Raises:
+        TypeError: A dtype other than a float.
+        ValueError: An odd size along ``dim``, an ``out`` of another shape.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> fastrelu.glu(np.array([[1.0, 2.0, 0.0, 1.0]])).round(4).tolist()
+        [[0.5, 1.4621]]
+    """
     if not dispatch.is_chunked(x):
         (x,) = _validate.as_arrays((x,))
     up, gate = _halves("glu", x, dim)
@@ -73,8 +229,28 @@ def glu(x: Array, dim: int = -1, *, out: Array = None, backend: BackendName = No
 
 def glu_backward(grad: Array, x: Array, dim: int = -1, *, out: Array = None,
                  backend: BackendName = None) -> Array:
-    """The gradient of :func:`glu` with respect to ``x``, in one pass;
-    ``out`` may be ``x`` itself."""
+    """The gradient of :func:`glu` with respect to ``x``, in one pass.
+
+    Args:
+        grad: The gradient of the loss with respect to glu's result.
+        x: The forward's input.
+        dim: The axis glu halved.
+        out: Where to write the gradient (``x``'s shape); may be ``x`` itself.
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        The gradient, of ``x``'s shape and dtype.
+
+    Raises:
+        TypeError: A dtype other than a float.
+        ValueError: An odd size along ``dim``, shapes that do not match.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> x = np.array([[1.0, 2.0, 0.0, 1.0]])
+        >>> fastrelu.glu_backward(np.ones((1, 2)), x).round(4).tolist()
+        [[0.5, 0.7311, 0.25, 0.3932]]
+    """
     name = "glu_backward"
     if dispatch.is_chunked(grad) or dispatch.is_chunked(x):
         _no_out_for_chunked(name, out)
@@ -93,14 +269,28 @@ def glu_backward(grad: Array, x: Array, dim: int = -1, *, out: Array = None,
 
 
 def make_gated(activation, name: str | None = None):
-    """``act(gate) * up`` for any activation without parameters, a built-in
-    or one made with ``@fastrelu.activation``: returns ``f(gate, up, *,
-    out=None, backend=None)`` with ``f.backward(grad, gate, up, *, out=None,
-    backend=None)`` giving ``(grad_gate, grad_up)``, fused as the built-in
-    gated activations are (compiled per process, like a user's activation).
+    """``act(gate) * up`` fused, for any activation without parameters.
 
-        squared_relu_glu = fastrelu.make_gated(squared_relu)  # an @fastrelu.activation
-        y = squared_relu_glu(gate, up)
+    ``activation`` is a built-in or one made with ``@fastrelu.activation``;
+    the result is compiled per process, like a user's activation, on every
+    CPU backend.
+
+    Args:
+        activation: A fastrelu activation without parameters.
+        name: The name of the result (default ``activation.name + "_glu"``).
+
+    Returns:
+        ``f(gate, up, *, out=None, backend=None)``, with ``f.backward(grad,
+        gate, up, *, out=None, backend=None)`` giving ``(grad_gate, grad_up)``.
+
+    Raises:
+        TypeError: Not a fastrelu activation, or one with parameters.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> mish_glu = fastrelu.make_gated(fastrelu.mish)
+        >>> mish_glu(np.array([0.0, 1.0]), np.array([2.0, 2.0])).round(4).tolist()
+        [0.0, 1.7302]
     """
     definition = getattr(activation, "definition", None)
     if definition is None:

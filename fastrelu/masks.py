@@ -31,9 +31,28 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
     ``mask`` is a uint8 array of ``ceil(x.size / 8)`` bytes equal to
     ``np.packbits(x.ravel() > 0, bitorder='little')``: NaN and -0 give 0
     bits, so at a NaN input :func:`relu_backward_mask` gives 0 where
-    ``relu_backward`` passes ``grad`` on.  ``out`` may be ``x`` itself: the
-    input is then no longer needed for backward.  GPU arrays give a mask of
-    the same kind on the GPU.
+    ``relu_backward`` passes ``grad`` on.  Backward needs only the mask (1/32
+    of a float32 input), so ``x`` may be overwritten: ``out=x``.
+
+    Args:
+        x: The input (floats of any width, or integers).
+        out: Where to write the result (its shape and dtype); may be the input itself.
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        ``(y, mask)``; on GPU arrays the mask is a GPU array of the same kind.
+
+    Raises:
+        TypeError: A dtype relu does not take, or a Dask array (the bits run
+            across chunk boundaries).
+        ValueError: An ``out`` of another shape or read-only.
+        NotImplementedError: A backend without masks (numba-ufunc).
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> y, mask = fastrelu.relu_mask(np.array([-2.0, 0.0, 1.5, 3.0, -1.0, 0.5, 2.0, -0.5, 4.0]))
+        >>> mask.tolist()
+        [108, 1]
     """
     if type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64):
         parallel = dispatch.loop_parallelism(backend, x)
@@ -62,8 +81,28 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
 
 def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
                        backend: BackendName = None) -> Array:
-    """``relu_backward(grad, x)`` from the mask :func:`relu_mask` gave for ``x``:
-    ``grad`` where the bit is set, +0 elsewhere."""
+    """``relu_backward(grad, x)`` from the mask :func:`relu_mask` gave for ``x``.
+
+    Args:
+        grad: The gradient of the loss with respect to relu's output.
+        mask: The uint8 mask ``relu_mask`` returned for an ``x`` of ``grad``'s size.
+        out: Where to write the result (its shape and dtype); may be the input itself.
+        backend: The backend for this call; default the one in force.
+
+    Returns:
+        ``grad`` where the bit is set, +0 elsewhere, of ``grad``'s shape and dtype.
+
+    Raises:
+        TypeError: A mask that is not a uint8 ndarray; a dtype relu_backward
+            does not take.
+        ValueError: A mask of the wrong length for ``grad``.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> y, mask = fastrelu.relu_mask(np.array([-2.0, 0.0, 1.5]))
+        >>> fastrelu.relu_backward_mask(np.array([5.0, 5.0, 5.0]), mask).tolist()
+        [0.0, 0.0, 5.0]
+    """
     if (type(grad) is np.ndarray and (grad.dtype is _F32 or grad.dtype is _F64)
             and type(mask) is np.ndarray and mask.dtype is _U8 and mask.ndim == 1
             and mask.flags.c_contiguous):  # the loop reads the mask's bytes in a row

@@ -33,9 +33,21 @@ class Backend:
     any other raises NotImplementedError naming the backend and the
     operation.  Host backends get NumPy arrays the public function has
     already checked: inputs of one dtype (float16 and bfloat16 only where
-    the backend says so, see ``run``), and results to write that are C-contiguous
-    where the method says so and never partly overlap an input.  Subclasses
-    compile whatever they need lazily, on first use.
+    the backend says so, see ``run``), and results to write that are
+    C-contiguous where the method says so and never partly overlap an input.  Subclasses
+    compile whatever they need lazily, on first use.  docs/architecture.md
+    walks through a whole one.
+
+    Example:
+        >>> import fastrelu
+        >>> class Reference(fastrelu.Backend):
+        ...     name = "reference-doc"  # then fastrelu.register_backend(Reference())
+        ...     def run(self, activation, direction, inputs, out, params):
+        ...         forward = direction == "forward"
+        ...         formula = activation.reference if forward else activation.reference_backward
+        ...         out[...] = formula(*inputs, *params)
+        >>> sorted(Reference.operations)
+        ['activation']
     """
 
     name: str | None = None
@@ -158,7 +170,27 @@ def on_change(method: Callable[[], None]) -> None:
 
 
 def register_backend(backend: Backend, *, replace: bool = False) -> None:
-    """Add ``backend`` (a :class:`Backend` instance) under ``backend.name``."""
+    """Add ``backend`` under ``backend.name``, for ``backend=`` and ``use_backend``.
+
+    Args:
+        backend: An instance of a :class:`Backend` subclass with a ``name``.
+        replace: Whether it may take the place of a backend of that name.
+
+    Raises:
+        TypeError: ``backend`` is not a :class:`Backend`.
+        ValueError: An invalid name (empty, ``"auto"``), or one already
+            registered without ``replace=True``.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> class Halved(fastrelu.Backend):
+        ...     name = "halved-doc"
+        ...     def run(self, activation, direction, inputs, out, params):
+        ...         out[...] = activation.reference(*inputs, *params) / 2
+        >>> fastrelu.register_backend(Halved())
+        >>> fastrelu.relu(np.array([-1.0, 4.0]), backend="halved-doc").tolist()
+        [0.0, 2.0]
+    """
     if not isinstance(backend, Backend):
         raise TypeError(f"expected a fastrelu.Backend instance, got {type(backend).__name__}")
     name = backend.name
@@ -177,12 +209,31 @@ def register_backend(backend: Backend, *, replace: bool = False) -> None:
 
 
 def backends() -> list[str]:
-    """Names of the backends that can run on this machine, ``"auto"`` first."""
+    """Names of the backends that can run on this machine, ``"auto"`` first.
+
+    Returns:
+        A list of names; ``cuda`` only where numba-cuda and a GPU (or its
+        simulator) are there.
+
+    Example:
+        >>> import fastrelu
+        >>> fastrelu.backends()[:3]
+        ['auto', 'numpy', 'numba']
+    """
     return [AUTO] + [name for name, b in _registry.items() if b.unavailable_reason() is None]
 
 
 def all_backends() -> dict[str, str | None]:
-    """Every registered backend name, with None or the reason it cannot run."""
+    """Every registered backend name, with None or the reason it cannot run.
+
+    Returns:
+        A dict of name -> None (it can run) or a short reason why not.
+
+    Example:
+        >>> import fastrelu
+        >>> fastrelu.all_backends()["numba"] is None
+        True
+    """
     return {name: b.unavailable_reason() for name, b in _registry.items()}
 
 
@@ -198,19 +249,58 @@ def check_name(name):
 
 
 def get_backend() -> str:
-    """The name in force here: a ``use_backend()`` block's, else the process default."""
+    """The backend name in force here: a ``use_backend()`` block's, else the
+    process default (``set_backend``, ``FASTRELU_BACKEND``, else ``"auto"``).
+
+    Returns:
+        A backend name (``backend=`` on a call still takes precedence).
+
+    Example:
+        >>> import fastrelu
+        >>> with fastrelu.use_backend("numba"):
+        ...     fastrelu.get_backend()
+        'numba'
+    """
     return _block_default.get() or _process_default
 
 
 def set_backend(name: str) -> None:
-    """Set the process-wide default backend."""
+    """Set the process-wide default backend (as ``FASTRELU_BACKEND`` does at start).
+
+    Args:
+        name: ``"auto"`` or a registered backend's name.
+
+    Raises:
+        ValueError: An unknown name; the message lists the known ones.
+        TypeError: A name that is not a str.
+
+    Example:
+        >>> import fastrelu
+        >>> fastrelu.set_backend("numba")
+        >>> fastrelu.get_backend()
+        'numba'
+        >>> fastrelu.set_backend("auto")
+    """
     global _process_default
     _process_default = check_name(name)
 
 
 @contextlib.contextmanager
 def use_backend(name: str) -> Iterator[str]:
-    """Use backend ``name`` inside a ``with`` block (per thread and per task)."""
+    """Use backend ``name`` inside a ``with`` block (per thread and per asyncio task).
+
+    Args:
+        name: ``"auto"`` or a registered backend's name.
+
+    Raises:
+        ValueError: An unknown name; the message lists the known ones.
+
+    Example:
+        >>> import numpy as np, fastrelu
+        >>> with fastrelu.use_backend("numba-parallel"):
+        ...     fastrelu.silu(np.array([0.0, 1.0])).round(4).tolist()
+        [0.0, 0.7311]
+    """
     token = _block_default.set(check_name(name))
     try:
         yield name
