@@ -78,6 +78,6 @@ def docstring(summary, name, arrays, params, direction):
             call, values = f"fastrelu.{name}(np.ones(3), fastrelu.{base}(x))", backward
         else:
             call, values = f"fastrelu.{name}(np.ones(3), x)", backward
-        text += ("\nExample:\n    >>> import numpy as np, fastrelu\n"
+        text += ("\nExamples:\n    >>> import numpy as np, fastrelu\n"
                  f"    >>> x = {EXAMPLE_INPUT}\n    >>> {call}.round(4).tolist()\n    {values}\n")
     return text

@@ -22,7 +22,7 @@ class Activation(Protocol):
     forward input.  (Plain functions, not instances of a class: a class's
     ``__call__`` costs a small call a quarter of its time.)
 
-    Example:
+    Examples:
         >>> import fastrelu
         >>> isinstance(fastrelu.silu, fastrelu.Activation), fastrelu.silu.name
         (True, 'silu')
@@ -57,7 +57,11 @@ def make_activation(definition: Definition, doc: str | None = None,
     else:
         backward = dispatch.public_function(definition, "backward", lambda args, kwargs: (
             _parse_params(definition, backward_name, args, kwargs)), ("grad", "x"), backward_name)
-    _describe(backward, backward_name, module, (qualname or name) + ".backward",
+    # A built-in's backward is also the module's NAME_backward: named so, it
+    # pickles by that name and the API reference lists it under it.
+    backward_qualname = backward_name if module == __name__ and qualname is None else (
+        (qualname or name) + ".backward")
+    _describe(backward, backward_name, module, backward_qualname,
               f"Gradient of {name}: grad * {name}'(x).", ("grad", "x"), params)
     activation = cast(Activation, forward)
     activation.name = name
@@ -176,7 +180,7 @@ def gelu(x: Array, approximate: str = "none", *, out: Array = None,
             of another shape.
         TypeError: A dtype other than a float.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> fastrelu.gelu(np.array([-2.0, 0.0, 1.5])).round(4).tolist()
         [-0.0455, 0.0, 1.3998]
@@ -204,7 +208,7 @@ def gelu_backward(grad: Array, x: Array, approximate: str = "none", *, out: Arra
         ValueError: An unknown ``approximate``; shapes that do not match.
         TypeError: A dtype other than a float; arrays of different dtypes.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> fastrelu.gelu_backward(np.ones(3), np.array([-2.0, 0.0, 1.5])).round(4).tolist()
         [-0.0852, 0.5, 1.1275]
@@ -254,7 +258,7 @@ def prelu(x: Array, weight: Array, *, out: Array = None, backend: BackendName = 
         ValueError: A weight that is neither one value nor one per channel.
         TypeError: A dtype other than a float.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> x = np.array([[-2.0, 1.0], [3.0, -4.0]])
         >>> fastrelu.prelu(x, np.array([0.1, 0.5])).tolist()
@@ -300,7 +304,7 @@ def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
             shapes that do not match.
         TypeError: A dtype other than a float.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> x = np.array([[-2.0, 1.0], [3.0, -4.0]])
         >>> grad_x, grad_weight = fastrelu.prelu_backward(np.ones((2, 2)), x, np.array([0.1, 0.5]))
@@ -361,7 +365,7 @@ def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bo
         ValueError: ``lower > upper``.
         TypeError: A dtype other than a float; parameters that are not numbers.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> fastrelu.rrelu(np.array([-2.0, 1.0])).round(4).tolist()
         [-0.4583, 1.0]
@@ -393,7 +397,9 @@ def rrelu_backward(grad: Array, x: Array, lower: float = 1.0 / 8, upper: float =
     Args:
         grad: The gradient of the loss with respect to rrelu's output.
         x: The forward's input.
-        lower, upper, training: As in the forward.
+        lower: As in the forward.
+        upper: As in the forward.
+        training: As in the forward.
         slopes: The slopes the training forward returned (needed when training).
         out: Where to write the result (its shape and dtype); may be the input itself.
         backend: The backend for this call; default the one in force.
@@ -404,7 +410,7 @@ def rrelu_backward(grad: Array, x: Array, lower: float = 1.0 / 8, upper: float =
     Raises:
         ValueError: ``training=True`` without ``slopes``.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> x = np.array([-2.0, 1.0])
         >>> y, slopes = fastrelu.rrelu(x, training=True, rng=np.random.default_rng(0))
@@ -460,7 +466,7 @@ def activations() -> list[str]:
     Returns:
         A list of names, in the order of PyTorch's documentation of them.
 
-    Example:
+    Examples:
         >>> import fastrelu
         >>> fastrelu.activations()[:5]
         ['relu', 'leaky_relu', 'relu6', 'prelu', 'rrelu']

@@ -41,7 +41,7 @@ def activation(func: Callable[..., float] | None = None, *,
         CompileError: (at the first call) Numba cannot compile the function;
             the message names it and the reason.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> @fastrelu.activation(grad=lambda x: 1.0 if x > 0 else 0.05)
         ... def my_leaky(x):

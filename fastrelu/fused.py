@@ -48,7 +48,7 @@ def bias_relu(x: Array, bias: Array, *, out: Array = None, backend: BackendName 
         TypeError: A dtype other than a float; a Dask array.
         ValueError: A bias that is not one value per column.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> fastrelu.bias_relu(np.array([[-2.0, 0.0, 1.5]]), np.array([1.0, -1.0, 0.5])).tolist()
         [[0.0, 0.0, 2.0]]
@@ -69,7 +69,8 @@ def bias_relu_backward(grad: Array, x: Array, bias: Array, *,
 
     Args:
         grad: The gradient of the loss with respect to the result.
-        x: The forward's input; ``bias``: the forward's bias.
+        x: The forward's input.
+        bias: The forward's bias.
         backend: The backend for this call; default the one in force.
 
     Returns:
@@ -81,7 +82,7 @@ def bias_relu_backward(grad: Array, x: Array, bias: Array, *,
         TypeError: A dtype other than a float; a Dask array.
         ValueError: Shapes that do not match; a bias not one value per column.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> x, b = np.array([[-2.0, 0.0, 1.5]]), np.array([1.0, -1.0, 0.5])
         >>> grad_x, grad_bias = fastrelu.bias_relu_backward(np.ones((1, 3)), x, b)

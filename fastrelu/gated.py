@@ -44,7 +44,7 @@ def reglu(gate: Array, up: Array, *, out: Array = None, backend: BackendName = N
         ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
             another shape or read-only, an unknown backend name.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
         >>> fastrelu.reglu(gate, up).tolist()
@@ -59,7 +59,8 @@ def reglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Arr
 
     Args:
         grad: The gradient of the loss with respect to the result.
-        gate, up: The forward's inputs.
+        gate: The forward's gate.
+        up: The forward's up.
         out: Optional pair of arrays ``(grad_gate, grad_up)`` to write, which may
             be ``(gate, up)`` themselves (the packed gradient, in place).
         backend: The backend for this call; default the one in force.
@@ -73,7 +74,7 @@ def reglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Arr
         ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
             another shape or read-only, an unknown backend name.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
         >>> [g.tolist() for g in fastrelu.reglu_backward(np.ones(3), gate, up)]
@@ -103,7 +104,7 @@ def geglu(gate: Array, up: Array, approximate: str = "none", *, out: Array = Non
         ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
             another shape or read-only, an unknown backend name.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
         >>> fastrelu.geglu(gate, up).round(4).tolist()
@@ -119,7 +120,8 @@ def geglu_backward(grad: Array, gate: Array, up: Array, approximate: str = "none
 
     Args:
         grad: The gradient of the loss with respect to the result.
-        gate, up: The forward's inputs.
+        gate: The forward's gate.
+        up: The forward's up.
         out: Optional pair of arrays ``(grad_gate, grad_up)`` to write, which may
             be ``(gate, up)`` themselves (the packed gradient, in place).
         backend: The backend for this call; default the one in force.
@@ -133,7 +135,7 @@ def geglu_backward(grad: Array, gate: Array, up: Array, approximate: str = "none
         ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
             another shape or read-only, an unknown backend name.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
         >>> [g.round(4).tolist() for g in fastrelu.geglu_backward(np.ones(3), gate, up)]
@@ -162,7 +164,7 @@ def swiglu(gate: Array, up: Array, *, out: Array = None, backend: BackendName = 
         ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
             another shape or read-only, an unknown backend name.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
         >>> fastrelu.swiglu(gate, up).round(4).tolist()
@@ -177,7 +179,8 @@ def swiglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Ar
 
     Args:
         grad: The gradient of the loss with respect to the result.
-        gate, up: The forward's inputs.
+        gate: The forward's gate.
+        up: The forward's up.
         out: Optional pair of arrays ``(grad_gate, grad_up)`` to write, which may
             be ``(gate, up)`` themselves (the packed gradient, in place).
         backend: The backend for this call; default the one in force.
@@ -191,7 +194,7 @@ def swiglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Ar
         ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
             another shape or read-only, an unknown backend name.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
         >>> [g.round(4).tolist() for g in fastrelu.swiglu_backward(np.ones(3), gate, up)]
@@ -216,7 +219,7 @@ def glu(x: Array, dim: int = -1, *, out: Array = None, backend: BackendName = No
         TypeError: A dtype other than a float.
         ValueError: An odd size along ``dim``, an ``out`` of another shape.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> fastrelu.glu(np.array([[1.0, 2.0, 0.0, 1.0]])).round(4).tolist()
         [[0.5, 1.4621]]
@@ -245,7 +248,7 @@ def glu_backward(grad: Array, x: Array, dim: int = -1, *, out: Array = None,
         TypeError: A dtype other than a float.
         ValueError: An odd size along ``dim``, shapes that do not match.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> x = np.array([[1.0, 2.0, 0.0, 1.0]])
         >>> fastrelu.glu_backward(np.ones((1, 2)), x).round(4).tolist()
@@ -286,7 +289,7 @@ def make_gated(activation, name: str | None = None):
     Raises:
         TypeError: Not a fastrelu activation, or one with parameters.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> mish_glu = fastrelu.make_gated(fastrelu.mish)
         >>> mish_glu(np.array([0.0, 1.0]), np.array([2.0, 2.0])).round(4).tolist()

@@ -48,7 +48,7 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
         ValueError: An ``out`` of another shape or read-only.
         NotImplementedError: A backend without masks (numba-ufunc).
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> y, mask = fastrelu.relu_mask(np.array([-2.0, 0.0, 1.5, 3.0, -1.0, 0.5, 2.0, -0.5, 4.0]))
         >>> mask.tolist()
@@ -97,7 +97,7 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
             does not take.
         ValueError: A mask of the wrong length for ``grad``.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> y, mask = fastrelu.relu_mask(np.array([-2.0, 0.0, 1.5]))
         >>> fastrelu.relu_backward_mask(np.array([5.0, 5.0, 5.0]), mask).tolist()

@@ -38,7 +38,7 @@ class Backend:
     compile whatever they need lazily, on first use.  docs/architecture.md
     walks through a whole one.
 
-    Example:
+    Examples:
         >>> import fastrelu
         >>> class Reference(fastrelu.Backend):
         ...     name = "reference-doc"  # then fastrelu.register_backend(Reference())
@@ -181,7 +181,7 @@ def register_backend(backend: Backend, *, replace: bool = False) -> None:
         ValueError: An invalid name (empty, ``"auto"``), or one already
             registered without ``replace=True``.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> class Halved(fastrelu.Backend):
         ...     name = "halved-doc"
@@ -215,7 +215,7 @@ def backends() -> list[str]:
         A list of names; ``cuda`` only where numba-cuda and a GPU (or its
         simulator) are there.
 
-    Example:
+    Examples:
         >>> import fastrelu
         >>> fastrelu.backends()[:3]
         ['auto', 'numpy', 'numba']
@@ -229,7 +229,7 @@ def all_backends() -> dict[str, str | None]:
     Returns:
         A dict of name -> None (it can run) or a short reason why not.
 
-    Example:
+    Examples:
         >>> import fastrelu
         >>> fastrelu.all_backends()["numba"] is None
         True
@@ -255,7 +255,7 @@ def get_backend() -> str:
     Returns:
         A backend name (``backend=`` on a call still takes precedence).
 
-    Example:
+    Examples:
         >>> import fastrelu
         >>> with fastrelu.use_backend("numba"):
         ...     fastrelu.get_backend()
@@ -274,7 +274,7 @@ def set_backend(name: str) -> None:
         ValueError: An unknown name; the message lists the known ones.
         TypeError: A name that is not a str.
 
-    Example:
+    Examples:
         >>> import fastrelu
         >>> fastrelu.set_backend("numba")
         >>> fastrelu.get_backend()
@@ -295,7 +295,7 @@ def use_backend(name: str) -> Iterator[str]:
     Raises:
         ValueError: An unknown name; the message lists the known ones.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> with fastrelu.use_backend("numba-parallel"):
         ...     fastrelu.silu(np.array([0.0, 1.0])).round(4).tolist()

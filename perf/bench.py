@@ -22,6 +22,7 @@ import fastrelu  # noqa: E402
 from fastrelu.bench import environment, markdown, relu_table, seconds_per_call  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
+PLOT = Path(__file__).resolve().parent.parent / "docs" / "results" / "cpu_relu.png"  # README and docs show it
 
 
 def crossover(sizes):
@@ -197,7 +198,7 @@ def main(argv=None):
                                                              indent=1))
         (RESULTS / f"cpu_{kind}.md").write_text(table + "\n")
         if kind == "relu":
-            plot(rows, RESULTS / "cpu_relu.png")
+            plot(rows, PLOT)
     return rows
 
 

@@ -17,21 +17,38 @@ def test_usage_example_runs():
     assert (namespace["y"] >= 0).all()
 
 
-def test_every_python_block_runs():
-    """Each Python block runs on its own, where its optional packages are installed."""
+def run_python_blocks(path, skip_first=False):
+    """Run each Python block of a Markdown page on its own, where its
+    optional packages are installed; the number of blocks run."""
     import importlib.util
 
     import pytest
 
-    for block in re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)[1:]:
-        needs = [m for m in ("torch", "dask") if re.search(rf"^import {m}", block, flags=re.M)]
+    blocks = re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+    ran = 0
+    for block in blocks[1:] if skip_first else blocks:
+        needs = [m for m in ("torch", "dask", "ml_dtypes") if re.search(rf"^import {m}", block, flags=re.M)]
         if any(importlib.util.find_spec(m) is None for m in needs):
             continue
-        namespace = {"arr": np.ones(5), "grad": np.ones(5)}
         try:
-            exec(compile(block, "README.md", "exec"), namespace)
+            exec(compile(block, str(path), "exec"), {})
         except Exception as exc:  # pragma: no cover - the message names the block
-            pytest.fail(f"README block failed ({exc!r}):\n{block}")
+            pytest.fail(f"{path.name} block failed ({exc!r}):\n{block}")
+        ran += 1
+    return ran
+
+
+def test_every_python_block_runs():
+    """Each Python block runs on its own, where its optional packages are installed."""
+    run_python_blocks(README, skip_first=True)
+
+
+DOCS = README.parent / "docs"
+
+
+def test_every_python_block_in_the_docs_runs():
+    pages = [p for p in DOCS.rglob("*.md") if p.name != "architecture.md"]  # its own test below
+    assert sum(run_python_blocks(page) for page in pages) >= 8
 
 
 def test_the_architecture_pages_backend_example_runs():

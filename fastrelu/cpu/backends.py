@@ -132,7 +132,7 @@ class CompileError(TypeError):
     the built-ins always compile); the message names the function, the
     direction, the backend, the dtype and Numba's reason.
 
-    Example:
+    Examples:
         >>> import numpy as np, fastrelu
         >>> @fastrelu.activation
         ... def broken(x):
