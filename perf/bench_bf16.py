@@ -128,7 +128,8 @@ def main(argv=None):
     env = environment()
     if not args.no_save:
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "cpu_bf16.json").write_text(json.dumps({"environment": env, "rows": rows}, indent=1) + "\n")
+        payload = {"environment": env, "rows": rows}
+        (RESULTS / "cpu_bf16.json").write_text(json.dumps(payload, indent=1) + "\n")
         (RESULTS / "cpu_bf16.md").write_text(markdown(rows, env))
         print(f"wrote {RESULTS / 'cpu_bf16.md'}")
     print(markdown(rows, env))
