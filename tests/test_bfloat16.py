@@ -238,14 +238,6 @@ def test_clear_errors():
         fastrelu.relu(np.array([1 + 1j]))
 
 
-def test_cuda_refuses_bfloat16_by_name():
-    pytest.importorskip("numba.cuda")
-    if fastrelu.registry.lookup("cuda").unavailable_reason():
-        pytest.skip("no cuda backend here")
-    with pytest.raises(NotImplementedError, match="cuda.*bfloat16"):
-        fastrelu.relu(bf16([1.0, -1.0]), backend="cuda")
-
-
 def test_import_does_not_load_ml_dtypes():
     code = "import sys, fastrelu; print('ml_dtypes' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -22,7 +22,7 @@ def test_info_lists_backends_and_layer():
     assert "OpenMP spin count:" in out
     dtypes = out.split("dtypes:")[1]
     assert "numba           float16 bfloat16 float32 float64" in dtypes
-    assert "cuda            float16 float32 float64" in dtypes
+    assert "cuda            float16 bfloat16 float32 float64" in dtypes
 
 
 def test_bench_prints_the_quick_table():

@@ -255,7 +255,7 @@ def test_relu_mask_strided_device_array_and_errors():
     np.testing.assert_array_equal(mask.copy_to_host(), np.packbits(view.ravel() > 0, bitorder="little"))
     with pytest.raises(ValueError, match="mask"):
         fastrelu.relu_backward_mask(cuda.to_device(x), cuda.to_device(np.zeros(3, np.uint8)))
-    with pytest.raises(TypeError, match="float16/32/64"):
+    with pytest.raises(TypeError, match="float16, bfloat16, float32 or float64"):
         fastrelu.relu_mask(np.arange(5), backend="cuda")
     with pytest.raises(TypeError, match="host"):
         fastrelu.relu_mask(cuda.to_device(x), backend="numba")
@@ -302,3 +302,59 @@ def test_gated_packed_halves_on_the_device():
     want = fastrelu.swiglu_backward(dy.copy_to_host(), x[:, 4:], x[:, :4])
     np.testing.assert_allclose(dx.copy_to_host()[:, 4:], want[0], rtol=2e-6, atol=1e-7)
     np.testing.assert_allclose(dx.copy_to_host()[:, :4], want[1], rtol=2e-6, atol=1e-7)
+
+
+# --- bfloat16: int16 bits on the device, widened and rounded in the kernels ---
+
+
+def _bf16_or_skip():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+def _assert_bf16_close(actual, expected):
+    """Within 1 bfloat16 ulp (the kernels' float32 math is CUDA's, not the
+    CPU loops'), NaN exactly where NaN."""
+    from test_bfloat16 import assert_within_ulps
+
+    assert_within_ulps(actual, expected, ulps=1)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bfloat16_every_activation_on_the_device(name):
+    bf16 = _bf16_or_skip()
+    params = CASES[name][0]
+    x = _data(np.float32).astype(bf16)
+    g = random_normal(x.shape, np.float32, seed=3).astype(bf16)
+    on_host = forward(name, x, *params, backend="cuda")  # host arrays: copied there and back
+    assert on_host.dtype == bf16
+    _assert_bf16_close(on_host, forward(name, x, *params, backend="numba"))
+    device_x, device_g = cuda.to_device(x), cuda.to_device(g)
+    on_device = backward(name, device_g, device_x, *params)  # auto: device arrays go to cuda
+    assert on_device.dtype == bf16
+    _assert_bf16_close(on_device.copy_to_host(), backward(name, g, x, *params, backend="numba"))
+
+
+def test_bfloat16_operations_on_the_device():
+    bf16 = _bf16_or_skip()
+    x = random_normal((4, 10), np.float32, scale=2).astype(bf16)
+    g = random_normal((4, 10), np.float32, seed=5).astype(bf16)
+    device_x = cuda.to_device(x)
+    y, mask = fastrelu.relu_mask(device_x)
+    np.testing.assert_array_equal(y.copy_to_host().view(np.int16), fastrelu.relu(x).view(np.int16))
+    np.testing.assert_array_equal(mask.copy_to_host(), fastrelu.relu_mask(x)[1])
+    dx = fastrelu.relu_backward_mask(cuda.to_device(g), mask)
+    np.testing.assert_array_equal(dx.copy_to_host().view(np.int16),
+                                  fastrelu.relu_backward(g, x).view(np.int16))
+    _assert_bf16_close(fastrelu.swiglu(x, g, backend="cuda"), fastrelu.swiglu(x, g))
+    on_device = fastrelu.swiglu_backward(g, x, g, backend="cuda")
+    for got, want in zip(on_device, fastrelu.swiglu_backward(g, x, g)):
+        _assert_bf16_close(got, want)
+    weight = np.full(10, 0.25, np.float32).astype(bf16)
+    _assert_bf16_close(fastrelu.prelu(x.T.copy(), weight[:4], backend="cuda"),
+                       fastrelu.prelu(x.T.copy(), weight[:4]))
+    strided = fastrelu.gelu(x[:, ::2], backend="cuda")  # the grid-stride kernel, through views
+    _assert_bf16_close(strided, fastrelu.gelu(x[:, ::2]))
+    out = cuda.to_device(np.empty_like(x))
+    assert fastrelu.silu(device_x, out=out) is out
+    _assert_bf16_close(out.copy_to_host(), fastrelu.silu(x))

@@ -36,7 +36,7 @@ MIN_BLOCKS = 128
 class CudaBackend(Backend):
     name = "cuda"
     device = True
-    dtypes = ("float16", "float32", "float64")
+    dtypes = ("float16", "bfloat16", "float32", "float64")
     operations = frozenset({"activation", "relu_mask", "relu_backward_mask", "prelu",
                             "prelu_backward", "gated", "gated_backward"})
 
@@ -53,7 +53,7 @@ class CudaBackend(Backend):
         return self._reason
 
     def run_device(self, activation, direction, arrays, labels, out, params, name):
-        _refuse_bfloat16(name, *arrays)
+        _refuse_bfloat16_tensors(name, *arrays)
         cuda = numba_cuda()
 
         host_result = not any(_is_gpu(a) for a in arrays)
@@ -66,9 +66,9 @@ class CudaBackend(Backend):
             _validate.check_out(name, gpu_out if out_on_gpu else out, like)
         dtype = like.dtype
         if dtype.kind in "iu":  # integers: relu only (validated above)
-            raise TypeError(f"{name}: the cuda backend takes float16/32/64 arrays, not {dtype}")
-        if params:
-            params = tuple((np.float32 if dtype == np.float16 else dtype.type)(p) for p in params)
+            raise TypeError(f"{name}: the cuda backend takes {_FLOATS} arrays, not {dtype}")
+        if params:  # 16-bit floats are computed in float32
+            params = tuple((np.float32 if _dtypes.is_half(dtype) else dtype.type)(p) for p in params)
 
         if out is None:
             result_obj = _empty(cuda, arrays[0], like.shape, like.dtype)
@@ -95,7 +95,7 @@ class CudaBackend(Backend):
     # -- PReLU on host arrays: the kernel of a slope per element --------------
 
     def prelu_device(self, x, weight, out, name):
-        _refuse_bfloat16(name, x)
+        _refuse_bfloat16_tensors(name, x)
         from ..definitions import PER_ELEMENT_SLOPE
 
         return self.run_device(PER_ELEMENT_SLOPE, "forward", [x, _slopes(x, weight)],
@@ -104,7 +104,7 @@ class CudaBackend(Backend):
     def prelu_backward_device(self, grad, x, weight, out, name):
         """The input gradient on the GPU; the weight gradient, a sum per
         channel, on the host (the arrays are host arrays here)."""
-        _refuse_bfloat16(name, x)
+        _refuse_bfloat16_tensors(name, x)
         from ..definitions import PER_ELEMENT_SLOPE, prelu_weight_gradient_sum_ref
 
         grad_x = self.run_device(PER_ELEMENT_SLOPE, "backward", [grad, x, _slopes(x, weight)],
@@ -115,14 +115,14 @@ class CudaBackend(Backend):
 
     def gated_device(self, gated, gate, up, out, name):
         """The forward is a formula of two arrays: the activations' kernels."""
-        _refuse_bfloat16(name, gate)
+        _refuse_bfloat16_tensors(name, gate)
         _formulas_jitable(gated)
         return self.run_device(_AsActivation(gated.name, gated.forward), "forward", [gate, up],
                                ("gate", "up"), out, (), name)
 
     def gated_backward_device(self, gated, grad, gate, up, out, name):
         """Both gradients in one pass (kernels.make_gated_backward_kernel)."""
-        _refuse_bfloat16(name, gate)
+        _refuse_bfloat16_tensors(name, gate)
         from ..definitions import BUILTIN
 
         cuda = numba_cuda()
@@ -148,10 +148,10 @@ class CudaBackend(Backend):
             sources = [self._contiguous(cuda, a) for a in wrapped]
             staged = [t if t.is_c_contiguous() and not any(_overlap(t, s) for s in wrapped)
                       else cuda.device_array(like.shape, like.dtype) for t in targets]
-            widen = like.dtype == np.float16
-            kernel = self._cached(("gated_backward", gated, widen), "make_gated_backward_kernel",
-                                  gated.backward_gate, gated.backward_up, widen)
-            flat = [a.reshape(a.size) for a in (*sources, *staged)]
+            bits, arrays = _kernel_arrays([*sources, *staged])
+            kernel = self._cached(("gated_backward", gated, bits), "make_gated_backward_kernel",
+                                  gated.backward_gate, gated.backward_up, bits)
+            flat = [a.reshape(a.size) for a in arrays]
             kernel[_grid(cuda, like.size)](*flat)
             for target, stage in zip(targets, staged):
                 if stage is not target:
@@ -178,7 +178,7 @@ class CudaBackend(Backend):
     # -- the 1-bit relu mask (fastrelu.masks) ---------------------------------
 
     def relu_mask_device(self, x, out, name):
-        _refuse_bfloat16(name, x)
+        _refuse_bfloat16_tensors(name, x)
         from ..definitions import BUILTIN, mask_size
 
         cuda = numba_cuda()
@@ -192,7 +192,7 @@ class CudaBackend(Backend):
         return y, mask_obj
 
     def relu_backward_mask_device(self, grad, mask, out, name):
-        _refuse_bfloat16(name, grad)
+        _refuse_bfloat16_tensors(name, grad)
         from ..definitions import BUILTIN, mask_size
 
         cuda = numba_cuda()
@@ -208,8 +208,8 @@ class CudaBackend(Backend):
 
     @staticmethod
     def _check_float(name, dtype):
-        if dtype.kind != "f":
-            raise TypeError(f"{name}: the cuda backend takes float16/32/64 arrays, not {dtype}")
+        if dtype.kind != "f" and not _dtypes.is_bfloat16(dtype):
+            raise TypeError(f"{name}: the cuda backend takes {_FLOATS} arrays, not {dtype}")
 
     def _mask_launch(self, cuda, direction, original, source, out, mask, name):
         """Run a mask kernel on contiguous 1-D views; return the result like ``run_device``."""
@@ -229,10 +229,11 @@ class CudaBackend(Backend):
         if not device_out.is_c_contiguous() or _overlap(device_out, source):
             staged = cuda.device_array(source.shape, source.dtype)
         if source.size:
-            kernels = self.mask_kernels(source.dtype == np.float16)
+            bits, (contiguous_bits, staged_bits) = _kernel_arrays([contiguous, staged])
+            kernels = self.mask_kernels(bits)
             kernel = kernels[0 if direction == "forward" else 1]
-            kernel[_grid(cuda, mask.size)](contiguous.reshape(contiguous.size),
-                                           staged.reshape(staged.size), mask)
+            kernel[_grid(cuda, mask.size)](contiguous_bits.reshape(contiguous.size),
+                                           staged_bits.reshape(staged.size), mask)
         if staged is not device_out:
             self._launch(cuda, _copy, [staged], device_out, ())
         if out is not None and not _is_gpu(out):
@@ -242,18 +243,19 @@ class CudaBackend(Backend):
             return device_out.copy_to_host()
         return result_obj
 
-    def mask_kernels(self, widen):
-        return self._cached(("mask", widen), "make_mask_kernels", widen)
+    def mask_kernels(self, bits):
+        return self._cached(("mask", bits), "make_mask_kernels", bits)
 
     # -- kernels ------------------------------------------------------------
+    # ``bits``: the 16-bit float of the data ("float16", "bfloat16") or None
+    # (kernels.conversions); bfloat16 arrays reach kernels as int16 views.
 
-    def kernel(self, formula, arity, ndim, widen):
-        return self._cached((formula, arity, ndim, widen), "make_kernel", formula, arity, ndim, widen)
+    def kernel(self, formula, arity, ndim, bits):
+        return self._cached((formula, arity, ndim, bits), "make_kernel", formula, arity, ndim, bits)
 
-    def vector_kernel(self, formula, arity, dtype):
-        return self._cached(("vector", formula, arity, dtype), "make_vector_kernel",
-                            formula, arity, dtype, VECTOR_BYTES // dtype.itemsize,
-                            dtype == np.float16)
+    def vector_kernel(self, formula, arity, dtype, bits):
+        return self._cached(("vector", formula, arity, dtype, bits), "make_vector_kernel",
+                            formula, arity, dtype, VECTOR_BYTES // dtype.itemsize, bits)
 
     def _cached(self, key, maker, *args):
         """The kernel that ``kernels.<maker>(*args)`` makes, made once per
@@ -270,11 +272,13 @@ class CudaBackend(Backend):
         return kernel
 
     def _launch(self, cuda, formula, inputs, out, params):
-        widen = out.dtype == np.float16  # compute float16 in float32
-        arrays = [*inputs, out]
+        bits, arrays = _kernel_arrays([*inputs, out])
+        if formula is _copy:
+            bits = None  # a copy moves the values (or bits) as they are
+        out = arrays[-1]
         flat, contiguous = _flat(arrays)
         if contiguous and len(inputs) <= 2 and all(_address(a) % VECTOR_BYTES == 0 for a in flat):
-            kernel = self.vector_kernel(formula, len(inputs), out.dtype)
+            kernel = self.vector_kernel(formula, len(inputs), out.dtype, bits)
             kernel[_vector_grid(out.size, out.dtype.itemsize)](*flat, params)
             return
         if flat is not None:
@@ -284,7 +288,7 @@ class CudaBackend(Backend):
         else:  # N-d and strided: one launch per 2-D slice
             groups = [[a[index] for a in arrays] for index in np.ndindex(*out.shape[:-2])]
         for group in groups:
-            kernel = self.kernel(formula, len(inputs), group[-1].ndim, widen)
+            kernel = self.kernel(formula, len(inputs), group[-1].ndim, bits)
             kernel[_grid(cuda, group[-1].size)](*group, params)
 
 
@@ -292,13 +296,25 @@ def _copy(x):
     return x
 
 
-def _refuse_bfloat16(name, *arrays):
-    def bfloat16(dtype):  # a NumPy dtype, or a framework's (torch.bfloat16)
-        return (_dtypes.is_bfloat16(dtype) if isinstance(dtype, np.dtype)
-                else str(dtype).endswith("bfloat16"))
-    if any(bfloat16(getattr(a, "dtype", None)) for a in arrays):
-        raise NotImplementedError(f"{name}: the cuda backend does not take bfloat16 arrays yet; "
-                                  "use a CPU backend (numba, numba-parallel, numpy, numba-ufunc)")
+_FLOATS = "float16, bfloat16, float32 or float64"
+
+
+def _kernel_arrays(arrays):
+    """``(bits, arrays)``: the 16-bit float of the data (see kernels.conversions)
+    and the arrays a kernel takes: bfloat16 ones as int16 views (Numba has no
+    bfloat16 type; its device arrays hold one as bytes)."""
+    bits = _dtypes.bits_format(np.dtype(arrays[-1].dtype))
+    if bits == "bfloat16":
+        arrays = [a.view(np.int16) for a in arrays]
+    return bits, arrays
+
+
+def _refuse_bfloat16_tensors(name, *arrays):
+    """bfloat16 on the GPU comes in Numba device arrays (or host ml_dtypes
+    arrays): PyTorch's bfloat16 CUDA tensors have no array interface."""
+    if any(str(getattr(a, "dtype", "")) == "torch.bfloat16" for a in arrays):
+        raise NotImplementedError(f"{name}: the cuda backend does not take bfloat16 CUDA tensors "
+                                  "yet; use float16 or float32 tensors, or bfloat16 on the CPU")
 
 
 def _formulas_jitable(gated):

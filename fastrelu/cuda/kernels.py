@@ -9,7 +9,7 @@ import functools
 import numba
 from numba import cuda
 
-from .. import _compiler
+from .. import _compiler, definitions
 
 
 @functools.cache
@@ -129,17 +129,30 @@ def _unchanged(v):
     return v
 
 
-def make_kernel(formula, arity, ndim, widen):
+def conversions(bits):
+    """``(load, store)`` around a formula for data of 16-bit float ``bits``
+    (None: the values themselves).  float16 loads as float32 and rounds back
+    on the store (Numba converts); bfloat16 arrays come as their int16 bits,
+    widened to float32 and rounded to nearest even by definitions' formulas."""
+    if bits == "float16":
+        return _to_float32, _unchanged
+    if bits == "bfloat16":
+        return _bfloat16_to_float32, _float32_to_bfloat16
+    return _unchanged, _unchanged
+
+
+_bfloat16_to_float32 = cuda.jit(device=True, inline=True)(definitions.bfloat16_to_float32)
+_float32_to_bfloat16 = cuda.jit(device=True, inline=True)(definitions.float32_to_bfloat16)
+
+
+def make_kernel(formula, arity, ndim, bits):
     """A grid-stride kernel applying ``formula`` to 1-D or 2-D arrays, for
     what the vector kernel does not take (strided or misaligned arrays,
-    three inputs).
-
-    ``widen`` loads each element as float32 (for float16 data: the result is
-    rounded back on the store).
+    three inputs).  ``bits``: see ``conversions``.
     """
     _compiler.register_helpers()
     device = cuda.jit(device=True)(formula)
-    load = _to_float32 if widen else _unchanged
+    load, store = conversions(bits)
 
     if ndim == 1:
         # Four loads in flight per thread before any store: a plain
@@ -151,13 +164,13 @@ def make_kernel(formula, arity, ndim, widen):
                 i = cuda.grid(1)
                 while i + 3 * step < n:
                     a, b, c, d = x[i], x[i + step], x[i + 2 * step], x[i + 3 * step]
-                    out[i] = device(load(a), *params)
-                    out[i + step] = device(load(b), *params)
-                    out[i + 2 * step] = device(load(c), *params)
-                    out[i + 3 * step] = device(load(d), *params)
+                    out[i] = store(device(load(a), *params))
+                    out[i + step] = store(device(load(b), *params))
+                    out[i + 2 * step] = store(device(load(c), *params))
+                    out[i + 3 * step] = store(device(load(d), *params))
                     i += 4 * step
                 while i < n:
-                    out[i] = device(load(x[i]), *params)
+                    out[i] = store(device(load(x[i]), *params))
                     i += step
         elif arity == 2:
             def kernel(u, v, out, params):
@@ -166,41 +179,41 @@ def make_kernel(formula, arity, ndim, widen):
                 while i + 3 * step < n:
                     u0, u1, u2, u3 = u[i], u[i + step], u[i + 2 * step], u[i + 3 * step]
                     v0, v1, v2, v3 = v[i], v[i + step], v[i + 2 * step], v[i + 3 * step]
-                    out[i] = device(load(u0), load(v0), *params)
-                    out[i + step] = device(load(u1), load(v1), *params)
-                    out[i + 2 * step] = device(load(u2), load(v2), *params)
-                    out[i + 3 * step] = device(load(u3), load(v3), *params)
+                    out[i] = store(device(load(u0), load(v0), *params))
+                    out[i + step] = store(device(load(u1), load(v1), *params))
+                    out[i + 2 * step] = store(device(load(u2), load(v2), *params))
+                    out[i + 3 * step] = store(device(load(u3), load(v3), *params))
                     i += 4 * step
                 while i < n:
-                    out[i] = device(load(u[i]), load(v[i]), *params)
+                    out[i] = store(device(load(u[i]), load(v[i]), *params))
                     i += step
         else:
             def kernel(a, b, c, out, params):
                 for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-                    out[i] = device(load(a[i]), load(b[i]), load(c[i]), *params)
+                    out[i] = store(device(load(a[i]), load(b[i]), load(c[i]), *params))
     else:
         if arity == 1:
             def kernel(x, out, params):
                 cols = out.shape[1]
                 for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
                     r, c = i // cols, i % cols
-                    out[r, c] = device(load(x[r, c]), *params)
+                    out[r, c] = store(device(load(x[r, c]), *params))
         elif arity == 2:
             def kernel(a, b, out, params):
                 cols = out.shape[1]
                 for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
                     r, c = i // cols, i % cols
-                    out[r, c] = device(load(a[r, c]), load(b[r, c]), *params)
+                    out[r, c] = store(device(load(a[r, c]), load(b[r, c]), *params))
         else:
             def kernel(a, b, c_, out, params):
                 cols = out.shape[1]
                 for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
                     r, c = i // cols, i % cols
-                    out[r, c] = device(load(a[r, c]), load(b[r, c]), load(c_[r, c]), *params)
+                    out[r, c] = store(device(load(a[r, c]), load(b[r, c]), load(c_[r, c]), *params))
     return cuda.jit(kernel)
 
 
-def make_vector_kernel(formula, arity, dtype, lanes, widen):
+def make_vector_kernel(formula, arity, dtype, lanes, bits):
     """A kernel applying ``formula`` to contiguous 1-D arrays of ``dtype``
     whose data start on a whole vector's boundary: thread i loads, computes and
     stores the i-th vector of ``lanes`` elements, in one access each, and the
@@ -214,7 +227,7 @@ def make_vector_kernel(formula, arity, dtype, lanes, widen):
     """
     _compiler.register_helpers()
     device = cuda.jit(device=True)(formula)
-    load = _to_float32 if widen else _unchanged
+    load, store = conversions(bits)
     load_vector, store_vector = vector_access(lanes)
     element = numba.from_dtype(dtype)
 
@@ -226,11 +239,11 @@ def make_vector_kernel(formula, arity, dtype, lanes, widen):
                 r = cuda.local.array(lanes, element)
                 load_vector(x, i, a)
                 for j in range(lanes):
-                    r[j] = device(load(a[j]), *params)
+                    r[j] = store(device(load(a[j]), *params))
                 store_vector(out, i, r)
             elif i - vectors < out.size % lanes:
                 i += vectors * (lanes - 1)  # vectors * lanes + (i - vectors)
-                out[i] = device(load(x[i]), *params)
+                out[i] = store(device(load(x[i]), *params))
     elif arity == 2:
         def kernel(u, v, out, params):
             i, vectors = cuda.grid(1), out.size // lanes
@@ -241,20 +254,21 @@ def make_vector_kernel(formula, arity, dtype, lanes, widen):
                 load_vector(u, i, a)
                 load_vector(v, i, b)
                 for j in range(lanes):
-                    r[j] = device(load(a[j]), load(b[j]), *params)
+                    r[j] = store(device(load(a[j]), load(b[j]), *params))
                 store_vector(out, i, r)
             elif i - vectors < out.size % lanes:
                 i += vectors * (lanes - 1)
-                out[i] = device(load(u[i]), load(v[i]), *params)
+                out[i] = store(device(load(u[i]), load(v[i]), *params))
     else:
         raise ValueError(f"no vector kernel for {arity} inputs")
     return cuda.jit(kernel)
 
 
-def make_mask_kernels(widen):
+def make_mask_kernels(bits):
     """The relu mask kernels for 1-D contiguous arrays: one thread per mask
-    byte, so that no two threads write the same byte."""
-    load = _to_float32 if widen else _unchanged
+    byte, so that no two threads write the same byte.  relu keeps an element
+    as it is (its bits, for bfloat16) or writes 0."""
+    load = conversions(bits)[0]
 
     def forward(x, out, mask):
         n = x.size
@@ -264,7 +278,7 @@ def make_mask_kernels(widen):
                 i = 8 * j + k
                 if i < n:
                     v = load(x[i])
-                    out[i] = v if not (v <= 0) else 0
+                    out[i] = x[i] if not (v <= 0) else 0
                     if v > 0:
                         bits |= 1 << k
             mask[j] = bits
@@ -281,23 +295,22 @@ def make_mask_kernels(widen):
     return cuda.jit(forward), cuda.jit(backward)
 
 
-def make_gated_backward_kernel(backward_gate, backward_up, widen):
+def make_gated_backward_kernel(backward_gate, backward_up, bits):
     """Both gradients of a gated activation in one grid-stride pass over
     contiguous 1-D arrays: each thread reads grad, gate and up once and
     writes grad_gate and grad_up (which may be gate and up themselves: each
-    element is read before either is written).  ``widen``: float16 data
-    computed in float32."""
+    element is read before either is written).  ``bits``: see ``conversions``."""
     _compiler.register_helpers()
     gate_part = cuda.jit(device=True)(backward_gate)
     up_part = cuda.jit(device=True)(backward_up)
-    load = _to_float32 if widen else _unchanged
+    load, store = conversions(bits)
 
     def kernel(dy, g, u, grad_g, grad_u):
         n, step = dy.size, cuda.gridsize(1)
         i = cuda.grid(1)
         while i < n:
             d, x, v = load(dy[i]), load(g[i]), load(u[i])
-            grad_g[i] = gate_part(d, x, v)
-            grad_u[i] = up_part(d, x)
+            grad_g[i] = store(gate_part(d, x, v))
+            grad_u[i] = store(up_part(d, x))
             i += step
     return cuda.jit(kernel)
