@@ -309,3 +309,66 @@ def test_bfloat16_views_share_memory_and_modules_take_them():
         assert y.dtype == torch.bfloat16, module
         y.sum().backward()
         assert t.grad.dtype == torch.bfloat16, module
+
+
+# --- torch.compile and torch.export: the custom operators (fastrelu/torch/ops.py) ---
+
+
+def _compile_model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Linear(8, 16), frt.GELU(), torch.nn.Linear(16, 16), frt.SiLU(), frt.PReLU(16),
+        torch.nn.Linear(16, 16), frt.Sigmoid(), frt.LeakyReLU(0.2), frt.ReLU(), frt.ELU(0.5),
+        torch.nn.Linear(16, 16), frt.SwiGLU(), torch.nn.Linear(8, 3))
+
+
+def _eager_and_compiled(model, backend):
+    x = torch.randn(5, 8, generator=torch.Generator().manual_seed(1))
+    eager = model(x)
+    eager.sum().backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    compiled = torch.compile(model, backend=backend, fullgraph=True)  # fullgraph: no graph break
+    traced = compiled(x)
+    traced.sum().backward()
+    assert torch.allclose(traced, eager, atol=1e-6)
+    for p, g in zip(model.parameters(), grads):
+        assert torch.allclose(p.grad, g, atol=1e-6)
+
+
+def test_torch_compile_fullgraph_with_aot_eager():
+    _eager_and_compiled(_compile_model(), "aot_eager")
+
+
+def test_torch_compile_fullgraph_with_the_default_backend():
+    import shutil
+
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("inductor needs a C compiler, and there is none here")
+    _eager_and_compiled(_compile_model(), "inductor")
+
+
+def test_torch_export_keeps_fastrelus_operators():
+    model = _compile_model()
+    x = torch.randn(5, 8)
+    exported = torch.export.export(model, (x,))
+    code = exported.graph_module.code
+    assert "torch.ops.fastrelu.activation" in code and "torch.ops.fastrelu.gated" in code
+    assert "torch.ops.fastrelu.prelu" in code
+    assert torch.allclose(exported.module()(x), model(x))
+
+
+@pytest.mark.parametrize("case", ["gelu", "sigmoid", "leaky_relu", "swiglu", "prelu"])
+def test_custom_operators_pass_opcheck(case):
+    """torch.library.opcheck: the fake implementations, the schemas and the
+    registered autograd agree with the real operators."""
+    x = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    if case == "swiglu":
+        up = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+        torch.library.opcheck(torch.ops.fastrelu.gated.default, (x, up, "swiglu", "none", None))
+    elif case == "prelu":
+        weight = torch.full((6,), 0.25, dtype=torch.float64, requires_grad=True)
+        torch.library.opcheck(torch.ops.fastrelu.prelu.default, (x, weight, None))
+    else:
+        params = [0.1] if case == "leaky_relu" else []
+        torch.library.opcheck(torch.ops.fastrelu.activation.default, (x, case, params, None))

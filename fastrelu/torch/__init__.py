@@ -95,6 +95,14 @@ _KEEP_OUTPUT = {"sigmoid", "tanh"}
 _FROM_SAVED_INPUT = {"hardswish", "hardsigmoid", "silu", "mish"}
 
 
+def _keeps_output(name, x):
+    """Whether the gradient comes from the output: sigmoid's and tanh's, as
+    PyTorch's (a multiply-add per element instead of an exp).  Not in 16
+    bits, where the rounded output loses the gradient's digits (bfloat16
+    sigmoid: up to 1% off from the output)."""
+    return name in _KEEP_OUTPUT and x.element_size() > 2
+
+
 class _Function(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, name, params, backend, inplace):
@@ -102,11 +110,7 @@ class _Function(torch.autograd.Function):
         ctx.fn, ctx.name, ctx.params, ctx.backend, ctx.inplace = fn, name, params, backend, inplace
         if not inplace:
             y = _tensor(fn(_host_or_device(x), *params, backend=backend), x)
-            # sigmoid and tanh keep their output, as PyTorch's do: the gradient
-            # from it is a multiply-add per element instead of an exp.  Not
-            # in 16 bits, where the rounded output loses the gradient's
-            # digits (bfloat16 sigmoid: up to 1% off from the output).
-            ctx.keeps_output = name in _KEEP_OUTPUT and x.element_size() > 2
+            ctx.keeps_output = _keeps_output(name, x)
             ctx.save_for_backward(y if ctx.keeps_output else x)
             return y
         if name in _FROM_SAVED_INPUT:
@@ -166,6 +170,8 @@ def apply(name, x, *params, backend=None, inplace=False):
         _function(name)  # an unknown name gets its own error first
         raise ValueError(f"{name} has no in-place form (PyTorch has none either)")
     params = api.checked_params(_function(name), params)  # defaults filled in
+    if not inplace and torch.compiler.is_compiling():  # one operator in the traced graph
+        return ops.activation(x, name, list(params), backend)
     return _Function.apply(x, name, params, backend, bool(inplace))
 
 
@@ -272,7 +278,14 @@ def _gated_apply(name, gate, up, dim, options, backend):
             raise ValueError(f"{name}: the halved dimension must be even, but dimension {dim} "
                              f"has size {gate.shape[dim]}")
         up, gate = gate.chunk(2, dim)
+    if torch.compiler.is_compiling():
+        return ops.gated(gate, up, name, options.get("approximate", "none"), backend)
     return _GatedFunction.apply(gate, up, name, options, backend)
+
+
+def _gated_options(name, approximate):
+    """The keyword arguments of fastrelu.gated's ``name``: geglu's approximation."""
+    return {"approximate": approximate} if name == "geglu" else {}
 
 
 def reglu(gate, up=None, *, dim=-1, backend=None):
@@ -405,6 +418,8 @@ class _PReLUFunction(torch.autograd.Function):
 def prelu(x, weight, *, backend=None):
     """PReLU with a learnable ``weight`` (one value, or one per channel: axis 1), like F.prelu."""
     _cpu_only("prelu", x, weight)
+    if torch.compiler.is_compiling():
+        return ops.prelu(x, weight, backend)
     return _PReLUFunction.apply(x, weight, backend)
 
 
@@ -571,3 +586,6 @@ def _converted(module, drop_in, backend):
     names = [p for p in inspect.signature(drop_in.__init__).parameters
              if p not in ("self", "backend")]
     return drop_in(**{p: getattr(module, p) for p in names}, backend=backend)
+
+
+from . import ops  # noqa: E402 (its operators call the helpers above)
