@@ -6,16 +6,33 @@ from ._dtypes import is_bfloat16
 from .registry import is_device_array
 
 
-def as_arrays(values):
-    """NumPy arrays (or GPU arrays, untouched) for the array arguments.
+def as_arrays(values, name="fastrelu"):
+    """NumPy arrays (or GPU arrays, untouched) for the array arguments, in
+    the form the loops take.
 
     Array-likes such as lists take the dtype of the first real array among
     the arguments, so ``relu_backward([1, 2], x32)`` works on float32.
+    ndarray subclasses (matrix, memmap, ...) are used as plain ndarrays (a
+    view: the result is a plain ndarray), arrays in non-native byte order
+    as native copies (the result is native, as NumPy's ufuncs give);
+    masked arrays are refused here (the activations keep their masks
+    themselves: ``dispatch.elementwise``).
     """
     like = next((v for v in values if isinstance(v, np.ndarray) or is_device_array(v)), None)
     dtype = None if like is None else like.dtype
-    return [v if isinstance(v, np.ndarray) or is_device_array(v) else np.asarray(v, dtype=dtype)
-            for v in values]
+    arrays = []
+    for v in values:
+        if isinstance(v, np.ma.MaskedArray):
+            raise TypeError(f"{name} does not take masked arrays; pass np.ma.getdata(x) or "
+                            "x.filled(value)")
+        if is_device_array(v):
+            arrays.append(v)
+            continue
+        v = np.asarray(v, dtype=None if isinstance(v, np.ndarray) else dtype)
+        if not v.dtype.isnative:
+            v = v.astype(v.dtype.newbyteorder("="))
+        arrays.append(v)
+    return arrays
 
 
 def check_dtype(name, activation, dtype, direction="forward"):
@@ -51,10 +68,17 @@ def check_out(name, out, like):
         raise TypeError(f"{name}: out must be an array, not {type(out).__name__}")
     if tuple(out.shape) != tuple(like.shape):
         raise ValueError(f"{name}: out has shape {tuple(out.shape)}, expected {tuple(like.shape)}")
-    if out.dtype != like.dtype:
+    if isinstance(out, np.ma.MaskedArray):
+        raise TypeError(f"{name}: out cannot be a masked array; use the returned array")
+    if native(out.dtype) != native(like.dtype):  # the byte order may differ: out is written through a copy
         raise TypeError(f"{name}: out has dtype {out.dtype}, expected {like.dtype}")
     if isinstance(out, np.ndarray) and not out.flags.writeable:
         raise ValueError(f"{name}: out is read-only")
+
+
+def native(dtype):
+    """``dtype`` in the machine's byte order."""
+    return dtype if dtype.isnative else dtype.newbyteorder("=")
 
 
 def check_params(name, names, values):

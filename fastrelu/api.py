@@ -237,7 +237,7 @@ def _check_weight(name, x, weight):
 
 
 def _host_float_array(name, x):
-    x = x if dispatch.is_chunked(x) else np.asarray(x)
+    x = x if dispatch.is_chunked(x) else _validate.as_arrays((x,), name)[0]
     _validate.check_dtype(name, PER_ELEMENT_SLOPE, x.dtype)
     return x
 
@@ -321,7 +321,7 @@ def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
                                       ("grad", "x", "weight"), (), out, backend, name)
         grad_weight = definitions.prelu_weight_gradient_sum_ref(grad, x, weight.size)
         return grad_x, grad_weight.reshape(weight.shape).astype(result_dtype)
-    (grad,) = _validate.as_arrays((grad,))
+    (grad,) = _validate.as_arrays((grad,), name)
     chosen = dispatch.backend_for("prelu_backward", backend, x, name, grad, out)
     _validate.check_inputs(name, PER_ELEMENT_SLOPE, "backward", [grad, x], ("grad", "x"))
     if chosen.device:

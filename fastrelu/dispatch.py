@@ -63,8 +63,9 @@ def run_into(out, sources, operation):
     the operation returns (a weight gradient, say)."""
     sources = [np.ascontiguousarray(s) for s in sources]
     target = out
-    if not out.flags.c_contiguous or any(_validate.partly_overlaps(out, s) for s in sources):
-        target = np.empty(out.shape, out.dtype)
+    if (type(out) is not np.ndarray or not out.dtype.isnative or not out.flags.c_contiguous
+            or any(_validate.partly_overlaps(out, s) for s in sources)):
+        target = np.empty(out.shape, _validate.native(out.dtype))
     result = operation(*sources, target)
     if target is not out:
         np.copyto(out, target)
@@ -194,7 +195,7 @@ def public_function(definition, direction, parse_params, labels, name):
     # is no array, so that a call without x goes the general way and fails.
     def short(a, b=None if arity == 1 else _MISSING, /, *, out=None, backend=None):
         x = a if b is None else b  # a forward given b (a parameter it lacks) goes the general way
-        if type(x) is ndarray and type(a) is ndarray:
+        if type(x) is ndarray and type(a) is ndarray and (out is None or type(out) is ndarray):
             dtype = x.dtype
             params = params32 if dtype is f32 else params64 if dtype is f64 else None
             if params is not None:
@@ -431,7 +432,9 @@ def elementwise(activation, direction, arrays, labels, params, out, backend, nam
         name = activation.name if direction == "forward" else activation.name + "_backward"
     if chunked is not None and any(chunked.is_chunked(a) for a in (*arrays, out)):
         return chunked.elementwise(activation, direction, arrays, labels, params, out, backend, name)
-    arrays = _validate.as_arrays(arrays)
+    if any(isinstance(a, np.ma.MaskedArray) for a in arrays):
+        return _masked(activation, direction, arrays, labels, params, out, backend, name)
+    arrays = _validate.as_arrays(arrays, name)
     chosen = backend_for("activation", backend, arrays[0], name, *arrays[1:], out)
     if chosen.device:
         return chosen.run_device(activation, direction, arrays, labels, out, params, name)
@@ -442,14 +445,15 @@ def elementwise(activation, direction, arrays, labels, params, out, backend, nam
 
     if out is None:
         out = np.empty_like(like)
+    given, out = out, np.asarray(out)  # an ndarray subclass is written through a plain view
     if out.size == 0:
-        return out
-    dtype = out.dtype
+        return given
+    dtype = _validate.native(out.dtype)
     if dtype.kind == "u":
         # The integer-taking activations (relu) are the identity on unsigned
         # values; Numba would also type uint64 against a literal 0 as float64.
         np.copyto(out, arrays[0])
-        return out
+        return given
     # Numba has no float16 or bfloat16 arithmetic on the CPU: without a
     # loop on their bits, compute in float32 and round once at the end.
     bits = _dtypes.bits_format(dtype)
@@ -462,11 +466,25 @@ def elementwise(activation, direction, arrays, labels, params, out, backend, nam
     if compute.kind == "f" or bits == "bfloat16":  # bfloat16 loops compute in float32
         params = tuple(np.float32(p) if compute.kind != "f" else compute.type(p) for p in params)
     target = out
-    if compute != dtype or any(_validate.partly_overlaps(out, a) for a in inputs):
-        target = np.empty(out.shape, compute)
+    if compute != out.dtype or any(_validate.partly_overlaps(out, a) for a in inputs):
+        target = np.empty(out.shape, compute)  # (a non-native out too)
     chosen.run(activation, direction, inputs, target, params)
     if out.nbytes >= _config.PARALLEL_THRESHOLD_BYTES:
         large_call_ended()
     if target is not out:
         np.copyto(out, target, casting="unsafe")
-    return out
+    return given
+
+
+def _masked(activation, direction, arrays, labels, params, out, backend, name):
+    """An activation of masked arrays: computed on their data, the result
+    masked where any input is."""
+    if out is not None:
+        raise TypeError(f"{name}: out= is not supported with masked arrays; use the returned "
+                        "masked array")
+    data = elementwise(activation, direction, [np.ma.getdata(a) for a in arrays], labels, params,
+                       None, backend, name)
+    mask = np.zeros(np.shape(data), bool)
+    for a in arrays:
+        mask |= np.ma.getmaskarray(a)
+    return np.ma.masked_array(data, mask=mask)

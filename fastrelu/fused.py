@@ -17,7 +17,7 @@ from .definitions import BUILTIN
 def _prepare(name, operation, arrays, labels, bias, backend, out=None):
     """The backend, the checked arrays (C-contiguous) and the bias (1-D, x's dtype)."""
     dispatch.refuse_chunked(name, *arrays, bias)
-    arrays = _validate.as_arrays(arrays)
+    arrays = _validate.as_arrays(arrays, name)
     chosen = dispatch.backend_for(operation, backend, arrays[-1], name, *arrays[:-1], bias, out)
     _validate.check_inputs(name, BUILTIN["leaky_relu"], "forward", arrays, labels)  # floats only
     x = arrays[-1]

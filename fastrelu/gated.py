@@ -225,7 +225,7 @@ def glu(x: Array, dim: int = -1, *, out: Array = None, backend: BackendName = No
         [[0.5, 1.4621]]
     """
     if not dispatch.is_chunked(x):
-        (x,) = _validate.as_arrays((x,))
+        (x,) = _validate.as_arrays((x,), "glu")
     up, gate = _halves("glu", x, dim)
     return _forward(GATED["glu"], gate, up, out, backend, "glu")
 
@@ -260,7 +260,7 @@ def glu_backward(grad: Array, x: Array, dim: int = -1, *, out: Array = None,
         up, gate = _halves(name, x, dim)
         grad_gate, grad_up = _backward(GATED["glu"], grad, gate, up, None, backend, name)
         return dispatch.chunked.concatenate([grad_up, grad_gate], axis=dim)
-    (grad, x) = _validate.as_arrays((grad, x))
+    (grad, x) = _validate.as_arrays((grad, x), name)
     up, gate = _halves(name, x, dim)
     if out is None:
         out = np.empty(x.shape, x.dtype)
@@ -371,7 +371,7 @@ def _forward(gated, gate, up, out, backend, name):
         _no_out_for_chunked(name, out)
         return dispatch.chunked.gated(gated, gate, up, backend, name)
     dispatch.refuse_chunked(name, out)
-    gate, up = _validate.as_arrays((gate, up))
+    gate, up = _validate.as_arrays((gate, up), name)
     chosen = dispatch.backend_for("gated", backend, gate, name, up, out)
     if chosen.device:
         return chosen.gated_device(gated, gate, up, out, name)
@@ -395,7 +395,7 @@ def _backward(gated, grad, gate, up, out, backend, name):
         _no_out_for_chunked(name, out)
         return dispatch.chunked.gated_backward(gated, grad, gate, up, backend, name)
     dispatch.refuse_chunked(name, *results)
-    grad, gate, up = _validate.as_arrays((grad, gate, up))
+    grad, gate, up = _validate.as_arrays((grad, gate, up), name)
     chosen = dispatch.backend_for("gated_backward", backend, gate, name, grad, up, *results)
     if chosen.device:
         return chosen.gated_backward_device(gated, grad, gate, up, out, name)

@@ -54,7 +54,8 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
         >>> mask.tolist()
         [108, 1]
     """
-    if type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64):
+    if (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)
+            and (out is None or type(out) is np.ndarray)):
         parallel = dispatch.loop_parallelism(backend, x)
         if parallel is not None:
             result = np.empty(x.shape, x.dtype) if out is None else out
@@ -65,7 +66,7 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
             out = result  # declined: the general path writes into it
     name = "relu_mask"
     dispatch.refuse_chunked(name, x, out)  # the bits run across chunk boundaries
-    (x,) = _validate.as_arrays((x,))
+    (x,) = _validate.as_arrays((x,), name)
     chosen = dispatch.backend_for("relu_mask", backend, x, name, out)
     if chosen.device:
         return chosen.relu_mask_device(x, out, name)
@@ -104,6 +105,7 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
         [0.0, 0.0, 5.0]
     """
     if (type(grad) is np.ndarray and (grad.dtype is _F32 or grad.dtype is _F64)
+            and (out is None or type(out) is np.ndarray)
             and type(mask) is np.ndarray and mask.dtype is _U8 and mask.ndim == 1
             and mask.flags.c_contiguous):  # the loop reads the mask's bytes in a row
         parallel = dispatch.loop_parallelism(backend, grad)
@@ -116,7 +118,7 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
             out = result  # declined: the general path writes into it
     name = "relu_backward_mask"
     dispatch.refuse_chunked(name, grad, mask, out)
-    (grad,) = _validate.as_arrays((grad,))
+    (grad,) = _validate.as_arrays((grad,), name)
     chosen = dispatch.backend_for("relu_backward_mask", backend, grad, name, mask, out)
     if chosen.device:
         return chosen.relu_backward_mask_device(grad, mask, out, name)

@@ -605,9 +605,10 @@ class _Ufunc:
                 if self._ufunc is None:
                     _compiler.register_helpers()
                     self._ufunc = _compiler.vectorize(self._formula)
-                t = numba.from_dtype(dtype)
-                self._ufunc.add(t(*([t] * (len(inputs) + len(params)))))
-                self._signatures.add(signature)
+                if signature not in self._signatures:  # another thread may have added it
+                    t = numba.from_dtype(dtype)
+                    self._ufunc.add(t(*([t] * (len(inputs) + len(params)))))
+                    self._signatures.add(signature)
         # The loop is named exactly: NumPy would otherwise take the first
         # loop the inputs cast to safely (int8 data through a float32 loop).
         loop = (dtype,) * (len(inputs) + len(params) + 1)
