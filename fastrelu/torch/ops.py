@@ -15,8 +15,10 @@ from typing import Any
 
 import torch
 
-from .. import gated as _gated
 from .. import api
+from .. import gated as _gated
+from ._bridge import (_FROM_OUTPUT, _from_numpy, _function, _gated_options, _host_or_device,
+                      _keeps_output, _tensor)
 
 
 # --- the elementwise activations -------------------------------------------------
@@ -25,8 +27,6 @@ from .. import api
 @torch.library.custom_op("fastrelu::activation", mutates_args=())
 def activation(x: torch.Tensor, name: str, params: list[float], backend: str | None) -> torch.Tensor:
     """``name`` (an activation of ``fastrelu.torch.supported()``) of ``x``."""
-    from . import _function, _host_or_device, _tensor
-
     return _tensor(_function(name)(_host_or_device(x), *params, backend=backend), x)
 
 
@@ -39,8 +39,6 @@ def _(x, name, params, backend):
 def activation_backward(grad: torch.Tensor, saved: torch.Tensor, name: str, params: list[float],
                         backend: str | None, from_output: bool) -> torch.Tensor:
     """The gradient of :func:`activation`, from its input or (``from_output``) its output."""
-    from . import _FROM_OUTPUT, _function, _host_or_device, _tensor
-
     grad = grad.contiguous()
     if from_output:
         from_output_gradient: Any = _FROM_OUTPUT[name]
@@ -55,8 +53,6 @@ def _(grad, saved, name, params, backend, from_output):
 
 
 def _activation_setup(ctx, inputs, output):
-    from . import _keeps_output
-
     x, name, params, backend = inputs
     ctx.name, ctx.params, ctx.backend = name, params, backend
     ctx.from_output = _keeps_output(name, x)
@@ -80,8 +76,6 @@ torch.library.register_autograd("fastrelu::activation", _activation_gradient,
 def gated(gate: torch.Tensor, up: torch.Tensor, name: str, approximate: str,
           backend: str | None) -> torch.Tensor:
     """``act(gate) * up`` for ``name`` in reglu, geglu, swiglu."""
-    from . import _from_numpy, _gated_options, _host_or_device
-
     forward = getattr(_gated, name)
     options = _gated_options(name, approximate)
     return _from_numpy(forward(_host_or_device(gate), _host_or_device(up), **options, backend=backend))
@@ -96,8 +90,6 @@ def _(gate, up, name, approximate, backend):
 def gated_backward(grad: torch.Tensor, gate: torch.Tensor, up: torch.Tensor, name: str,
                    approximate: str, backend: str | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Both gradients of :func:`gated`."""
-    from . import _from_numpy, _gated_options, _host_or_device
-
     backward = getattr(_gated, name + "_backward")
     grad_gate, grad_up = backward(_host_or_device(grad.contiguous()), _host_or_device(gate),
                                   _host_or_device(up), **_gated_options(name, approximate), backend=backend)
@@ -130,8 +122,6 @@ torch.library.register_autograd("fastrelu::gated", _gated_gradient, setup_contex
 @torch.library.custom_op("fastrelu::prelu", mutates_args=())
 def prelu(x: torch.Tensor, weight: torch.Tensor, backend: str | None) -> torch.Tensor:
     """PReLU of ``x`` with one weight or one per channel (CPU tensors)."""
-    from . import _from_numpy, _host_or_device
-
     return _from_numpy(api.prelu(_host_or_device(x), _host_or_device(weight), backend=backend))
 
 
@@ -145,8 +135,6 @@ def prelu_backward(grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
                    backend: str | None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(grad_x, grad_weight)`` of :func:`prelu`."""
     import numpy as np
-
-    from . import _from_numpy, _host_or_device
 
     grad_x, grad_weight = api.prelu_backward(_host_or_device(grad.contiguous()), _host_or_device(x),
                                              _host_or_device(weight), backend=backend)
