@@ -29,6 +29,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 import fastrelu  # noqa: E402
+from bench_float16 import relu_rows  # noqa: E402 (relu beside a copy, as for float16)
 from bench_regret import best_times, parallel_copy  # noqa: E402
 from fastrelu.bench import environment  # noqa: E402
 
@@ -38,24 +39,6 @@ SMOOTH = ("gelu", "silu", "sigmoid", "tanh")
 
 def as_torch(torch, array):
     return torch.from_numpy(array.view(np.int16)).view(torch.bfloat16)
-
-
-def relu_rows(n, x, grad, y, rounds, copy2):
-    xbits, ybits = x.view(np.int16), y.view(np.int16)
-    copies = {"copy": lambda: np.copyto(y, x), "copy 2 threads": lambda: copy2(xbits, ybits)}
-    forward = {"fastrelu": lambda: fastrelu.relu(x, out=y), "numpy": lambda: np.maximum(x, 0, out=y),
-               **copies}
-    backward = {"fastrelu": lambda: fastrelu.relu_backward(grad, x, out=y),
-                "numpy": lambda: np.multiply(grad, x > 0, out=y), **copies}
-    rows = []
-    for call, impls, streams in (("relu", forward, 2), ("relu_backward", backward, 3)):
-        t = best_times(impls, streams * x.nbytes, rounds)
-        copy_gbs = 2 * x.nbytes / min(t["copy"], t["copy 2 threads"]) / 1e9
-        ours = streams * x.nbytes / t["fastrelu"] / 1e9
-        rows.append({"call": call, "n": n, "fastrelu GB/s": round(ours, 2), "copy GB/s": round(copy_gbs, 2),
-                     "vs copy": round(ours / copy_gbs, 3), "vs numpy": round(t["numpy"] / t["fastrelu"], 1)})
-        print(json.dumps(rows[-1]), flush=True)
-    return rows
 
 
 def smooth_rows(n, x, grad, y, rounds, torch):

@@ -30,14 +30,18 @@ def measure(n, rounds, copy2):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(n).astype(np.float16)
     grad = rng.standard_normal(n).astype(np.float16)
-    y = np.empty_like(x)
-    xbits, ybits = x.view(np.int16), y.view(np.int16)  # Numba cannot type float16 arrays
-    forward = {"relu": lambda: fastrelu.relu(x, out=y),
-               "numpy": lambda: np.maximum(x, 0, out=y),
-               "copy": lambda: np.copyto(y, x), "copy 2 threads": lambda: copy2(xbits, ybits)}
+    return relu_rows(n, x, grad, np.empty_like(x), rounds, copy2)
+
+
+def relu_rows(n, x, grad, y, rounds, copy2):
+    """relu and relu_backward on 16-bit arrays (float16 or bfloat16) beside
+    a copy of the same bytes and NumPy's own expressions, in GB/s."""
+    xbits, ybits = x.view(np.int16), y.view(np.int16)  # Numba cannot type 16-bit float arrays
+    copies = {"copy": lambda: np.copyto(y, x), "copy 2 threads": lambda: copy2(xbits, ybits)}
+    forward = {"relu": lambda: fastrelu.relu(x, out=y), "numpy": lambda: np.maximum(x, 0, out=y),
+               **copies}
     backward = {"relu_backward": lambda: fastrelu.relu_backward(grad, x, out=y),
-                "numpy": lambda: np.multiply(grad, x > 0, out=y),
-                "copy": lambda: np.copyto(y, x), "copy 2 threads": lambda: copy2(xbits, ybits)}
+                "numpy": lambda: np.multiply(grad, x > 0, out=y), **copies}
     rows = []
     for name, impls, streams in (("relu", forward, 2), ("relu_backward", backward, 3)):
         t = best_times(impls, streams * x.nbytes, rounds)
