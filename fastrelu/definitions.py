@@ -22,6 +22,8 @@ import numpy as np
 
 INF = math.inf
 SQRT_HALF = 0.7071067811865476  # 1 / sqrt(2)
+SQRT_HALF_LOW = -4.833646656726457e-17  # 1 / sqrt(2) - SQRT_HALF
+TWO_OVER_SQRT_PI = 1.1283791670955126
 INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
 SQRT_2_OVER_PI = 0.7978845608028654
 GELU_TANH_C = 0.044715
@@ -254,8 +256,10 @@ def relu6_backward_ref(g, x):
 
 
 def hardsigmoid(x):
+    # (x + 3) / 6, PyTorch's form: x + 3 is exact near -3, where x / 6 + 0.5
+    # would cancel (25% off next to -3 in float32).
     three = _in_precision_of(x, 3.0)
-    y = x / _in_precision_of(x, 6.0) + _in_precision_of(x, 0.5)
+    y = (x + three) / _in_precision_of(x, 6.0)
     y = _in_precision_of(x, 1.0) if x >= three else y
     return _in_precision_of(x, 0.0) if x <= -three else y
 
@@ -267,7 +271,7 @@ def hardsigmoid_backward(g, x):
 
 
 def hardsigmoid_ref(x):
-    return np.where(x <= -3, 0, np.where(x >= 3, 1, x / 6 + 0.5)).astype(x.dtype, copy=False)
+    return np.where(x <= -3, 0, np.where(x >= 3, 1, (x + 3) / 6)).astype(x.dtype, copy=False)
 
 
 def hardsigmoid_backward_ref(g, x):
@@ -282,9 +286,10 @@ def hardswish(x):
 
 
 def hardswish_backward(g, x):
-    # PyTorch's kinks: 0 at -3, g at 3; NaN propagates.
+    # PyTorch's kinks: 0 at -3, g at 3; NaN propagates.  (2x + 3) / 6 rather
+    # than PyTorch's x / 3 + 0.5, which cancels next to the zero at -1.5.
     three = _in_precision_of(x, 3.0)
-    d = g * (x / three + _in_precision_of(x, 0.5))
+    d = g * ((x + x + three) / _in_precision_of(x, 6.0))
     d = g if x >= three else d
     return _in_precision_of(x, 0.0) if x <= -three else d
 
@@ -294,7 +299,8 @@ def hardswish_ref(x):
 
 
 def hardswish_backward_ref(g, x):
-    return np.where(x <= -3, 0, np.where(x >= 3, g, g * (x / 3 + 0.5))).astype(g.dtype, copy=False)
+    d = g * ((2 * x + 3) / 6)
+    return np.where(x <= -3, 0, np.where(x >= 3, g, d)).astype(g.dtype, copy=False)
 
 
 # --- exponential family -------------------------------------------------------
@@ -481,7 +487,7 @@ def silu_ref(x):
 def silu_backward_ref(g, x):
     s = _sigmoid_ref(x)
     with np.errstate(invalid="ignore"):
-        d = g * s * (1 + x * (1 - s))
+        d = g * s * (1 + x * _sigmoid_ref(-x))  # not 1 - s: it cancels for large x
     d = np.where(x == np.inf, g, d)
     return np.where(x == -np.inf, 0 * g, d).astype(g.dtype, copy=False)
 
@@ -560,8 +566,11 @@ def mish_ref(x):
 
 def mish_backward_ref(g, x):
     t = np.tanh(softplus_ref(x, 1.0, 20.0))
+    # sech^2(softplus(x)) = 4w / (1 + w)^2 with w = e^(-2 softplus(x)) =
+    # sigmoid(-x)^2: 1 - t * t would cancel for large x.
+    w = _sigmoid_ref(-x) ** 2
     with np.errstate(invalid="ignore"):
-        d = g * (t + x * _sigmoid_ref(x) * (1 - t * t))
+        d = g * (t + x * _sigmoid_ref(x) * (4 * w / ((1 + w) * (1 + w))))
     d = np.where(x == np.inf, g, d)
     return np.where(x == -np.inf, 0 * g, d).astype(g.dtype, copy=False)
 
@@ -606,10 +615,29 @@ def gelu_tanh_backward(g, x):
     return 0.0 * g if x == -INF else d
 
 
+def _product_error(a, b):
+    """a * b - fl(a * b), exactly (Dekker's product; |a|, |b| below 1e150)."""
+    def halves(v):
+        big = v * 134217729.0  # 2^27 + 1
+        high = big - (big - v)
+        return high, v - high
+
+    ah, al = halves(a)
+    bh, bl = halves(b)
+    return ((ah * bh - a * b) + ah * bl + al * bh) + al * bl
+
+
 def _normal_cdf_ref(x64):
     # NumPy has no erfc; math.erfc through frompyfunc is slow but exact enough
-    # for a reference, and erfc keeps the left tail that 1 + erf cancels.
-    return 0.5 * np.asarray(np.frompyfunc(math.erfc, 1, 1)(-x64 * SQRT_HALF), np.float64)
+    # for a reference, and erfc keeps the left tail that 1 + erf cancels.  Its
+    # argument z = -x / sqrt(2) is corrected for its rounding (erfc' = -2/sqrt(pi)
+    # e^-z^2): in the left tail erfc multiplies z's relative error by 2 z^2,
+    # 1200 float64 ulps at x = -37 without it.
+    x64 = np.clip(x64, -60.0, 60.0)  # Phi is 0 or 1 beyond, to far below an ulp
+    z = -x64 * SQRT_HALF
+    dz = _product_error(-x64, np.float64(SQRT_HALF)) - x64 * SQRT_HALF_LOW
+    erfc = np.asarray(np.frompyfunc(math.erfc, 1, 1)(z), np.float64)
+    return 0.5 * (erfc - dz * (TWO_OVER_SQRT_PI * np.exp(-z * z)))
 
 
 def gelu_ref(x):
@@ -621,7 +649,12 @@ def gelu_ref(x):
 
 def gelu_backward_ref(g, x):
     x64 = x.astype(np.float64)
-    pdf = INV_SQRT_2PI * np.exp(-0.5 * x64 * x64)
+    # exp(-x^2 / 2) with x^2's rounding corrected (it is multiplied by x^2 / 2:
+    # 450 float64 ulps at x = -36 without it).
+    square = x64 * x64
+    low = _product_error(np.clip(x64, -1e150, 1e150), np.clip(x64, -1e150, 1e150))
+    with np.errstate(invalid="ignore"):
+        pdf = INV_SQRT_2PI * np.exp(-0.5 * square) * (1 - 0.5 * low)
     with np.errstate(invalid="ignore"):
         d = _normal_cdf_ref(x64) + x64 * pdf
     d = np.where(x == np.inf, 1, np.where(x == -np.inf, 0, d))
@@ -634,20 +667,21 @@ def _gelu_tanh_parts(x):
         u = SQRT_2_OVER_PI * (x64 + GELU_TANH_C * x64**3)
         du = SQRT_2_OVER_PI * (1 + 3 * GELU_TANH_C * x64 * x64)
         s = _sigmoid_ref(2 * u)
-    return x64, s, du
+        s_minus = _sigmoid_ref(-2 * u)  # 1 - s, which would cancel for large x
+    return x64, s, s_minus, du
 
 
 def gelu_tanh_ref(x):
-    x64, s, _ = _gelu_tanh_parts(x)
+    x64, s, _, _ = _gelu_tanh_parts(x)
     with np.errstate(invalid="ignore"):
         y = x64 * s
     return np.where(x == -np.inf, 0, y).astype(x.dtype)
 
 
 def gelu_tanh_backward_ref(g, x):
-    x64, s, du = _gelu_tanh_parts(x)
+    x64, s, s_minus, du = _gelu_tanh_parts(x)
     with np.errstate(invalid="ignore"):
-        d = s + 2 * x64 * s * (1 - s) * du
+        d = s + 2 * x64 * s * s_minus * du
     d = np.where(np.isnan(d) & ~np.isnan(x64), np.where(x64 > 0, 1.0, 0.0), d)
     return (g * d).astype(g.dtype)
 
