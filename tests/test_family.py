@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastrelu
-from conftest import random_normal, special_values, torch_or_skip
+from conftest import COMPILED_BACKENDS, random_normal, special_values, torch_or_skip
 
 # name -> (parameters to call with, PyTorch function of (tensor, *params), kinks)
 CASES = {
@@ -84,8 +84,12 @@ def test_activations_lists_the_family():
         assert callable(getattr(fastrelu, name)) and callable(getattr(fastrelu, name + "_backward"))
 
 
+@pytest.mark.parametrize("backend", [*COMPILED_BACKENDS, "auto"])
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_matches_reference(name, backend, float_dtype):
+    # Non-default parameters and the special values (infinities, NaN) against
+    # the NumPy reference; the numpy backend is that reference, measured
+    # against mpmath in test_accuracy.py.
     params = CASES[name][0]
     x = np.concatenate([special_values(float_dtype), random_normal(2000, float_dtype, scale=4)])
     g = random_normal(x.shape, float_dtype, seed=7)
