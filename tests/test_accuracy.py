@@ -26,13 +26,16 @@ SUBNORMAL_LIMITS = accuracy.limits(RESULTS, "max_subnormal")
 # but for these, each with its reason (docs/accuracy.md says the same).
 POLICY = 4.0
 EXCEPTIONS = {
-    # Results just above the subnormal range whose intermediate, the normal
-    # CDF or density, is already subnormal and has lost bits.
+    # Results just above the subnormal range whose intermediate (the normal
+    # CDF or density, e^x) is already subnormal and has lost bits.
     ("gelu", "forward", "float64"): "subnormal intermediate",
     ("gelu", "backward", "float64"): "subnormal intermediate",
     ("gelu", "forward", "float32"): "subnormal intermediate",
     ("gelu", "backward", "float32"): "subnormal intermediate; 5.4 at -0.49, near f' = 0",
+    ("silu", "forward", "float32"): "subnormal intermediate",
     ("silu", "backward", "float32"): "subnormal intermediate",
+    ("mish", "forward", "float32"): "subnormal intermediate",
+    ("mish", "backward", "float32"): "subnormal intermediate",
     # The left tail is ill-conditioned: |x f'(x) / f(x)| is about 1750 at
     # x = -20, so the roundings of the cubic cost about as much as a change
     # of x by an ulp; in float32 the sigmoid's argument is rounded to float32.
@@ -147,7 +150,8 @@ def test_true_values_are_exact_where_the_value_is_known():
 
 def test_the_tests_sample_is_the_start_of_the_scripts():
     small_x, small_g = accuracy.inputs(np.dtype(np.float32))
-    big_x, big_g = accuracy.inputs(np.dtype(np.float32), random=3 * accuracy.TEST_RANDOM)
+    big_x, big_g = accuracy.inputs(np.dtype(np.float32), random=3 * accuracy.TEST_RANDOM,
+                                   thin=False)
     where = np.searchsorted(big_x.view(np.uint32), small_x.view(np.uint32))
     np.testing.assert_array_equal(big_x.view(np.uint32)[where], small_x.view(np.uint32))
     np.testing.assert_array_equal(big_g[where], small_g)
