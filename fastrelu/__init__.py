@@ -67,6 +67,7 @@ from .registry import (
     register_backend,
     set_backend,
     use_backend,
+    use_stream,
 )
 
 for _backend in (_cpu_backends.NumpyBackend(), _cpu_backends.SerialBackend(),
@@ -78,7 +79,7 @@ __all__ = [
     "__version__", "Activation", "Backend", "CompileError", "activation", "activations",
     "bias_relu", "bias_relu_backward", "relu_mask", "relu_backward_mask",
     "all_backends", "backends", "get_backend", "register_backend", "set_backend",
-    "use_backend", "relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "relu6",
+    "use_backend", "use_stream", "relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "relu6",
     "relu6_backward", "prelu", "prelu_backward", "rrelu", "rrelu_backward", "elu",
     "elu_backward", "selu", "selu_backward", "celu", "celu_backward", "gelu", "gelu_backward",
     "silu", "silu_backward", "softplus", "softplus_backward", "mish", "mish_backward",

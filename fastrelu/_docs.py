@@ -26,6 +26,9 @@ COMMON = """    out: Where to write the result: an array of the result's shape a
     backend: The backend for this call (``"numba"``, ``"numba-parallel"``,
         ...); default the one in force (``use_backend``, ``set_backend``,
         ``FASTRELU_BACKEND``, else ``"auto"``).
+    stream: For GPU arrays, the stream to launch on (a Numba, PyTorch or
+        CuPy stream, or a raw handle); default the stream the first GPU
+        array comes from (see ``use_stream``).  Ignored for host arrays.
 
 Returns:
     The result, of the input's shape and dtype, and of the same kind as the

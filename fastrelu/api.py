@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Protocol, cast, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -17,9 +17,9 @@ from .definitions import BUILTIN, FROM_OUTPUT, PER_ELEMENT_SLOPE, Definition
 @runtime_checkable
 class Activation(Protocol):
     """What every activation is: a plain function ``f(x, *params, out=None,
-    backend=None)`` with these attributes.  ``f.backward(grad, x, *params,
-    out=None, backend=None)`` returns ``grad * f'(x)``, with ``x`` the
-    forward input.  (Plain functions, not instances of a class: a class's
+    backend=None, stream=None)`` with these attributes.  ``f.backward(grad,
+    x, *params, out=None, backend=None, stream=None)`` returns
+    ``grad * f'(x)``, with ``x`` the forward input.  (Plain functions, not instances of a class: a class's
     ``__call__`` costs a small call a quarter of its time.)
 
     Examples:
@@ -33,7 +33,7 @@ class Activation(Protocol):
     backward: Callable[..., Array]
 
     def __call__(self, x: Array, *params: float, out: Array = None,
-                 backend: BackendName = None, **kwargs: float) -> Array: ...
+                 backend: BackendName = None, stream: Any = None, **kwargs: float) -> Array: ...
 
 
 def make_activation(definition: Definition, doc: str | None = None,
@@ -78,7 +78,7 @@ def _describe(function, name, module, qualname, doc, arrays, params):
                                        direction)
     positional = inspect.Parameter.POSITIONAL_ONLY  # as a ufunc's
     keywords = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None)
-                for k in ("out", "backend")]
+                for k in ("out", "backend", "stream")]
     function.__signature__ = inspect.Signature(
         [*(inspect.Parameter(a, positional) for a in arrays), *params, *keywords])
 
@@ -160,7 +160,7 @@ _gelu_tanh = make_activation(BUILTIN["gelu_tanh"], qualname="_gelu_tanh")
 
 
 def gelu(x: Array, approximate: str = "none", *, out: Array = None,
-         backend: BackendName = None) -> Array:
+         backend: BackendName = None, stream: Any = None) -> Array:
     """GELU: ``x * Phi(x)``, Phi the standard normal CDF (PyTorch: F.gelu).
 
     Accurate in the left tail too (no ``1 + erf`` cancellation), and the
@@ -171,6 +171,8 @@ def gelu(x: Array, approximate: str = "none", *, out: Array = None,
         approximate: ``"none"`` (exact) or ``"tanh"`` (PyTorch's tanh approximation).
         out: Where to write the result (its shape and dtype); may be the input itself.
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         The result, of ``x``'s shape and dtype and kind.
@@ -187,11 +189,13 @@ def gelu(x: Array, approximate: str = "none", *, out: Array = None,
         >>> fastrelu.gelu(np.array([-2.0, 0.0, 1.5]), "tanh").round(4).tolist()
         [-0.0454, 0.0, 1.3996]
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, gelu, x, approximate, out=out, backend=backend)
     return _gelu_variant(approximate)(x, out=out, backend=backend)
 
 
 def gelu_backward(grad: Array, x: Array, approximate: str = "none", *, out: Array = None,
-                  backend: BackendName = None) -> Array:
+                  backend: BackendName = None, stream: Any = None) -> Array:
     """Gradient of :func:`gelu`: ``grad * gelu'(x)``.
 
     Args:
@@ -200,6 +204,8 @@ def gelu_backward(grad: Array, x: Array, approximate: str = "none", *, out: Arra
         approximate: ``"none"`` or ``"tanh"``, as in the forward.
         out: Where to write the result (its shape and dtype); may be the input itself.
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         The gradient, of ``x``'s shape and dtype and kind.
@@ -213,6 +219,8 @@ def gelu_backward(grad: Array, x: Array, approximate: str = "none", *, out: Arra
         >>> fastrelu.gelu_backward(np.ones(3), np.array([-2.0, 0.0, 1.5])).round(4).tolist()
         [-0.0852, 0.5, 1.1275]
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, gelu_backward, grad, x, approximate, out=out, backend=backend)
     return _gelu_variant(approximate).backward(grad, x, out=out, backend=backend)
 
 
@@ -242,7 +250,8 @@ def _host_float_array(name, x):
     return x
 
 
-def prelu(x: Array, weight: Array, *, out: Array = None, backend: BackendName = None) -> Array:
+def prelu(x: Array, weight: Array, *, out: Array = None,
+          backend: BackendName = None, stream: Any = None) -> Array:
     """PReLU: ``x`` where ``x > 0``, else ``weight * x`` (PyTorch: F.prelu).
 
     Args:
@@ -250,6 +259,8 @@ def prelu(x: Array, weight: Array, *, out: Array = None, backend: BackendName = 
         weight: One slope, or one per channel (axis 1, or axis 0 of a 1-D ``x``).
         out: Where to write the result (its shape and dtype); may be the input itself.
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         The result, of ``x``'s shape and dtype.
@@ -264,6 +275,8 @@ def prelu(x: Array, weight: Array, *, out: Array = None, backend: BackendName = 
         >>> fastrelu.prelu(x, np.array([0.1, 0.5])).tolist()
         [[-0.2, 1.0], [3.0, -2.0]]
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, prelu, x, weight, out=out, backend=backend)
     x = _host_float_array("prelu", x)
     weight = _check_weight("prelu", x, weight)
     if dispatch.is_chunked(x):
@@ -284,7 +297,7 @@ def prelu(x: Array, weight: Array, *, out: Array = None, backend: BackendName = 
 
 
 def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
-                   backend: BackendName = None) -> tuple[Array, Array]:
+                   backend: BackendName = None, stream: Any = None) -> tuple[Array, Array]:
     """Gradients of :func:`prelu`: ``(grad_x, grad_weight)``.
 
     Args:
@@ -293,6 +306,8 @@ def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
         weight: The forward's weight.
         out: Where to write grad_x (its shape and dtype); may be the input itself.
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         ``grad_x`` (``x``'s shape and dtype) and ``grad_weight`` (``weight``'s
@@ -311,6 +326,8 @@ def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
         >>> grad_x.tolist(), grad_weight.tolist()
         ([[0.1, 1.0], [1.0, 0.5]], [-2.0, -4.0])
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, prelu_backward, grad, x, weight, out=out, backend=backend)
     name = "prelu_backward"
     x = _host_float_array(name, x)
     weight = _check_weight(name, x, weight)
@@ -341,7 +358,7 @@ def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
 
 def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
           rng: np.random.Generator | None = None, *, out: Array = None,
-          backend: BackendName = None) -> Array | tuple[Array, Array]:
+          backend: BackendName = None, stream: Any = None) -> Array | tuple[Array, Array]:
     """Randomized leaky ReLU (PyTorch: F.rrelu).
 
     In evaluation (``training=False``) the slope is ``(lower + upper) / 2`` and
@@ -357,6 +374,8 @@ def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bo
         rng: A ``numpy.random.Generator`` for the slopes (default a new one).
         out: Where to write the result (its shape and dtype); may be the input itself.
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         ``y`` in evaluation, ``(y, slopes)`` in training.
@@ -373,6 +392,8 @@ def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bo
         >>> y.round(4).tolist()
         [-0.5154, 1.0]
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, rrelu, x, lower, upper, training, rng, out=out, backend=backend)
     lower, upper = _validate.check_params("rrelu", ("lower", "upper"), (lower, upper))
     if not lower <= upper:
         raise ValueError(f"rrelu: lower ({lower}) must not exceed upper ({upper})")
@@ -391,7 +412,7 @@ def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bo
 
 def rrelu_backward(grad: Array, x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
                    training: bool = False, slopes: Array = None, *, out: Array = None,
-                   backend: BackendName = None) -> Array:
+                   backend: BackendName = None, stream: Any = None) -> Array:
     """Gradient of :func:`rrelu`; in training pass the ``slopes`` it returned.
 
     Args:
@@ -403,6 +424,8 @@ def rrelu_backward(grad: Array, x: Array, lower: float = 1.0 / 8, upper: float =
         slopes: The slopes the training forward returned (needed when training).
         out: Where to write the result (its shape and dtype); may be the input itself.
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         ``grad`` where ``x > 0``, else ``grad`` times the element's slope.
@@ -417,6 +440,9 @@ def rrelu_backward(grad: Array, x: Array, lower: float = 1.0 / 8, upper: float =
         >>> fastrelu.rrelu_backward(np.ones(2), x, training=True, slopes=slopes).round(4).tolist()
         [0.2577, 1.0]
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, rrelu_backward, grad, x, lower, upper, training, slopes,
+                                  out=out, backend=backend)
     lower, upper = _validate.check_params("rrelu_backward", ("lower", "upper"), (lower, upper))
     if not training:
         return leaky_relu.backward(grad, x, (lower + upper) / 2, out=out, backend=backend)

@@ -168,6 +168,13 @@ def refuse_chunked(name, *objs):
 _MISSING = object()
 
 
+def on_stream(stream, function, *args, **kwargs):
+    """``function(*args, **kwargs)`` with its GPU work on ``stream`` (see
+    :func:`fastrelu.use_stream`): the ``stream=`` of every operation."""
+    with registry.use_stream(stream):
+        return function(*args, **kwargs)
+
+
 def public_function(definition, direction, parse_params, labels, name):
     """The public ``f(*arrays, *params, out=None, backend=None)`` of
     ``definition``'s ``direction`` (``labels``: the arrays' names, one or two).
@@ -193,7 +200,9 @@ def public_function(definition, direction, parse_params, labels, name):
     # backward (whose x is ``b``).  The arrays are positional, as a ufunc's.
     # b's default: None for a forward (x is a), for a backward a marker that
     # is no array, so that a call without x goes the general way and fails.
-    def short(a, b=None if arity == 1 else _MISSING, /, *, out=None, backend=None):
+    def short(a, b=None if arity == 1 else _MISSING, /, *, out=None, backend=None, stream=None):
+        if stream is not None:
+            return on_stream(stream, short, a, b, out=out, backend=backend)
         x = a if b is None else b  # a forward given b (a parameter it lacks) goes the general way
         if type(x) is ndarray and type(a) is ndarray and (out is None or type(out) is ndarray):
             dtype = x.dtype
@@ -237,12 +246,17 @@ def public_function(definition, direction, parse_params, labels, name):
 
     # Apart, because taking ``*args, **kwargs`` costs a small call a tenth of
     # its time: only activations with parameters take them.
-    def one_array(x, /, *args, out=None, backend=None, **kwargs):
+    def one_array(x, /, *args, out=None, backend=None, stream=None, **kwargs):
+        if stream is not None:
+            return on_stream(stream, one_array, x, *args, out=out, backend=backend, **kwargs)
         if args or kwargs:
             return general((x,), parse_params(args, kwargs), out, backend)
         return short(x, out=out, backend=backend)
 
-    def two_arrays(grad, x, /, *args, out=None, backend=None, **kwargs):
+    def two_arrays(grad, x, /, *args, out=None, backend=None, stream=None, **kwargs):
+        if stream is not None:
+            return on_stream(stream, two_arrays, grad, x, *args, out=out, backend=backend,
+                             **kwargs)
         if args or kwargs:
             return general((grad, x), parse_params(args, kwargs), out, backend)
         return short(grad, x, out=out, backend=backend)

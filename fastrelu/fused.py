@@ -7,6 +7,8 @@ NumPy's ``np.maximum(x + b, 0)`` which writes and reads a temporary.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from . import _dtypes, _validate, dispatch
@@ -15,10 +17,13 @@ from .definitions import BUILTIN
 
 
 def _prepare(name, operation, arrays, labels, bias, backend, out=None):
-    """The backend, the checked arrays (C-contiguous) and the bias (1-D, x's dtype)."""
+    """The backend, the checked arrays (C-contiguous) and the bias (1-D, x's
+    dtype); a device backend checks GPU arrays itself."""
     dispatch.refuse_chunked(name, *arrays, bias)
     arrays = _validate.as_arrays(arrays, name)
     chosen = dispatch.backend_for(operation, backend, arrays[-1], name, *arrays[:-1], bias, out)
+    if chosen.device:
+        return chosen, arrays, bias
     _validate.check_inputs(name, BUILTIN["leaky_relu"], "forward", arrays, labels)  # floats only
     x = arrays[-1]
     bias = np.ascontiguousarray(bias, dtype=x.dtype)
@@ -28,7 +33,8 @@ def _prepare(name, operation, arrays, labels, bias, backend, out=None):
     return chosen, arrays, bias
 
 
-def bias_relu(x: Array, bias: Array, *, out: Array = None, backend: BackendName = None) -> Array:
+def bias_relu(x: Array, bias: Array, *, out: Array = None,
+              backend: BackendName = None, stream: Any = None) -> Array:
     """``relu(x + bias)`` in one pass, ``bias`` broadcast over the last axis.
 
     One read of ``x`` and one write of the result, where
@@ -40,6 +46,8 @@ def bias_relu(x: Array, bias: Array, *, out: Array = None, backend: BackendName 
         bias: One value per column of ``x`` (its last axis).
         out: Where to write the result (its shape and dtype); may be the input itself.
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         The result, of ``x``'s shape and dtype.
@@ -53,7 +61,11 @@ def bias_relu(x: Array, bias: Array, *, out: Array = None, backend: BackendName 
         >>> fastrelu.bias_relu(np.array([[-2.0, 0.0, 1.5]]), np.array([1.0, -1.0, 0.5])).tolist()
         [[0.0, 0.0, 2.0]]
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, bias_relu, x, bias, out=out, backend=backend)
     chosen, (x,), bias = _prepare("bias_relu", "bias_relu", (x,), ("x",), bias, backend, out)
+    if chosen.device:
+        return chosen.bias_relu_device(x, bias, out, "bias_relu")
     if out is None:
         out = np.empty(x.shape, x.dtype)
     else:
@@ -64,7 +76,7 @@ def bias_relu(x: Array, bias: Array, *, out: Array = None, backend: BackendName 
 
 
 def bias_relu_backward(grad: Array, x: Array, bias: Array, *,
-                       backend: BackendName = None) -> tuple[Array, Array]:
+                       backend: BackendName = None, stream: Any = None) -> tuple[Array, Array]:
     """Gradients of :func:`bias_relu` from its input ``x``: ``(grad_x, grad_bias)``.
 
     Args:
@@ -72,6 +84,8 @@ def bias_relu_backward(grad: Array, x: Array, bias: Array, *,
         x: The forward's input.
         bias: The forward's bias.
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         ``grad_x``, ``grad`` where ``x + bias > 0`` and 0 elsewhere, and
@@ -89,8 +103,12 @@ def bias_relu_backward(grad: Array, x: Array, bias: Array, *,
         >>> grad_x.tolist(), grad_bias.tolist()
         ([[0.0, 0.0, 1.0]], [0.0, 0.0, 1.0])
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, bias_relu_backward, grad, x, bias, backend=backend)
     chosen, (grad, x), bias = _prepare("bias_relu_backward", "bias_relu_backward", (grad, x),
                                        ("grad", "x"), bias, backend)
+    if chosen.device:
+        return chosen.bias_relu_backward_device(grad, x, bias, "bias_relu_backward")
     grad_x = np.empty(x.shape, x.dtype)
     if not x.size:
         return grad_x, np.zeros_like(bias)

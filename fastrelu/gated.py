@@ -14,6 +14,8 @@ gradients, which may go over ``gate`` and ``up`` themselves.  ``gate`` and
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from . import _dtypes, _validate, dispatch
@@ -25,7 +27,8 @@ _F32 = np.dtype(np.float32)
 _FLOATS_ONLY = BUILTIN["silu"]
 
 
-def reglu(gate: Array, up: Array, *, out: Array = None, backend: BackendName = None) -> Array:
+def reglu(gate: Array, up: Array, *, out: Array = None,
+          backend: BackendName = None, stream: Any = None) -> Array:
     """``relu(gate) * up`` in one pass (PyTorch: ``F.relu(gate) * up``).
 
     Args:
@@ -34,6 +37,8 @@ def reglu(gate: Array, up: Array, *, out: Array = None, backend: BackendName = N
             projection ``h``, ``up, gate = h[:, :n], h[:, n:]`` work without a copy).
         out: Where to write the result (``out=gate`` or ``out=up`` work in place).
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         The result, of the inputs' shape and dtype.
@@ -50,11 +55,13 @@ def reglu(gate: Array, up: Array, *, out: Array = None, backend: BackendName = N
         >>> fastrelu.reglu(gate, up).tolist()
         [0.0, 1.0, 1.0]
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, reglu, gate, up, out=out, backend=backend)
     return _forward(GATED["reglu"], gate, up, out, backend, "reglu")
 
 
 def reglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Array] | None = None,
-                   backend: BackendName = None) -> tuple[Array, Array]:
+                   backend: BackendName = None, stream: Any = None) -> tuple[Array, Array]:
     """Both gradients of :func:`reglu` in one pass over ``grad``, ``gate`` and ``up``.
 
     Args:
@@ -64,6 +71,8 @@ def reglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Arr
         out: Optional pair of arrays ``(grad_gate, grad_up)`` to write, which may
             be ``(gate, up)`` themselves (the packed gradient, in place).
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         ``(grad_gate, grad_up)``, both computed in one pass.
@@ -80,11 +89,13 @@ def reglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Arr
         >>> [g.tolist() for g in fastrelu.reglu_backward(np.ones(3), gate, up)]
         [[0.0, 2.0, 0.5], [0.0, 0.5, 2.0]]
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, reglu_backward, grad, gate, up, out=out, backend=backend)
     return _backward(GATED["reglu"], grad, gate, up, out, backend, "reglu_backward")
 
 
 def geglu(gate: Array, up: Array, approximate: str = "none", *, out: Array = None,
-          backend: BackendName = None) -> Array:
+          backend: BackendName = None, stream: Any = None) -> Array:
     """``gelu(gate, approximate) * up`` in one pass (PyTorch: ``F.gelu(gate) * up``).
 
     Args:
@@ -94,6 +105,8 @@ def geglu(gate: Array, up: Array, approximate: str = "none", *, out: Array = Non
         out: Where to write the result (``out=gate`` or ``out=up`` work in place).
         backend: The backend for this call; default the one in force.
         approximate: ``"none"`` (the normal CDF) or ``"tanh"``, as F.gelu.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         The result, of the inputs' shape and dtype.
@@ -110,12 +123,14 @@ def geglu(gate: Array, up: Array, approximate: str = "none", *, out: Array = Non
         >>> fastrelu.geglu(gate, up).round(4).tolist()
         [-0.476, 0.6915, 0.9772]
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, geglu, gate, up, approximate, out=out, backend=backend)
     return _forward(_geglu(approximate, "geglu"), gate, up, out, backend, "geglu")
 
 
 def geglu_backward(grad: Array, gate: Array, up: Array, approximate: str = "none", *,
                    out: tuple[Array, Array] | None = None,
-                   backend: BackendName = None) -> tuple[Array, Array]:
+                   backend: BackendName = None, stream: Any = None) -> tuple[Array, Array]:
     """Both gradients of :func:`geglu` in one pass.
 
     Args:
@@ -125,6 +140,8 @@ def geglu_backward(grad: Array, gate: Array, up: Array, approximate: str = "none
         out: Optional pair of arrays ``(grad_gate, grad_up)`` to write, which may
             be ``(gate, up)`` themselves (the packed gradient, in place).
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         ``(grad_gate, grad_up)``, both computed in one pass.
@@ -141,11 +158,15 @@ def geglu_backward(grad: Array, gate: Array, up: Array, approximate: str = "none
         >>> [g.round(4).tolist() for g in fastrelu.geglu_backward(np.ones(3), gate, up)]
         [[-0.2499, 1.735, 0.5426], [-0.1587, 0.3457, 1.9545]]
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, geglu_backward, grad, gate, up, approximate,
+                                  out=out, backend=backend)
     return _backward(_geglu(approximate, "geglu_backward"), grad, gate, up, out, backend,
                      "geglu_backward")
 
 
-def swiglu(gate: Array, up: Array, *, out: Array = None, backend: BackendName = None) -> Array:
+def swiglu(gate: Array, up: Array, *, out: Array = None,
+           backend: BackendName = None, stream: Any = None) -> Array:
     """``silu(gate) * up`` in one pass (PyTorch: ``F.silu(gate) * up``).
 
     Args:
@@ -154,6 +175,8 @@ def swiglu(gate: Array, up: Array, *, out: Array = None, backend: BackendName = 
             projection ``h``, ``up, gate = h[:, :n], h[:, n:]`` work without a copy).
         out: Where to write the result (``out=gate`` or ``out=up`` work in place).
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         The result, of the inputs' shape and dtype.
@@ -170,11 +193,13 @@ def swiglu(gate: Array, up: Array, *, out: Array = None, backend: BackendName = 
         >>> fastrelu.swiglu(gate, up).round(4).tolist()
         [-0.8068, 0.6225, 0.8808]
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, swiglu, gate, up, out=out, backend=backend)
     return _forward(GATED["swiglu"], gate, up, out, backend, "swiglu")
 
 
 def swiglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Array] | None = None,
-                    backend: BackendName = None) -> tuple[Array, Array]:
+                    backend: BackendName = None, stream: Any = None) -> tuple[Array, Array]:
     """Both gradients of :func:`swiglu` in one pass.
 
     Args:
@@ -184,6 +209,8 @@ def swiglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Ar
         out: Optional pair of arrays ``(grad_gate, grad_up)`` to write, which may
             be ``(gate, up)`` themselves (the packed gradient, in place).
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         ``(grad_gate, grad_up)``, both computed in one pass.
@@ -200,10 +227,13 @@ def swiglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Ar
         >>> [g.round(4).tolist() for g in fastrelu.swiglu_backward(np.ones(3), gate, up)]
         [[0.217, 1.4799, 0.5454], [-0.2689, 0.3112, 1.7616]]
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, swiglu_backward, grad, gate, up, out=out, backend=backend)
     return _backward(GATED["swiglu"], grad, gate, up, out, backend, "swiglu_backward")
 
 
-def glu(x: Array, dim: int = -1, *, out: Array = None, backend: BackendName = None) -> Array:
+def glu(x: Array, dim: int = -1, *, out: Array = None,
+        backend: BackendName = None, stream: Any = None) -> Array:
     """PyTorch's ``F.glu``: ``x`` split in halves ``a, b`` along ``dim``, ``a * sigmoid(b)``.
 
     Args:
@@ -211,6 +241,8 @@ def glu(x: Array, dim: int = -1, *, out: Array = None, backend: BackendName = No
         dim: The axis to halve (default the last).
         out: Where to write the result (half of ``x``'s size along ``dim``).
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         The result, of ``x``'s dtype, half its size along ``dim``.
@@ -224,6 +256,8 @@ def glu(x: Array, dim: int = -1, *, out: Array = None, backend: BackendName = No
         >>> fastrelu.glu(np.array([[1.0, 2.0, 0.0, 1.0]])).round(4).tolist()
         [[0.5, 1.4621]]
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, glu, x, dim, out=out, backend=backend)
     if not dispatch.is_chunked(x):
         (x,) = _validate.as_arrays((x,), "glu")
     up, gate = _halves("glu", x, dim)
@@ -231,7 +265,7 @@ def glu(x: Array, dim: int = -1, *, out: Array = None, backend: BackendName = No
 
 
 def glu_backward(grad: Array, x: Array, dim: int = -1, *, out: Array = None,
-                 backend: BackendName = None) -> Array:
+                 backend: BackendName = None, stream: Any = None) -> Array:
     """The gradient of :func:`glu` with respect to ``x``, in one pass.
 
     Args:
@@ -240,6 +274,8 @@ def glu_backward(grad: Array, x: Array, dim: int = -1, *, out: Array = None,
         dim: The axis glu halved.
         out: Where to write the gradient (``x``'s shape); may be ``x`` itself.
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         The gradient, of ``x``'s shape and dtype.
@@ -254,6 +290,8 @@ def glu_backward(grad: Array, x: Array, dim: int = -1, *, out: Array = None,
         >>> fastrelu.glu_backward(np.ones((1, 2)), x).round(4).tolist()
         [[0.5, 0.7311, 0.25, 0.3932]]
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, glu_backward, grad, x, dim, out=out, backend=backend)
     name = "glu_backward"
     if dispatch.is_chunked(grad) or dispatch.is_chunked(x):
         _no_out_for_chunked(name, out)
@@ -283,8 +321,9 @@ def make_gated(activation, name: str | None = None):
         name: The name of the result (default ``activation.name + "_glu"``).
 
     Returns:
-        ``f(gate, up, *, out=None, backend=None)``, with ``f.backward(grad,
-        gate, up, *, out=None, backend=None)`` giving ``(grad_gate, grad_up)``.
+        ``f(gate, up, *, out=None, backend=None, stream=None)``, with
+        ``f.backward(grad, gate, up, *, out=None, backend=None, stream=None)``
+        giving ``(grad_gate, grad_up)``.
 
     Raises:
         TypeError: Not a fastrelu activation, or one with parameters.
@@ -317,10 +356,14 @@ def make_gated(activation, name: str | None = None):
     gated = Gated(name or definition.name + "_glu", definition, forward, backward_gate,
                   backward_up, "user-defined")
 
-    def function(gate, up, *, out=None, backend=None):
+    def function(gate, up, *, out=None, backend=None, stream=None):
+        if stream is not None:
+            return dispatch.on_stream(stream, function, gate, up, out=out, backend=backend)
         return _forward(gated, gate, up, out, backend, gated.name)
 
-    def backward(grad, gate, up, *, out=None, backend=None):
+    def backward(grad, gate, up, *, out=None, backend=None, stream=None):
+        if stream is not None:
+            return dispatch.on_stream(stream, backward, grad, gate, up, out=out, backend=backend)
         return _backward(gated, grad, gate, up, out, backend, gated.name + "_backward")
 
     function.__name__ = function.__qualname__ = gated.name

@@ -9,6 +9,8 @@ step can free ``x`` (or overwrite it in place) after the forward pass.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .cpu import streaming
@@ -25,7 +27,8 @@ def mask_size(size: int) -> int:
     return definitions.mask_size(size)
 
 
-def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tuple[Array, Array]:
+def relu_mask(x: Array, *, out: Array = None,
+              backend: BackendName = None, stream: Any = None) -> tuple[Array, Array]:
     """``(relu(x), mask)`` in one pass; ``mask`` holds the bits ``x > 0``.
 
     ``mask`` is a uint8 array of ``ceil(x.size / 8)`` bytes equal to
@@ -38,6 +41,8 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
         x: The input (floats of any width, or integers).
         out: Where to write the result (its shape and dtype); may be the input itself.
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         ``(y, mask)``; on GPU arrays the mask is a GPU array of the same kind.
@@ -54,6 +59,8 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
         >>> mask.tolist()
         [108, 1]
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, relu_mask, x, out=out, backend=backend)
     if (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)
             and (out is None or type(out) is np.ndarray)):
         parallel = dispatch.loop_parallelism(backend, x)
@@ -81,7 +88,7 @@ def relu_mask(x: Array, *, out: Array = None, backend: BackendName = None) -> tu
 
 
 def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
-                       backend: BackendName = None) -> Array:
+                       backend: BackendName = None, stream: Any = None) -> Array:
     """``relu_backward(grad, x)`` from the mask :func:`relu_mask` gave for ``x``.
 
     Args:
@@ -89,6 +96,8 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
         mask: The uint8 mask ``relu_mask`` returned for an ``x`` of ``grad``'s size.
         out: Where to write the result (its shape and dtype); may be the input itself.
         backend: The backend for this call; default the one in force.
+        stream: For GPU arrays, the stream to launch on; default the stream the
+            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
 
     Returns:
         ``grad`` where the bit is set, +0 elsewhere, of ``grad``'s shape and dtype.
@@ -104,6 +113,8 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
         >>> fastrelu.relu_backward_mask(np.array([5.0, 5.0, 5.0]), mask).tolist()
         [0.0, 0.0, 5.0]
     """
+    if stream is not None:
+        return dispatch.on_stream(stream, relu_backward_mask, grad, mask, out=out, backend=backend)
     if (type(grad) is np.ndarray and (grad.dtype is _F32 or grad.dtype is _F64)
             and (out is None or type(out) is np.ndarray)
             and type(mask) is np.ndarray and mask.dtype is _U8 and mask.ndim == 1

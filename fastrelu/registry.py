@@ -146,6 +146,13 @@ class Backend:
     def prelu_device(self, x, weight, out, name):
         raise self._missing("prelu")
 
+    def bias_relu_device(self, x, bias, out, name):
+        raise self._missing("bias_relu")
+
+    def bias_relu_backward_device(self, grad, x, bias, name):
+        """Returns ``(grad_x, grad_bias)``."""
+        raise self._missing("bias_relu_backward")
+
     def prelu_backward_device(self, grad, x, weight, out, name):
         """Returns ``(grad_x, grad_weight)``."""
         raise self._missing("prelu_backward")
@@ -155,6 +162,7 @@ _registry: dict[str, Backend] = {}
 _lock = threading.Lock()
 _process_default = _config.DEFAULT_BACKEND
 _block_default = contextvars.ContextVar("fastrelu_backend", default=None)
+_block_stream = contextvars.ContextVar("fastrelu_stream", default=None)
 #: Bumped whenever a backend is registered.
 generation = 0
 # Shortcuts that skip the lookup (``dispatch.FastPath``) forget what they
@@ -306,6 +314,39 @@ def use_backend(name: str) -> Iterator[str]:
         yield name
     finally:
         _block_default.reset(token)
+
+
+@contextlib.contextmanager
+def use_stream(stream: Any) -> Iterator[Any]:
+    """Launch the GPU work of every call inside a ``with`` block on ``stream``
+    (per thread and per asyncio task), as ``stream=`` does for one call.
+
+    Without it (or ``stream=``) a call launches on the stream its first GPU
+    array comes from: PyTorch's current stream of a CUDA tensor, CuPy's
+    current stream of a CuPy array, Numba's default stream otherwise.  Host
+    (NumPy) arrays on CPU backends take no stream; it is ignored for them.
+
+    Args:
+        stream: A Numba stream (``numba.cuda.stream()``), a
+            ``torch.cuda.Stream``, a CuPy stream, or a raw ``CUstream``
+            handle (an int; 0 is the default stream).
+
+    Examples:
+        >>> import numpy as np, fastrelu
+        >>> with fastrelu.use_stream(0):  # host arrays: no GPU work, no stream
+        ...     fastrelu.relu(np.array([-1.0, 2.0])).tolist()
+        [0.0, 2.0]
+    """
+    token = _block_stream.set(stream)
+    try:
+        yield stream
+    finally:
+        _block_stream.reset(token)
+
+
+def requested_stream() -> Any:
+    """The stream of the innermost ``use_stream`` block or ``stream=``, or None."""
+    return _block_stream.get()
 
 
 def lookup(name: str) -> Backend:

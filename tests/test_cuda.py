@@ -358,3 +358,218 @@ def test_bfloat16_operations_on_the_device():
     out = cuda.to_device(np.empty_like(x))
     assert fastrelu.silu(device_x, out=out) is out
     _assert_bf16_close(out.copy_to_host(), fastrelu.silu(x))
+
+
+# --- streams ------------------------------------------------------------------
+
+
+class _LaunchRecorder:
+    """A kernel that records the launch configurations it is given."""
+
+    def __init__(self, kernel, configs):
+        self.kernel, self.configs = kernel, configs
+
+    def __getitem__(self, config):
+        self.configs.append(config)
+        return self.kernel[config]
+
+
+@pytest.fixture
+def launches(monkeypatch):
+    """The launch configurations of every kernel the cuda backend starts."""
+    configs = []
+    original = type(cuda_backend)._cached
+
+    def recording(self, key, maker, *args):
+        made = original(self, key, maker, *args)
+        if isinstance(made, tuple):  # the mask kernels come as a pair
+            return tuple(_LaunchRecorder(k, configs) for k in made)
+        return _LaunchRecorder(made, configs)
+
+    monkeypatch.setattr(type(cuda_backend), "_cached", recording)
+    return configs
+
+
+def _every_operation(stream=None, **kw):
+    """Each kind of device operation on Numba device arrays, checked."""
+    x = random_normal((6, 5), np.float32)
+    g, u = random_normal(x.shape, np.float32, seed=1), random_normal(x.shape, np.float32, seed=2)
+    dx, dg, du = cuda.to_device(x), cuda.to_device(g), cuda.to_device(u)
+    on = {"stream": stream} if stream is not None else {}
+    out = cuda.device_array_like(dx)
+    fastrelu.relu(dx, out=out, **on)
+    np.testing.assert_array_equal(out.copy_to_host(), np.maximum(x, 0))
+    np.testing.assert_array_equal(fastrelu.leaky_relu(dx, 0.2, **on).copy_to_host(),
+                                  fastrelu.leaky_relu(x, 0.2))
+    np.testing.assert_array_equal(fastrelu.relu_backward(dg.T, dx.T, **on).copy_to_host(),
+                                  fastrelu.relu_backward(g.T, x.T))  # F order
+    np.testing.assert_array_equal(fastrelu.relu(dx[:, ::2], **on).copy_to_host(),
+                                  np.maximum(x[:, ::2], 0))  # strided: the 2-D kernel
+    y, mask = fastrelu.relu_mask(dx, **on)
+    np.testing.assert_array_equal(fastrelu.relu_backward_mask(dg, mask, **on).copy_to_host(),
+                                  fastrelu.relu_backward(g, x))
+    np.testing.assert_allclose(fastrelu.swiglu(dx, du, **on).copy_to_host(),
+                               fastrelu.swiglu(x, u), rtol=1e-6)
+    gate, up = fastrelu.swiglu_backward(dg, dx, du, **on)
+    np.testing.assert_allclose(gate.copy_to_host(), fastrelu.swiglu_backward(g, x, u)[0],
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(fastrelu.relu(x, backend="cuda", **on), np.maximum(x, 0))
+    bias = cuda.to_device(u[0])
+    np.testing.assert_array_equal(fastrelu.bias_relu(dx, bias, **on).copy_to_host(),
+                                  fastrelu.bias_relu(x, u[0]))
+    grad_x, grad_bias = fastrelu.bias_relu_backward(dg, dx, bias, **on)
+    np.testing.assert_array_equal(grad_x.copy_to_host(), fastrelu.bias_relu_backward(g, x, u[0])[0])
+
+
+def test_stream_reaches_every_launch(launches):
+    stream = cuda.stream()
+    _every_operation(stream)
+    assert len(launches) >= 8
+    assert all(len(config) == 3 and config[2] is stream for config in launches), launches
+
+
+def test_use_stream_reaches_every_launch_and_stream_wins(launches):
+    outer, inner = cuda.stream(), cuda.stream()
+    with fastrelu.use_stream(outer):
+        _every_operation()
+        count = len(launches)
+        assert all(config[2] is outer for config in launches)
+        _every_operation(inner)
+        assert all(config[2] is inner for config in launches[count:])
+
+
+def test_without_a_stream_numba_arrays_use_the_default_stream(launches):
+    _every_operation()
+    assert launches and all(config[2] == 0 for config in launches)
+
+
+class _FakeCuda:
+    """What the backend asks of numba.cuda about streams, recorded."""
+
+    def __init__(self):
+        self.syncs = []
+
+    def external_stream(self, handle):
+        return type("ExternalStream", (), {"handle": handle, "auto_synchronize": None})()
+
+    def as_cuda_array(self, obj, sync=True):
+        self.syncs.append(sync)
+        return obj
+
+
+class _Exported:
+    """An array of another framework, as CuPy and PyTorch export theirs."""
+
+    def __init__(self, stream):
+        self.__cuda_array_interface__ = {"shape": (4,), "typestr": "<f4", "data": (0, False),
+                                         "version": 3, "stream": stream}
+
+
+def test_the_default_stream_is_the_one_the_array_comes_from(monkeypatch):
+    monkeypatch.setattr(fastrelu.cuda.backend, "_external_streams", {})
+    fake = _FakeCuda()
+    backend = fastrelu.cuda.backend
+    tensor = _Exported(stream=7)  # PyTorch and CuPy export their current stream
+    stream = backend._stream(fake, [tensor, None])
+    assert stream.handle == 7
+    assert backend._stream(fake, [tensor]) is stream  # made once per handle
+    backend._to_device(fake, tensor, stream)
+    assert fake.syncs == [False]  # launched on its own stream: no host wait
+    other = backend._as_stream(fake, 9)
+    backend._to_device(fake, tensor, other)
+    assert fake.syncs == [False, True]  # another stream: Numba waits for the array's
+    assert backend._stream(fake, [_Exported(stream=None)]) == 0
+
+
+def test_stream_takes_numba_torch_cupy_streams_and_handles(monkeypatch):
+    monkeypatch.setattr(fastrelu.cuda.backend, "_external_streams", {})
+    fake, backend = _FakeCuda(), fastrelu.cuda.backend
+    numba_stream = cuda.stream()
+    assert backend._as_stream(fake, numba_stream) is numba_stream
+    torch_like = type("Stream", (), {"cuda_stream": 11})()
+    cupy_like = type("Stream", (), {"ptr": 12})()
+    assert backend._as_stream(fake, torch_like).handle == 11
+    assert backend._as_stream(fake, cupy_like).handle == 12
+    assert backend._as_stream(fake, 13).handle == 13
+    assert backend._as_stream(fake, 0) == 0
+    with fastrelu.use_stream(torch_like):
+        assert backend._stream(fake, [_Exported(stream=7)]).handle == 11  # requested wins
+    for wrong in ("0", 1.5, True, object()):
+        with pytest.raises(TypeError, match="stream must be"):
+            backend._as_stream(fake, wrong)
+
+
+# --- bias_relu ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(7,), (5, 7), (2, 3, 7)])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_bias_relu_on_the_device(shape, dtype):
+    x = np.concatenate([special_values(dtype), random_normal(200, dtype)])[:np.prod(shape)]
+    x = x.reshape(shape)
+    bias = random_normal(shape[-1:], dtype, seed=4)
+    g = random_normal(shape, dtype, seed=5)
+    expected = fastrelu.bias_relu(x, bias, backend="numpy")
+    expected_x, expected_bias = fastrelu.bias_relu_backward(g, x, bias, backend="numpy")
+    # host arrays, Numba device arrays, a host bias with device x
+    np.testing.assert_array_equal(fastrelu.bias_relu(x, bias, backend="cuda"), expected)
+    dx, dbias = cuda.to_device(x), cuda.to_device(bias)
+    np.testing.assert_array_equal(fastrelu.bias_relu(dx, dbias).copy_to_host(), expected)
+    np.testing.assert_array_equal(fastrelu.bias_relu(dx, bias).copy_to_host(), expected)
+    grad_x, grad_bias = fastrelu.bias_relu_backward(cuda.to_device(g), dx, dbias)
+    np.testing.assert_array_equal(grad_x.copy_to_host(), expected_x)
+    # the device sums in float64, the CPU in x's dtype (float32 for float16)
+    np.testing.assert_allclose(grad_bias.copy_to_host(), expected_bias,
+                               rtol=2e-3 if dtype == np.float16 else 1e-5, atol=1e-6)
+    host_x, host_bias = fastrelu.bias_relu_backward(g, x, bias, backend="cuda")
+    assert isinstance(host_x, np.ndarray) and isinstance(host_bias, np.ndarray)
+    np.testing.assert_array_equal(host_x, expected_x)
+
+
+def test_bias_relu_layouts_out_and_in_place():
+    x = random_normal((6, 8), np.float32)
+    bias = random_normal((8,), np.float32, seed=1)
+    for view in (lambda a: a, lambda a: a.T, lambda a: a[:, ::2]):
+        xv = np.ascontiguousarray(view(x))
+        b = bias[:xv.shape[-1]].copy()
+        expected = fastrelu.bias_relu(xv, b)
+        np.testing.assert_array_equal(
+            fastrelu.bias_relu(view(cuda.to_device(x)), cuda.to_device(b)).copy_to_host(), expected)
+    dx = cuda.to_device(x)
+    out = cuda.device_array_like(dx)
+    assert fastrelu.bias_relu(dx, bias, out=out) is out
+    host_out = np.empty_like(x)
+    assert fastrelu.bias_relu(dx, bias, out=host_out) is host_out
+    fastrelu.bias_relu(dx, bias, out=dx)
+    expected = fastrelu.bias_relu(x, bias)
+    for result in (out.copy_to_host(), host_out, dx.copy_to_host()):
+        np.testing.assert_array_equal(result, expected)
+
+
+def test_bias_relu_bfloat16_on_the_device():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    x = random_normal((4, 6), np.float32).astype(ml_dtypes.bfloat16)
+    bias = random_normal((6,), np.float32, seed=2).astype(ml_dtypes.bfloat16)
+    g = random_normal((4, 6), np.float32, seed=3).astype(ml_dtypes.bfloat16)
+    np.testing.assert_array_equal(fastrelu.bias_relu(x, bias, backend="cuda"),
+                                  fastrelu.bias_relu(x, bias))
+    grad_x, grad_bias = fastrelu.bias_relu_backward(g, x, bias, backend="cuda")
+    expected_x, expected_bias = fastrelu.bias_relu_backward(g, x, bias)
+    np.testing.assert_array_equal(grad_x, expected_x)
+    np.testing.assert_allclose(grad_bias.astype(np.float32), expected_bias.astype(np.float32),
+                               rtol=1e-2)
+
+
+def test_bias_relu_on_the_device_refuses_bad_input():
+    dx = cuda.to_device(np.zeros((3, 4), np.float32))
+    with pytest.raises(ValueError, match="one value per column"):
+        fastrelu.bias_relu(dx, cuda.to_device(np.zeros(3, np.float32)))
+    with pytest.raises(ValueError, match="one value per column"):
+        fastrelu.bias_relu(cuda.to_device(np.zeros((), np.float32)), np.zeros(1, np.float32))
+    with pytest.raises(TypeError, match="bias is float64 but x is float32"):
+        fastrelu.bias_relu(dx, cuda.to_device(np.zeros(4, np.float64)))
+    with pytest.raises(TypeError):
+        fastrelu.bias_relu(cuda.to_device(np.zeros((3, 4), np.int32)), np.zeros(4, np.int32))
+    with pytest.raises(ValueError, match="shape"):
+        fastrelu.bias_relu_backward(cuda.to_device(np.zeros((3, 5), np.float32)), dx,
+                                    np.zeros(4, np.float32))

@@ -71,7 +71,7 @@ def test_same_contract_as_builtins(backend):
 def test_signature_and_doc():
     import inspect
 
-    assert str(inspect.signature(scaled_elu)) == "(x, /, a, b=2.0, *, out=None, backend=None)"
+    assert str(inspect.signature(scaled_elu)) == "(x, /, a, b=2.0, *, out=None, backend=None, stream=None)"
     assert "scale" in scaled_elu.__doc__
 
 

@@ -38,7 +38,8 @@ class CudaBackend(Backend):
     device = True
     dtypes = ("float16", "bfloat16", "float32", "float64")
     operations = frozenset({"activation", "relu_mask", "relu_backward_mask", "prelu",
-                            "prelu_backward", "gated", "gated_backward"})
+                            "prelu_backward", "gated", "gated_backward", "bias_relu",
+                            "bias_relu_backward"})
 
     def __init__(self):
         self._reason = None
@@ -57,11 +58,12 @@ class CudaBackend(Backend):
         cuda = numba_cuda()
 
         host_result = not any(_is_gpu(a) for a in arrays)
-        wrapped = [_to_device(cuda, a) for a in arrays]
+        stream = _stream(cuda, (*arrays, out))
+        wrapped = [_to_device(cuda, a, stream) for a in arrays]
         _validate.check_inputs(name, activation, direction, wrapped, labels)
         like = wrapped[0]
         out_on_gpu = out is not None and _is_gpu(out)
-        gpu_out = _to_device(cuda, out) if out_on_gpu else None
+        gpu_out = _to_device(cuda, out, stream) if out_on_gpu else None
         if out is not None:
             _validate.check_out(name, gpu_out if out_on_gpu else out, like)
         dtype = like.dtype
@@ -71,25 +73,25 @@ class CudaBackend(Backend):
             params = tuple((np.float32 if _dtypes.is_half(dtype) else dtype.type)(p) for p in params)
 
         if out is None:
-            result_obj = _empty(cuda, arrays[0], like.shape, like.dtype)
-            device_out = _to_device(cuda, result_obj)
+            result_obj = _empty(cuda, arrays[0], like.shape, like.dtype, stream)
+            device_out = _to_device(cuda, result_obj, stream)
         elif out_on_gpu:
             result_obj, device_out = out, gpu_out
         else:  # a NumPy out: compute on the GPU, then copy into it
-            result_obj, device_out = out, cuda.device_array(like.shape, dtype)
+            result_obj, device_out = out, cuda.device_array(like.shape, dtype, stream=stream)
         if like.size:
             staged = device_out
             if out is not None and any(_overlap(device_out, a) for a in wrapped):
-                staged = cuda.device_array(like.shape, dtype)
+                staged = cuda.device_array(like.shape, dtype, stream=stream)
             formula = activation.forward if direction == "forward" else activation.backward
-            self._launch(cuda, formula, wrapped, staged, params)
+            self._launch(cuda, formula, wrapped, staged, params, stream)
             if staged is not device_out:
-                self._launch(cuda, _copy, [staged], device_out, ())
+                self._launch(cuda, _copy, [staged], device_out, (), stream)
         if out is not None and not out_on_gpu:
-            out[...] = device_out.copy_to_host()
+            out[...] = _to_host(device_out, stream)
             return out
         if host_result and out is None:
-            return device_out.copy_to_host()
+            return _to_host(device_out, stream)
         return result_obj
 
     # -- PReLU on host arrays: the kernel of a slope per element --------------
@@ -111,6 +113,94 @@ class CudaBackend(Backend):
                                  ("grad", "x", "weight"), out, (), name)
         return grad_x, prelu_weight_gradient_sum_ref(np.asarray(grad, x.dtype), x, weight.size)
 
+    # -- bias_relu: relu(x + bias), the bias along the last axis ---------------
+
+    def bias_relu_device(self, x, bias, out, name):
+        from ..definitions import bias_relu
+
+        cuda = numba_cuda()
+        stream = _stream(cuda, (x, bias, out))
+        (device_x,), device_bias = self._bias_arrays(cuda, name, (x,), bias, stream)
+        like = device_x
+        if out is None:
+            result_obj = _empty(cuda, x, like.shape, like.dtype, stream)
+            device_out = _to_device(cuda, result_obj, stream)
+        else:
+            device_out = (_to_device(cuda, out, stream) if _is_gpu(out)
+                          else cuda.device_array(like.shape, like.dtype, stream=stream))
+            _validate.check_out(name, device_out if _is_gpu(out) else out, like)
+            result_obj = out
+        staged = device_out
+        if not device_out.is_c_contiguous() or _overlap(device_out, device_x):
+            staged = cuda.device_array(like.shape, like.dtype, stream=stream)
+        if like.size:
+            source = self._contiguous(cuda, device_x, stream)
+            self._bias_launch(cuda, bias_relu, 1, [source, device_bias, staged], stream)
+            if staged is not device_out:
+                self._launch(cuda, _copy, [staged], device_out, (), stream)
+        if out is not None and not _is_gpu(out):
+            out[...] = _to_host(device_out, stream)
+            return out
+        if out is None and not _is_gpu(x):
+            return _to_host(device_out, stream)
+        return result_obj
+
+    def bias_relu_backward_device(self, grad, x, bias, name):
+        """``grad_x`` in one pass, then ``grad_bias``, its sum over rows, in
+        a second (a thread per column)."""
+        from ..definitions import bias_relu_backward
+
+        cuda = numba_cuda()
+        stream = _stream(cuda, (grad, x, bias))
+        (device_grad, device_x), device_bias = self._bias_arrays(cuda, name, (grad, x), bias,
+                                                                 stream)
+        grad_x_obj = _empty(cuda, x, device_x.shape, device_x.dtype, stream)
+        grad_x = _to_device(cuda, grad_x_obj, stream)
+        grad_bias_obj = _empty(cuda, x, device_bias.shape, device_bias.dtype, stream)
+        grad_bias = _to_device(cuda, grad_bias_obj, stream)
+        columns = device_bias.size
+        if device_x.size:
+            sources = [self._contiguous(cuda, a, stream) for a in (device_grad, device_x)]
+            self._bias_launch(cuda, bias_relu_backward, 2, [*sources, device_bias, grad_x],
+                              stream)
+        bits, (flat_grad_x, flat_grad_bias) = _kernel_arrays(
+            [grad_x.reshape(grad_x.size), grad_bias])
+        kernel = self._cached(("column_sum", bits), "make_column_sum_kernel", bits)
+        kernel[(*_grid(cuda, columns), stream)](flat_grad_x, columns, flat_grad_bias)
+        if not any(_is_gpu(a) for a in (grad, x, bias)):
+            return _to_host(grad_x, stream), _to_host(grad_bias, stream)
+        return grad_x_obj, grad_bias_obj
+
+    def _bias_arrays(self, cuda, name, arrays, bias, stream):
+        """The arrays and the bias on the device, checked: floats of one
+        dtype and shape, and one bias value per column (last axis)."""
+        from ..definitions import BUILTIN
+
+        wrapped = [_to_device(cuda, a, stream) for a in arrays]
+        labels = ("grad", "x") if len(arrays) == 2 else ("x",)
+        _validate.check_inputs(name, BUILTIN["leaky_relu"], "forward", wrapped, labels)
+        like = wrapped[-1]
+        if not _is_gpu(bias):  # a host bias (any array-like) in x's dtype
+            bias = np.ascontiguousarray(bias, dtype=like.dtype)
+        device_bias = self._contiguous(cuda, _to_device(cuda, bias, stream), stream)
+        shape = tuple(like.shape)  # (the simulator's shapes take no negative index)
+        if not shape or tuple(device_bias.shape) != shape[-1:]:
+            raise ValueError(f"{name}: bias must have shape ({shape[-1] if shape else '...'},), "
+                             "one value per column of x (last axis), got "
+                             f"{tuple(device_bias.shape)}")
+        if device_bias.dtype != like.dtype:
+            raise TypeError(f"{name}: bias is {device_bias.dtype} but x is {like.dtype}")
+        return wrapped, device_bias
+
+    def _bias_launch(self, cuda, formula, arity, arrays, stream):
+        """A bias kernel on contiguous arrays (their 1-D views), the bias last
+        but one."""
+        bits, arrays = _kernel_arrays(arrays)
+        flat = [a.reshape(a.size) if a.ndim != 1 else a for a in arrays]
+        kernel = self._cached(("bias", formula, arity, bits), "make_bias_kernel", formula,
+                              arity, bits)
+        kernel[(*_grid(cuda, flat[-1].size), stream)](*flat)
+
     # -- gated activations: act(gate) * up -----------------------------------
 
     def gated_device(self, gated, gate, up, out, name):
@@ -128,51 +218,53 @@ class CudaBackend(Backend):
         cuda = numba_cuda()
         _formulas_jitable(gated)
         originals = (grad, gate, up)
-        wrapped = [_to_device(cuda, a) for a in originals]
+        stream = _stream(cuda, (*originals, *(out or ())))
+        wrapped = [_to_device(cuda, a, stream) for a in originals]
         _validate.check_inputs(name, BUILTIN["silu"], "forward", wrapped, ("grad", "gate", "up"))
         like = wrapped[1]
         if out is None:
-            results = [_empty(cuda, gate, like.shape, like.dtype) for _ in range(2)]
+            results = [_empty(cuda, gate, like.shape, like.dtype, stream) for _ in range(2)]
         else:
             results = list(out)
         targets = []
         for result in results:
             if not _is_gpu(result):
                 _validate.check_out(name, result, like)  # a NumPy out: filled from the GPU
-                targets.append(cuda.device_array(like.shape, like.dtype))
+                targets.append(cuda.device_array(like.shape, like.dtype, stream=stream))
             else:
-                device = _to_device(cuda, result)
+                device = _to_device(cuda, result, stream)
                 _validate.check_out(name, device, like)
                 targets.append(device)
         if like.size:
-            sources = [self._contiguous(cuda, a) for a in wrapped]
+            sources = [self._contiguous(cuda, a, stream) for a in wrapped]
             staged = [t if t.is_c_contiguous() and not any(_overlap(t, s) for s in wrapped)
-                      else cuda.device_array(like.shape, like.dtype) for t in targets]
+                      else cuda.device_array(like.shape, like.dtype, stream=stream)
+                      for t in targets]
             bits, arrays = _kernel_arrays([*sources, *staged])
             kernel = self._cached(("gated_backward", gated, bits), "make_gated_backward_kernel",
                                   gated.backward_gate, gated.backward_up, bits)
             flat = [a.reshape(a.size) for a in arrays]
-            kernel[_grid(cuda, like.size)](*flat)
+            kernel[(*_grid(cuda, like.size), stream)](*flat)
             for target, stage in zip(targets, staged):
                 if stage is not target:
-                    self._launch(cuda, _copy, [stage], target, ())
+                    self._launch(cuda, _copy, [stage], target, (), stream)
         host = not any(_is_gpu(a) for a in originals)
         values = []
         for result, target in zip(results, targets):
             if not _is_gpu(result):
-                result[...] = target.copy_to_host()
+                result[...] = _to_host(target, stream)
                 values.append(result)
             else:
                 values.append(result)
         if out is None and host:
-            return tuple(t.copy_to_host() for t in targets)
+            return tuple(_to_host(t, stream) for t in targets)
         return tuple(values)
 
-    def _contiguous(self, cuda, array):
+    def _contiguous(self, cuda, array, stream):
         if array.is_c_contiguous():
             return array
-        copy = cuda.device_array(array.shape, array.dtype)
-        self._launch(cuda, _copy, [array], copy, ())
+        copy = cuda.device_array(array.shape, array.dtype, stream=stream)
+        self._launch(cuda, _copy, [array], copy, (), stream)
         return copy
 
     # -- the 1-bit relu mask (fastrelu.masks) ---------------------------------
@@ -182,13 +274,15 @@ class CudaBackend(Backend):
         from ..definitions import BUILTIN, mask_size
 
         cuda = numba_cuda()
-        device_x = _to_device(cuda, x)
+        stream = _stream(cuda, (x, out))
+        device_x = _to_device(cuda, x, stream)
         _validate.check_inputs(name, BUILTIN["relu"], "forward", [device_x], ("x",))
         self._check_float(name, device_x.dtype)
-        mask_obj = _empty(cuda, x, (mask_size(device_x.size),), np.uint8)
-        y = self._mask_launch(cuda, "forward", x, device_x, out, _to_device(cuda, mask_obj), name)
+        mask_obj = _empty(cuda, x, (mask_size(device_x.size),), np.uint8, stream)
+        y = self._mask_launch(cuda, "forward", x, device_x, out,
+                              _to_device(cuda, mask_obj, stream), name, stream)
         if not _is_gpu(x) and not _is_gpu(out):
-            return y, mask_obj.copy_to_host()
+            return y, _to_host(mask_obj, stream)
         return y, mask_obj
 
     def relu_backward_mask_device(self, grad, mask, out, name):
@@ -196,51 +290,53 @@ class CudaBackend(Backend):
         from ..definitions import BUILTIN, mask_size
 
         cuda = numba_cuda()
-        device_grad = _to_device(cuda, grad)
+        stream = _stream(cuda, (grad, mask, out))
+        device_grad = _to_device(cuda, grad, stream)
         _validate.check_dtype(name, BUILTIN["relu"], device_grad.dtype, "backward")
         self._check_float(name, device_grad.dtype)
-        device_mask = _to_device(cuda, mask)
+        device_mask = _to_device(cuda, mask, stream)
         expected = (mask_size(device_grad.size),)
         if device_mask.dtype != np.uint8 or tuple(device_mask.shape) != expected:
             raise ValueError(f"{name}: mask must be a uint8 array of shape {expected}, "
                              f"got {device_mask.dtype} {tuple(device_mask.shape)}")
-        return self._mask_launch(cuda, "backward", grad, device_grad, out, device_mask, name)
+        return self._mask_launch(cuda, "backward", grad, device_grad, out, device_mask, name,
+                                 stream)
 
     @staticmethod
     def _check_float(name, dtype):
         if dtype.kind != "f" and not _dtypes.is_bfloat16(dtype):
             raise TypeError(f"{name}: the cuda backend takes {_FLOATS} arrays, not {dtype}")
 
-    def _mask_launch(self, cuda, direction, original, source, out, mask, name):
+    def _mask_launch(self, cuda, direction, original, source, out, mask, name, stream):
         """Run a mask kernel on contiguous 1-D views; return the result like ``run_device``."""
         if out is None:
-            result_obj = _empty(cuda, original, source.shape, source.dtype)
-            device_out = _to_device(cuda, result_obj)
+            result_obj = _empty(cuda, original, source.shape, source.dtype, stream)
+            device_out = _to_device(cuda, result_obj, stream)
         else:
-            device_out = (_to_device(cuda, out) if _is_gpu(out)
-                          else cuda.device_array(source.shape, source.dtype))
+            device_out = (_to_device(cuda, out, stream) if _is_gpu(out)
+                          else cuda.device_array(source.shape, source.dtype, stream=stream))
             _validate.check_out(name, device_out if _is_gpu(out) else out, source)
             result_obj = out
         contiguous = source
         if not source.is_c_contiguous():
-            contiguous = cuda.device_array(source.shape, source.dtype)
-            self._launch(cuda, _copy, [source], contiguous, ())
+            contiguous = cuda.device_array(source.shape, source.dtype, stream=stream)
+            self._launch(cuda, _copy, [source], contiguous, (), stream)
         staged = device_out
         if not device_out.is_c_contiguous() or _overlap(device_out, source):
-            staged = cuda.device_array(source.shape, source.dtype)
+            staged = cuda.device_array(source.shape, source.dtype, stream=stream)
         if source.size:
             bits, (contiguous_bits, staged_bits) = _kernel_arrays([contiguous, staged])
             kernels = self.mask_kernels(bits)
             kernel = kernels[0 if direction == "forward" else 1]
-            kernel[_grid(cuda, mask.size)](contiguous_bits.reshape(contiguous.size),
+            kernel[(*_grid(cuda, mask.size), stream)](contiguous_bits.reshape(contiguous.size),
                                            staged_bits.reshape(staged.size), mask)
         if staged is not device_out:
-            self._launch(cuda, _copy, [staged], device_out, ())
+            self._launch(cuda, _copy, [staged], device_out, (), stream)
         if out is not None and not _is_gpu(out):
-            out[...] = device_out.copy_to_host()
+            out[...] = _to_host(device_out, stream)
             return out
         if out is None and not _is_gpu(original):
-            return device_out.copy_to_host()
+            return _to_host(device_out, stream)
         return result_obj
 
     def mask_kernels(self, bits):
@@ -271,7 +367,7 @@ class CudaBackend(Backend):
                     kernel = self._kernels[key] = getattr(kernels, maker)(*args)
         return kernel
 
-    def _launch(self, cuda, formula, inputs, out, params):
+    def _launch(self, cuda, formula, inputs, out, params, stream):
         bits, arrays = _kernel_arrays([*inputs, out])
         if formula is _copy:
             bits = None  # a copy moves the values (or bits) as they are
@@ -279,7 +375,7 @@ class CudaBackend(Backend):
         flat, contiguous = _flat(arrays)
         if contiguous and len(inputs) <= 2 and all(_address(a) % VECTOR_BYTES == 0 for a in flat):
             kernel = self.vector_kernel(formula, len(inputs), out.dtype, bits)
-            kernel[_vector_grid(out.size, out.dtype.itemsize)](*flat, params)
+            kernel[(*_vector_grid(out.size, out.dtype.itemsize), stream)](*flat, params)
             return
         if flat is not None:
             groups = [flat]
@@ -289,7 +385,7 @@ class CudaBackend(Backend):
             groups = [[a[index] for a in arrays] for index in np.ndindex(*out.shape[:-2])]
         for group in groups:
             kernel = self.kernel(formula, len(inputs), group[-1].ndim, bits)
-            kernel[_grid(cuda, group[-1].size)](*group, params)
+            kernel[(*_grid(cuda, group[-1].size), stream)](*group, params)
 
 
 def _copy(x):
@@ -379,15 +475,89 @@ def _is_gpu(obj):
     return hasattr(obj, "copy_to_host") or hasattr(obj, "__cuda_array_interface__")
 
 
-def _to_device(cuda, obj):
+def _to_device(cuda, obj, stream):
+    """A Numba device array of ``obj``: itself, a view of a GPU array of
+    another kind (no copy), or a copy of a host array made on ``stream``."""
     if hasattr(obj, "copy_to_host"):  # already a Numba device array (or the simulator's)
         return obj
-    if hasattr(obj, "__cuda_array_interface__"):
-        return cuda.as_cuda_array(obj)  # zero copy
-    return cuda.to_device(np.ascontiguousarray(obj))
+    interface = getattr(obj, "__cuda_array_interface__", None)
+    if interface is not None:
+        # Numba synchronises the stream an array comes from (a host wait at
+        # every call) unless told not to: needless where the launch is on
+        # that very stream, which orders the work already.
+        same = stream is _exported_stream(cuda, interface)  # (streams are made once per handle)
+        return cuda.as_cuda_array(obj, sync=not same)  # zero copy
+    return cuda.to_device(np.ascontiguousarray(obj), stream=stream)
 
 
-def _empty(cuda, original, shape, dtype):
+def _to_host(array, stream):
+    """A device array's values in a new NumPy array, once ``stream`` has made them."""
+    host = array.copy_to_host(stream=stream)
+    if not isinstance(stream, int):  # 0, the default stream, copies synchronously
+        stream.synchronize()
+    return host
+
+
+# --- streams ------------------------------------------------------------------
+
+
+def _stream(cuda, arrays):
+    """The stream a call runs on: ``stream=`` (or a ``use_stream`` block), else
+    the stream the first GPU array comes from (what PyTorch and CuPy export
+    in ``__cuda_array_interface__``: their current stream), else Numba's
+    default stream, 0."""
+    from .. import registry
+
+    requested = registry.requested_stream()
+    if requested is not None:
+        return _as_stream(cuda, requested)
+    for array in arrays:
+        if not hasattr(array, "copy_to_host"):  # Numba's arrays: the default stream
+            interface = getattr(array, "__cuda_array_interface__", None)
+            if interface is not None:
+                return _exported_stream(cuda, interface)
+    return 0
+
+
+def _as_stream(cuda, stream):
+    """A Numba stream (or 0) for a Numba, PyTorch or CuPy stream or a raw handle."""
+    if isinstance(stream, bool):
+        raise TypeError(f"stream must be a stream or a handle (an int), not {stream!r}")
+    if isinstance(stream, int):
+        return _external_stream(cuda, stream)
+    if hasattr(stream, "auto_synchronize"):  # a Numba stream
+        return stream
+    for attribute in ("cuda_stream", "ptr"):  # torch.cuda.Stream, cupy.cuda.Stream
+        handle = getattr(stream, attribute, None)
+        if isinstance(handle, int):
+            return _external_stream(cuda, handle)
+    raise TypeError("stream must be a Numba, PyTorch or CuPy stream or a raw CUstream handle "
+                    f"(an int), not {type(stream).__name__}")
+
+
+def _exported_stream(cuda, interface):
+    """The stream an array's ``__cuda_array_interface__`` says its data is
+    made on (None there: no stream to order with, so the default one)."""
+    handle = interface.get("stream")
+    return 0 if handle is None else _external_stream(cuda, handle)
+
+
+_external_streams: dict = {}
+
+
+def _external_stream(cuda, handle):
+    """Numba's stream object for a handle made elsewhere, made once per handle
+    (0: Numba's default stream)."""
+    if handle == 0:
+        return 0
+    stream = _external_streams.get(handle)
+    if stream is None:
+        stream = _external_streams[handle] = cuda.external_stream(handle)
+    return stream
+
+
+
+def _empty(cuda, original, shape, dtype, stream):
     """A new device array of the same kind as the caller's first array."""
     module = type(original).__module__.split(".")[0]
     if module == "cupy":
@@ -399,7 +569,7 @@ def _empty(cuda, original, shape, dtype):
 
         torch_dtype = torch.from_numpy(np.empty(0, dtype)).dtype
         return torch.empty(shape, dtype=torch_dtype, device=original.device)
-    return cuda.device_array(shape, dtype)
+    return cuda.device_array(shape, dtype, stream=stream)
 
 
 def _flat(arrays):

@@ -314,3 +314,47 @@ def make_gated_backward_kernel(backward_gate, backward_up, bits):
             grad_u[i] = store(up_part(d, x))
             i += step
     return cuda.jit(kernel)
+
+
+def make_bias_kernel(formula, arity, bits):
+    """``formula(x, bias)`` (arity 1: bias_relu) or ``formula(g, x, bias)``
+    (arity 2: its gradient) over contiguous 1-D views of (rows, columns)
+    arrays, the bias along the columns: element i takes bias[i % columns].
+    ``bits``: see ``conversions``."""
+    _compiler.register_helpers()
+    device = cuda.jit(device=True)(formula)
+    load, store = conversions(bits)
+
+    if arity == 1:
+        def kernel(x, bias, out):
+            n, columns, step = out.size, bias.size, cuda.gridsize(1)
+            i = cuda.grid(1)
+            while i < n:
+                out[i] = store(device(load(x[i]), load(bias[i % columns])))
+                i += step
+    else:
+        def kernel(g, x, bias, out):
+            n, columns, step = out.size, bias.size, cuda.gridsize(1)
+            i = cuda.grid(1)
+            while i < n:
+                out[i] = store(device(load(g[i]), load(x[i]), load(bias[i % columns])))
+                i += step
+    return cuda.jit(kernel)
+
+
+def make_column_sum_kernel(bits):
+    """The sum over rows of each column of a contiguous 1-D view of a (rows,
+    columns) array: a thread per column (neighbouring threads read
+    neighbouring elements), summed in float64 and rounded once (16-bit
+    floats too).  ``bits``: see ``conversions``."""
+    load, store = conversions(bits)
+    narrow = _to_float32 if bits == "bfloat16" else _unchanged  # its store takes float32
+
+    def kernel(a, columns, out):
+        rows = a.size // columns
+        for j in range(cuda.grid(1), columns, cuda.gridsize(1)):
+            total = 0.0
+            for r in range(rows):
+                total += load(a[r * columns + j])
+            out[j] = store(narrow(total))
+    return cuda.jit(kernel)
