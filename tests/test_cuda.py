@@ -573,3 +573,57 @@ def test_bias_relu_on_the_device_refuses_bad_input():
     with pytest.raises(ValueError, match="shape"):
         fastrelu.bias_relu_backward(cuda.to_device(np.zeros((3, 5), np.float32)), dx,
                                     np.zeros(4, np.float32))
+
+
+# --- PReLU on device arrays: a slope per channel --------------------------------
+
+
+@pytest.mark.parametrize("shape", [(6,), (5, 3), (2, 3, 4, 5)])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_prelu_on_device_arrays(shape, dtype, per_channel):
+    x = random_normal(shape, dtype)
+    channels = shape[1] if len(shape) >= 2 else shape[0]
+    weight = (np.linspace(0.05, 0.5, channels) if per_channel else np.array([0.25])).astype(dtype)
+    g = random_normal(shape, dtype, seed=6)
+    dx, dg = cuda.to_device(x), cuda.to_device(g)
+    y = fastrelu.prelu(dx, weight)
+    assert not isinstance(y, np.ndarray)
+    np.testing.assert_array_equal(y.copy_to_host(), fastrelu.prelu(x, weight))
+    grad_x, grad_weight = fastrelu.prelu_backward(dg, dx, weight)
+    expected_x, expected_weight = fastrelu.prelu_backward(g, x, weight)
+    np.testing.assert_array_equal(grad_x.copy_to_host(), expected_x)
+    assert grad_weight.shape == weight.shape and grad_weight.dtype == weight.dtype
+    # both sum in float64; the device adds the float32 products of 16-bit values
+    np.testing.assert_allclose(grad_weight, expected_weight,
+                               rtol=1e-3 if dtype == np.float16 else 1e-6)
+    out = cuda.device_array_like(dx)
+    assert fastrelu.prelu(dx, weight, out=out) is out
+    fastrelu.prelu(dx, weight, out=dx)  # in place
+    np.testing.assert_array_equal(dx.copy_to_host(), out.copy_to_host())
+
+
+def test_prelu_on_device_arrays_bfloat16_and_strided():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    x = random_normal((4, 3, 2), np.float32)
+    weight = np.array([0.1, 0.2, 0.3], np.float32)
+    view = cuda.to_device(x)[:, :, ::2]  # strided: copied to a contiguous array first
+    np.testing.assert_array_equal(fastrelu.prelu(view, weight).copy_to_host(),
+                                  fastrelu.prelu(np.ascontiguousarray(x[:, :, ::2]), weight))
+    xb, wb = x.astype(ml_dtypes.bfloat16), weight.astype(ml_dtypes.bfloat16)
+    np.testing.assert_array_equal(fastrelu.prelu(xb, wb, backend="cuda"), fastrelu.prelu(xb, wb))
+    gb = random_normal(x.shape, np.float32, seed=2).astype(ml_dtypes.bfloat16)
+    grad_x, grad_weight = fastrelu.prelu_backward(gb, xb, wb, backend="cuda")
+    expected_x, expected_weight = fastrelu.prelu_backward(gb, xb, wb)
+    np.testing.assert_array_equal(grad_x, expected_x)
+    np.testing.assert_allclose(grad_weight.astype(np.float32),
+                               expected_weight.astype(np.float32), rtol=1e-2)
+
+
+def test_prelu_on_device_arrays_refuses_bad_weights():
+    dx = cuda.to_device(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="weight must hold 1 or 3"):
+        fastrelu.prelu(dx, np.ones(2, np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        fastrelu.prelu_backward(cuda.to_device(np.zeros((3, 3), np.float32)), dx,
+                                np.ones(3, np.float32))

@@ -94,112 +94,137 @@ class CudaBackend(Backend):
             return _to_host(device_out, stream)
         return result_obj
 
-    # -- PReLU on host arrays: the kernel of a slope per element --------------
-
-    def prelu_device(self, x, weight, out, name):
-        _refuse_bfloat16_tensors(name, x)
-        from ..definitions import PER_ELEMENT_SLOPE
-
-        return self.run_device(PER_ELEMENT_SLOPE, "forward", [x, _slopes(x, weight)],
-                               ("x", "weight"), out, (), name)
-
-    def prelu_backward_device(self, grad, x, weight, out, name):
-        """The input gradient on the GPU; the weight gradient, a sum per
-        channel, on the host (the arrays are host arrays here)."""
-        _refuse_bfloat16_tensors(name, x)
-        from ..definitions import PER_ELEMENT_SLOPE, prelu_weight_gradient_sum_ref
-
-        grad_x = self.run_device(PER_ELEMENT_SLOPE, "backward", [grad, x, _slopes(x, weight)],
-                                 ("grad", "x", "weight"), out, (), name)
-        return grad_x, prelu_weight_gradient_sum_ref(np.asarray(grad, x.dtype), x, weight.size)
-
-    # -- bias_relu: relu(x + bias), the bias along the last axis ---------------
+    # -- a value per channel: bias_relu (the last axis) and PReLU (axis 1) -----
+    # Arrays are seen as (outer, channels, inner), C-contiguous.
 
     def bias_relu_device(self, x, bias, out, name):
         from ..definitions import bias_relu
 
         cuda = numba_cuda()
         stream = _stream(cuda, (x, bias, out))
-        (device_x,), device_bias = self._bias_arrays(cuda, name, (x,), bias, stream)
-        like = device_x
-        if out is None:
-            result_obj = _empty(cuda, x, like.shape, like.dtype, stream)
-            device_out = _to_device(cuda, result_obj, stream)
-        else:
-            device_out = (_to_device(cuda, out, stream) if _is_gpu(out)
-                          else cuda.device_array(like.shape, like.dtype, stream=stream))
-            _validate.check_out(name, device_out if _is_gpu(out) else out, like)
-            result_obj = out
-        staged = device_out
-        if not device_out.is_c_contiguous() or _overlap(device_out, device_x):
-            staged = cuda.device_array(like.shape, like.dtype, stream=stream)
-        if like.size:
-            source = self._contiguous(cuda, device_x, stream)
-            self._bias_launch(cuda, bias_relu, 1, [source, device_bias, staged], stream)
-            if staged is not device_out:
-                self._launch(cuda, _copy, [staged], device_out, (), stream)
-        if out is not None and not _is_gpu(out):
-            out[...] = _to_host(device_out, stream)
-            return out
-        if out is None and not _is_gpu(x):
-            return _to_host(device_out, stream)
-        return result_obj
+        (device_x,), device_bias = self._per_channel(cuda, name, (x,), bias, "bias", stream)
+        return self._channel_forward(cuda, bias_relu, x, device_x, device_bias, 1, out, name,
+                                     stream)
 
     def bias_relu_backward_device(self, grad, x, bias, name):
-        """``grad_x`` in one pass, then ``grad_bias``, its sum over rows, in
-        a second (a thread per column)."""
-        from ..definitions import bias_relu_backward
+        """``grad_x`` in one pass; ``grad_bias``, its sum over rows, in a second."""
+        from ..definitions import bias_relu_backward, same
 
         cuda = numba_cuda()
         stream = _stream(cuda, (grad, x, bias))
-        (device_grad, device_x), device_bias = self._bias_arrays(cuda, name, (grad, x), bias,
-                                                                 stream)
-        grad_x_obj = _empty(cuda, x, device_x.shape, device_x.dtype, stream)
-        grad_x = _to_device(cuda, grad_x_obj, stream)
-        grad_bias_obj = _empty(cuda, x, device_bias.shape, device_bias.dtype, stream)
-        grad_bias = _to_device(cuda, grad_bias_obj, stream)
-        columns = device_bias.size
-        if device_x.size:
-            sources = [self._contiguous(cuda, a, stream) for a in (device_grad, device_x)]
-            self._bias_launch(cuda, bias_relu_backward, 2, [*sources, device_bias, grad_x],
-                              stream)
-        bits, (flat_grad_x, flat_grad_bias) = _kernel_arrays(
-            [grad_x.reshape(grad_x.size), grad_bias])
-        kernel = self._cached(("column_sum", bits), "make_column_sum_kernel", bits)
-        kernel[(*_grid(cuda, columns), stream)](flat_grad_x, columns, flat_grad_bias)
+        (device_grad, device_x), device_bias = self._per_channel(cuda, name, (grad, x), bias,
+                                                                 "bias", stream)
+        grad_x = self._channel_forward(cuda, bias_relu_backward, x, device_x, device_bias, 1,
+                                       None, name, stream, grad=device_grad, host=False)
+        grad_bias = self._channel_sums(cuda, same, [grad_x], device_bias.size, 1, x, stream)
         if not any(_is_gpu(a) for a in (grad, x, bias)):
-            return _to_host(grad_x, stream), _to_host(grad_bias, stream)
-        return grad_x_obj, grad_bias_obj
+            return _to_host(_to_device(cuda, grad_x, stream), stream), _to_host(
+                _to_device(cuda, grad_bias, stream), stream)
+        return grad_x, grad_bias
 
-    def _bias_arrays(self, cuda, name, arrays, bias, stream):
-        """The arrays and the bias on the device, checked: floats of one
-        dtype and shape, and one bias value per column (last axis)."""
+    def prelu_device(self, x, weight, out, name):
+        """``weight`` is a host array, checked: one slope, or one per channel."""
+        _refuse_bfloat16_tensors(name, x)
+        from ..definitions import prelu
+
+        cuda = numba_cuda()
+        stream = _stream(cuda, (x, out))
+        (device_x,), slopes = self._per_channel(cuda, name, (x,), weight, None, stream)
+        return self._channel_forward(cuda, prelu, x, device_x, slopes, _inner(device_x), out,
+                                     name, stream)
+
+    def prelu_backward_device(self, grad, x, weight, out, name):
+        """``(grad_x, grad_weight)``; ``grad_weight`` a host array like the weight."""
+        _refuse_bfloat16_tensors(name, x)
+        from ..definitions import prelu_backward, prelu_weight_gradient
+
+        cuda = numba_cuda()
+        stream = _stream(cuda, (grad, x, out))
+        (device_grad, device_x), slopes = self._per_channel(cuda, name, (grad, x), weight, None,
+                                                            stream)
+        inner = _inner(device_x)
+        grad_x = self._channel_forward(cuda, prelu_backward, x, device_x, slopes, inner, out,
+                                       name, stream, grad=device_grad)
+        sources = [self._contiguous(cuda, a, stream) for a in (device_grad, device_x)]
+        sums = self._channel_sums(cuda, prelu_weight_gradient, sources, slopes.size, inner,
+                                  None, stream)
+        return grad_x, _to_host(sums, stream)
+
+    def _per_channel(self, cuda, name, arrays, values, label, stream):
+        """The arrays on the device, checked (floats of one dtype and shape),
+        and the per-channel values in their dtype, contiguous.  ``label``
+        "bias": one value per column (the last axis), checked here; None:
+        PReLU's weight, a host array the caller checked."""
         from ..definitions import BUILTIN
 
         wrapped = [_to_device(cuda, a, stream) for a in arrays]
         labels = ("grad", "x") if len(arrays) == 2 else ("x",)
         _validate.check_inputs(name, BUILTIN["leaky_relu"], "forward", wrapped, labels)
         like = wrapped[-1]
-        if not _is_gpu(bias):  # a host bias (any array-like) in x's dtype
-            bias = np.ascontiguousarray(bias, dtype=like.dtype)
-        device_bias = self._contiguous(cuda, _to_device(cuda, bias, stream), stream)
-        shape = tuple(like.shape)  # (the simulator's shapes take no negative index)
-        if not shape or tuple(device_bias.shape) != shape[-1:]:
-            raise ValueError(f"{name}: bias must have shape ({shape[-1] if shape else '...'},), "
-                             "one value per column of x (last axis), got "
-                             f"{tuple(device_bias.shape)}")
-        if device_bias.dtype != like.dtype:
-            raise TypeError(f"{name}: bias is {device_bias.dtype} but x is {like.dtype}")
-        return wrapped, device_bias
+        if not _is_gpu(values):  # a host array (any array-like) in x's dtype
+            values = np.ascontiguousarray(np.asarray(values).reshape(-1), dtype=like.dtype)
+        device_values = self._contiguous(cuda, _to_device(cuda, values, stream), stream)
+        if label == "bias":
+            shape = tuple(like.shape)  # (the simulator's shapes take no negative index)
+            if not shape or tuple(device_values.shape) != shape[-1:]:
+                raise ValueError(f"{name}: bias must have shape ({shape[-1] if shape else '...'},"
+                                 "), one value per column of x (last axis), got "
+                                 f"{tuple(device_values.shape)}")
+            if device_values.dtype != like.dtype:
+                raise TypeError(f"{name}: bias is {device_values.dtype} but x is {like.dtype}")
+        return wrapped, device_values
 
-    def _bias_launch(self, cuda, formula, arity, arrays, stream):
-        """A bias kernel on contiguous arrays (their 1-D views), the bias last
-        but one."""
-        bits, arrays = _kernel_arrays(arrays)
-        flat = [a.reshape(a.size) if a.ndim != 1 else a for a in arrays]
-        kernel = self._cached(("bias", formula, arity, bits), "make_bias_kernel", formula,
-                              arity, bits)
-        kernel[(*_grid(cuda, flat[-1].size), stream)](*flat)
+    def _channel_forward(self, cuda, formula, original, device_x, values, inner, out, name,
+                         stream, grad=None, host=True):
+        """``formula(x, value)`` (or ``formula(grad, x, value)`` given ``grad``)
+        per element, the value of its channel; the result like ``run_device``'s
+        (``host`` False: always the device array)."""
+        like = device_x
+        if out is None:
+            result_obj = (_empty(cuda, original, like.shape, like.dtype, stream) if host
+                          else cuda.device_array(like.shape, like.dtype, stream=stream))
+            device_out = _to_device(cuda, result_obj, stream)
+        else:
+            device_out = (_to_device(cuda, out, stream) if _is_gpu(out)
+                          else cuda.device_array(like.shape, like.dtype, stream=stream))
+            _validate.check_out(name, device_out if _is_gpu(out) else out, like)
+            result_obj = out
+        inputs = [device_x] if grad is None else [grad, device_x]
+        staged = device_out
+        if not device_out.is_c_contiguous() or any(_overlap(device_out, a) for a in inputs):
+            staged = cuda.device_array(like.shape, like.dtype, stream=stream)
+        if like.size:
+            sources = [self._contiguous(cuda, a, stream) for a in inputs]
+            bits, arrays = _kernel_arrays([*sources, values, staged])
+            flat = [a.reshape(a.size) if a.ndim != 1 else a for a in arrays]
+            kernel = self._cached(("channel", formula, len(inputs), bits),
+                                  "make_channel_kernel", formula, len(inputs), bits)
+            kernel[(*_grid(cuda, like.size), stream)](*flat[:-1], inner, flat[-1])
+            if staged is not device_out:
+                self._launch(cuda, _copy, [staged], device_out, (), stream)
+        if out is not None and not _is_gpu(out):
+            out[...] = _to_host(device_out, stream)
+            return out
+        if host and out is None and not _is_gpu(original):
+            return _to_host(device_out, stream)
+        return result_obj
+
+    def _channel_sums(self, cuda, term, arrays, channels, inner, original, stream):
+        """Per channel, the float64 sum of ``term`` over contiguous arrays:
+        a device array of the arrays' dtype (of ``original``'s kind, if given)."""
+        like = arrays[0]
+        sums_obj = (_empty(cuda, original, (channels,), like.dtype, stream) if original is not None
+                    else cuda.device_array((channels,), like.dtype, stream=stream))
+        sums = _to_device(cuda, sums_obj, stream)
+        bits, flat = _kernel_arrays([*[a.reshape(a.size) if a.ndim != 1 else a for a in arrays],
+                                     sums])
+        from . import kernels
+
+        kernel = self._cached(("channel_sum", term, len(arrays), bits),
+                              "make_channel_sum_kernel", term, len(arrays), bits)
+        blocks = min(channels, _multiprocessors(0) * BLOCKS_PER_SM) if channels else 1
+        kernel[max(blocks, 1), kernels.SUM_THREADS, stream](*flat[:-1], channels, inner, flat[-1])
+        return sums_obj
 
     # -- gated activations: act(gate) * up -----------------------------------
 
@@ -430,11 +455,10 @@ class _AsActivation:
         self.name, self.forward = name, forward
 
 
-def _slopes(x, weight):
-    """PReLU's weight broadcast to ``x`` (a host array), one slope per element."""
-    from ..definitions import along_channels
-
-    return np.ascontiguousarray(np.broadcast_to(along_channels(weight.astype(x.dtype), x), x.shape))
+def _inner(x):
+    """Elements per channel and outer index of PReLU's (outer, channels, inner)
+    view: the product of the axes after axis 1."""
+    return math.prod(tuple(x.shape)[2:])
 
 
 def numba_cuda():

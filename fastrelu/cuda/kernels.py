@@ -316,45 +316,84 @@ def make_gated_backward_kernel(backward_gate, backward_up, bits):
     return cuda.jit(kernel)
 
 
-def make_bias_kernel(formula, arity, bits):
-    """``formula(x, bias)`` (arity 1: bias_relu) or ``formula(g, x, bias)``
-    (arity 2: its gradient) over contiguous 1-D views of (rows, columns)
-    arrays, the bias along the columns: element i takes bias[i % columns].
-    ``bits``: see ``conversions``."""
+def make_channel_kernel(formula, arity, bits):
+    """``formula(x, w)`` (arity 1) or ``formula(g, x, w)`` (arity 2) over
+    contiguous 1-D views of arrays laid out (outer, channels, inner), ``w``
+    one value per channel: element i takes w[(i // inner) % w.size]
+    (bias_relu: the bias along the last axis, inner 1; PReLU: a slope per
+    channel of axis 1).  ``bits``: see ``conversions``."""
     _compiler.register_helpers()
     device = cuda.jit(device=True)(formula)
     load, store = conversions(bits)
 
     if arity == 1:
-        def kernel(x, bias, out):
-            n, columns, step = out.size, bias.size, cuda.gridsize(1)
+        def kernel(x, w, inner, out):
+            n, channels, step = out.size, w.size, cuda.gridsize(1)
             i = cuda.grid(1)
             while i < n:
-                out[i] = store(device(load(x[i]), load(bias[i % columns])))
+                out[i] = store(device(load(x[i]), load(w[(i // inner) % channels])))
                 i += step
     else:
-        def kernel(g, x, bias, out):
-            n, columns, step = out.size, bias.size, cuda.gridsize(1)
+        def kernel(g, x, w, inner, out):
+            n, channels, step = out.size, w.size, cuda.gridsize(1)
             i = cuda.grid(1)
             while i < n:
-                out[i] = store(device(load(g[i]), load(x[i]), load(bias[i % columns])))
+                out[i] = store(device(load(g[i]), load(x[i]), load(w[(i // inner) % channels])))
                 i += step
     return cuda.jit(kernel)
 
 
-def make_column_sum_kernel(bits):
-    """The sum over rows of each column of a contiguous 1-D view of a (rows,
-    columns) array: a thread per column (neighbouring threads read
-    neighbouring elements), summed in float64 and rounded once (16-bit
-    floats too).  ``bits``: see ``conversions``."""
+#: Threads per block of the channel sums (a power of two: the tree
+#: reduction); 8 under the simulator, where each thread is a Python thread.
+SUM_THREADS = 8 if getattr(numba.config, "ENABLE_CUDASIM", 0) else 256
+
+
+def make_channel_sum_kernel(term, arity, bits):
+    """Per channel, the sum of ``term(a)`` (arity 1) or ``term(a, b)`` (arity
+    2) over contiguous 1-D views of arrays laid out (outer, channels,
+    inner): a block per channel, its threads striding over the channel's
+    elements (neighbours read neighbours when inner > 1), then a tree in
+    shared memory; float64 throughout, rounded once (bias_relu's bias
+    gradient: term the identity, inner 1; PReLU's weight gradient: term
+    ``prelu_weight_gradient``).  ``bits``: see ``conversions``."""
+    _compiler.register_helpers()
+    device = cuda.jit(device=True)(term)
     load, store = conversions(bits)
     narrow = _to_float32 if bits == "bfloat16" else _unchanged  # its store takes float32
 
-    def kernel(a, columns, out):
-        rows = a.size // columns
-        for j in range(cuda.grid(1), columns, cuda.gridsize(1)):
-            total = 0.0
-            for r in range(rows):
-                total += load(a[r * columns + j])
-            out[j] = store(narrow(total))
+    @cuda.jit(device=True, inline=True)
+    def reduce_and_store(partial, out, c):
+        t = cuda.threadIdx.x
+        cuda.syncthreads()
+        width = SUM_THREADS // 2
+        while width > 0:
+            if t < width:
+                partial[t] += partial[t + width]
+            cuda.syncthreads()
+            width //= 2
+        if t == 0:
+            out[c] = store(narrow(partial[0]))
+        cuda.syncthreads()
+
+    if arity == 1:
+        def kernel(a, channels, inner, out):
+            partial = cuda.shared.array(SUM_THREADS, numba.float64)
+            count = a.size // channels  # elements per channel
+            for c in range(cuda.blockIdx.x, channels, cuda.gridDim.x):
+                total = 0.0
+                for j in range(cuda.threadIdx.x, count, SUM_THREADS):
+                    total += device(load(a[((j // inner) * channels + c) * inner + j % inner]))
+                partial[cuda.threadIdx.x] = total
+                reduce_and_store(partial, out, c)
+    else:
+        def kernel(a, b, channels, inner, out):
+            partial = cuda.shared.array(SUM_THREADS, numba.float64)
+            count = a.size // channels
+            for c in range(cuda.blockIdx.x, channels, cuda.gridDim.x):
+                total = 0.0
+                for j in range(cuda.threadIdx.x, count, SUM_THREADS):
+                    i = ((j // inner) * channels + c) * inner + j % inner
+                    total += device(load(a[i]), load(b[i]))
+                partial[cuda.threadIdx.x] = total
+                reduce_and_store(partial, out, c)
     return cuda.jit(kernel)
