@@ -274,6 +274,7 @@ print(fastrelu.relu(x[::-1], backend="numba")[::-1].tolist())  # the strided loo
 print(fastrelu.relu(x, backend="numba").tolist())  # the checked entry
 print(fastrelu.relu_mask(x, backend="numba")[0][-1])
 print(fastrelu.bias_relu(x.reshape(3, 3), np.zeros(3), backend="numba").ravel().tolist())
+print(fastrelu.relu(x, backend="numba-ufunc").tolist())  # the ufuncs are cached too
 print(fastrelu.__file__)
 """
 
@@ -283,7 +284,7 @@ def test_editing_an_inlined_helper_never_loads_a_stale_kernel(tmp_path):
     formula it inlines from another file does: every cached loop is named
     after a stamp of that code.  Edit relu in a copy of the package, and
     every loop that inlines it (the activation loops, their checked entry,
-    the mask loops, the fused loops) computes the new formula."""
+    the mask loops, the fused loops, the ufuncs) computes the new formula."""
     import shutil
 
     package = pathlib.Path(fastrelu.__file__).parent
@@ -302,7 +303,8 @@ def test_editing_an_inlined_helper_never_loads_a_stale_kernel(tmp_path):
     after = _run(STALE_SCRIPT, cwd=tmp_path, **env)
     assert after.returncode == 0, after.stderr
     plus_one = str([0.0, 3.0, 4.0, 0.0, 6.0, 7.0, 8.0, 9.0, 10.0])
-    assert after.stdout.splitlines()[:-1] == [plus_one, plus_one, "10.0", plus_one], after.stdout
+    assert after.stdout.splitlines()[:-1] == [plus_one, plus_one, "10.0", plus_one, plus_one], (
+        after.stdout)
 
 
 def test_errors_name_the_function_the_user_called():

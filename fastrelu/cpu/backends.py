@@ -547,7 +547,7 @@ class UfuncBackend(_NumbaBackend):
         kernel = self._kernels.get(key)
         if kernel is None:
             with self._compile_lock:
-                kernel = self._kernels.setdefault(key, _Ufunc(formula))
+                kernel = self._kernels.setdefault(key, _Ufunc(formula, calls))
         return kernel
 
     def bias_relu(self, x, bias, out):
@@ -589,8 +589,8 @@ class UfuncBackend(_NumbaBackend):
 class _Ufunc:
     """A lazily compiled ufunc whose loops are added per dtype on first use."""
 
-    def __init__(self, formula):
-        self._formula = formula
+    def __init__(self, formula, calls=()):
+        self._formula, self._calls = formula, tuple(calls)
         self._ufunc = None
         self._signatures = set()
         self._lock = threading.Lock()
@@ -604,7 +604,7 @@ class _Ufunc:
             with self._lock:
                 if self._ufunc is None:
                     _compiler.register_helpers()
-                    self._ufunc = _compiler.vectorize(self._formula)
+                    self._ufunc = _compiler.vectorize(self._formula, *self._calls)
                 if signature not in self._signatures:  # another thread may have added it
                     t = numba.from_dtype(dtype)
                     self._ufunc.add(t(*([t] * (len(inputs) + len(params)))))
