@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU (no network needed): the CUDA tests on the
-# real device, then the GPU benchmarks (relu and relu_backward by size, every
+# real device (streams, CUDA-graph capture, bias_relu and PReLU on device arrays
+# included),
+# then the GPU benchmarks (relu and relu_backward by size, every
 # activation at 2^26 float32).  Runs from the source tree.
 #   bash perf/gpu_check.sh [OUTDIR]
 # GPU_CHECK_VARIANTS=0 leaves out the kernel-form sweep.
@@ -12,7 +14,7 @@ export PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 unset NUMBA_ENABLE_CUDASIM
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv || true
 python3 -c "import numba, numba_cuda; print('numba', numba.__version__, 'numba-cuda', numba_cuda.__version__)" || true
-timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$out/gpu_tests.log"
+timeout 240 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$out/gpu_tests.log"
 tests=${PIPESTATUS[0]}
 if [ "${GPU_CHECK_VARIANTS:-1}" = 1 ]; then
     timeout 200 python3 perf/gpu_kernel_variants.py --json "$out/gpu_variants.json" 2>&1 | tee "$out/gpu_variants.log"

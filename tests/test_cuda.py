@@ -627,3 +627,41 @@ def test_prelu_on_device_arrays_refuses_bad_weights():
     with pytest.raises(ValueError, match="shape"):
         fastrelu.prelu_backward(cuda.to_device(np.zeros((3, 3), np.float32)), dx,
                                 np.ones(3, np.float32))
+
+
+def _torch_cuda_or_skip():
+    if SIMULATED:
+        pytest.skip("PyTorch CUDA streams need a real GPU")
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("PyTorch has no CUDA here")
+    return torch
+
+
+def test_a_torch_side_stream_orders_fastrelus_work():
+    torch = _torch_cuda_or_skip()
+    side = torch.cuda.Stream()
+    with torch.cuda.stream(side):
+        x = torch.randn(1 << 24, device="cuda")
+        for _ in range(50):  # queued on the side stream, still running at the call
+            x = x * 1.0001 - 0.0001
+        y = fastrelu.relu(x)  # launches on the side stream: after the loop
+        expected = torch.relu(x)
+        z = torch.empty_like(x)
+    fastrelu.relu(x, out=z, stream=side)  # outside the block: stream= says where
+    side.synchronize()
+    assert torch.equal(y, expected) and torch.equal(z, expected)
+
+
+def test_calls_are_captured_in_a_torch_cuda_graph():
+    torch = _torch_cuda_or_skip()
+    x = torch.randn(4096, device="cuda")
+    y = torch.empty_like(x)
+    fastrelu.silu(x, out=y)  # compiled before the capture
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fastrelu.silu(x, out=y)
+    x.copy_(torch.randn(4096, device="cuda"))
+    graph.replay()
+    torch.cuda.synchronize()
+    torch.testing.assert_close(y, torch.nn.functional.silu(x))
