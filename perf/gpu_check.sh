@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU (no network needed): the CUDA tests on the
-# real device (streams, CUDA-graph capture, bias_relu and PReLU on device arrays
-# included),
-# then the GPU benchmarks (relu and relu_backward by size, every
-# activation at 2^26 float32).  Runs from the source tree.
+# real device (streams, CUDA-graph capture, bias_relu and PReLU on device
+# arrays included), then the GPU benchmarks (relu and relu_backward by size,
+# every activation at 2^26 float32).  Runs from the source tree.
 #   bash perf/gpu_check.sh [OUTDIR]
 # GPU_CHECK_VARIANTS=0 leaves out the kernel-form sweep.
 set -uo pipefail
