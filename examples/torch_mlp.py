@@ -1,9 +1,11 @@
 """The MNIST-1D MLP in PyTorch, with fastrelu's autograd functions against
 ``torch.nn.ReLU``: same data, same seed, same steps.
 
-    python examples/torch_mlp.py [--steps 6000] [--backend auto]
+    python examples/torch_mlp.py [--steps 6000] [--backend auto] [--device cuda]
 
-Needs PyTorch (``pip install 'fastrelu[torch]'``); without it the script
+With ``--device cuda`` the model, the data and every activation run on the
+GPU (PyTorch CUDA tensors; fastrelu's ``cuda`` backend, on PyTorch's
+current stream).  Needs PyTorch (``pip install 'fastrelu[torch]'``); without it the script
 says so and exits.
 """
 
@@ -33,17 +35,20 @@ def build(torch, activation):
     return MLP()
 
 
-def run(torch, model, data, steps, batch=100, lr=1e-2):
-    x, y, xt, yt = (torch.from_numpy(a) for a in data)
+def run(torch, model, data, steps, batch=100, lr=1e-2, device="cpu"):
+    x, y, xt, yt = (torch.from_numpy(a).to(device) for a in data)
+    model = model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = np.random.default_rng(42)
     start = time.perf_counter()
     for _ in range(steps):
-        idx = torch.from_numpy(gen.integers(0, len(y), batch))
+        idx = torch.from_numpy(gen.integers(0, len(y), batch)).to(device)
         loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
+    if device != "cpu":
+        torch.cuda.synchronize()  # the queued steps are part of the time
     elapsed = time.perf_counter() - start
     with torch.no_grad():
         acc = float((model(xt).argmax(1) == yt).float().mean())
@@ -54,6 +59,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=6000)
     p.add_argument("--backend", default="auto")
+    p.add_argument("--device", default="cpu", help="cpu, or cuda for PyTorch CUDA tensors")
     args = p.parse_args(argv)
     try:
         import torch
@@ -66,7 +72,7 @@ def main(argv=None):
     results = {}
     fast = frt.ActivationModule("relu", backend=args.backend)
     for label, act in [("torch.nn.ReLU", torch.nn.ReLU()), (f"fastrelu relu ({args.backend})", fast)]:
-        acc, seconds = run(torch, build(torch, act), data, args.steps)
+        acc, seconds = run(torch, build(torch, act), data, args.steps, device=args.device)
         results[label] = (acc, seconds)
         print(f"{label:>28}: test accuracy {acc:.4f}, {seconds:.1f} s for {args.steps} steps")
     return results

@@ -24,5 +24,12 @@ timeout 200 python3 perf/bench_gpu.py --json "$out/gpu_bench.json" 2>&1 | tee "$
 bench=${PIPESTATUS[0]}
 timeout 200 python3 perf/bench_gpu.py --activations --json "$out/gpu_activations.json" 2>&1 |
     tee "$out/gpu_activations.log"
+# The MNIST-1D MLP on PyTorch CUDA tensors, fastrelu against torch.nn.ReLU.
+if python3 -c "import mnist1d" 2>/dev/null; then
+    timeout 200 python3 examples/torch_mlp.py --device cuda --steps 3000 2>&1 |
+        tee "$out/gpu_torch_mlp.log"
+else
+    echo "mnist1d is not installed: the GPU training example is left out"
+fi
 echo "tests exit $tests, bench exit $bench"
 exit $(( tests || bench ))
