@@ -167,6 +167,13 @@ def refuse_chunked(name, *objs):
 
 _MISSING = object()
 
+#: A device backend's short path, by the array type it takes: ``call(
+#: activation, direction, arrays, out, backend, params)`` returns the result,
+#: or None where the general path must take the call (``elementwise``).
+#: Filled by the backend once it has run (the cuda backend: Numba's device
+#: arrays), so that nothing here imports a GPU library.
+DEVICE_CALLS: dict = {}
+
 
 def on_stream(stream, function, *args, **kwargs):
     """``function(*args, **kwargs)`` with its GPU work on ``stream`` (see
@@ -192,8 +199,14 @@ def public_function(definition, direction, parse_params, labels, name):
     ndarray, f16, f32, f64, empty, pooled = np.ndarray, _F16, _F32, _F64, np.empty, _buffers.SMALLEST
 
     two = arity == 2
+    device_calls = DEVICE_CALLS
 
     def general(arrays, params, out, backend):
+        quick = device_calls.get(type(arrays[-1]))
+        if quick is not None:
+            result = quick(definition, direction, arrays, out, backend, params)
+            if result is not None:
+                return result
         return elementwise(definition, direction, arrays, labels, params, out, backend, name)
 
     # One body for both arities: ``a`` is x for a forward, grad for a

@@ -90,14 +90,16 @@ def test_vector_loads_with_tails_and_misaligned_starts(dtype, offset, monkeypatc
         grad = random_normal(base.size, dtype, seed=5)
         x, g = cuda.to_device(base)[offset:], cuda.to_device(grad)[offset:]
         used.clear()
-        y = fastrelu.relu(x)
-        dx = fastrelu.relu_backward(g, x)
+        # stream=0 (the default stream) takes the general path, which
+        # chooses between the two kernels (the short path takes neither)
+        y = fastrelu.relu(x, stream=0)
+        dx = fastrelu.relu_backward(g, x, stream=0)
         assert bool(used) == (offset == 0), (n, used)
         want_y = np.where(base[offset:] <= 0, dtype(0), base[offset:])
         want_dx = np.where(base[offset:] <= 0, dtype(0), grad[offset:])
         np.testing.assert_array_equal(y.copy_to_host(), want_y)
         np.testing.assert_array_equal(dx.copy_to_host(), want_dx)
-        fastrelu.relu(x, out=x)  # in place through the same kernel
+        fastrelu.relu(x, out=x, stream=0)  # in place through the same kernel
         np.testing.assert_array_equal(x.copy_to_host(), want_y)
 
 
@@ -665,3 +667,83 @@ def test_calls_are_captured_in_a_torch_cuda_graph():
     graph.replay()
     torch.cuda.synchronize()
     torch.testing.assert_close(y, torch.nn.functional.silu(x))
+
+
+# --- the short path of Numba device arrays ----------------------------------------
+
+
+def test_numba_arrays_take_the_short_path_with_the_general_paths_results(monkeypatch):
+    fastrelu.relu(cuda.to_device(np.ones(3, np.float32)))  # registers the short path
+    assert fastrelu.dispatch.DEVICE_CALLS[type(cuda.to_device(np.ones(1)))] == (
+        cuda_backend.short_call)
+    taken = []
+    original = type(cuda_backend).short_call
+
+    def spy(self, *args):
+        result = original(self, *args)
+        taken.append(result is not None)
+        return result
+
+    monkeypatch.setattr(type(cuda_backend), "short_call", spy)
+    monkeypatch.setitem(fastrelu.dispatch.DEVICE_CALLS, type(cuda.to_device(np.ones(1))),
+                        lambda *args: spy(cuda_backend, *args))
+    for shape in [(17,), (5, 7)]:
+        for dtype in (np.float32, np.float64):
+            x = _data(dtype, 40)[:int(np.prod(shape))].reshape(shape)
+            g = random_normal(shape, dtype, seed=1)
+            dx, dg = cuda.to_device(x), cuda.to_device(g)
+            # stream=0 (the same default stream) takes the general path
+            np.testing.assert_array_equal(fastrelu.silu(dx).copy_to_host(),
+                                          fastrelu.silu(dx, stream=0).copy_to_host())
+            np.testing.assert_array_equal(fastrelu.leaky_relu(dx, 0.3).copy_to_host(),
+                                          fastrelu.leaky_relu(dx, 0.3, stream=0).copy_to_host())
+            out = cuda.device_array_like(dx)
+            assert fastrelu.gelu_backward(dg, dx, out=out) is out
+            np.testing.assert_array_equal(
+                out.copy_to_host(), fastrelu.gelu_backward(dg, dx, stream=0).copy_to_host())
+            fastrelu.relu(dx, out=dx)  # in place
+            np.testing.assert_array_equal(dx.copy_to_host(), np.maximum(x, 0))
+    assert taken.count(True) == 16 and taken.count(False) == 12  # stream=0: declined
+
+
+def test_the_short_path_declines_what_the_general_path_must_handle():
+    x = random_normal(24, np.float32)
+    dx = cuda.to_device(x)
+    calls = [
+        lambda: fastrelu.relu(dx[:-1], out=dx[1:]),  # partly overlapping: staged
+        lambda: fastrelu.relu(dx.reshape(2, 3, 4)),  # 3-D
+        lambda: fastrelu.relu(dx.reshape(4, 6).T),  # not C-contiguous
+        lambda: fastrelu.relu(dx, stream=cuda.stream()),  # a stream of its own
+        lambda: fastrelu.relu(cuda.to_device(x.astype(np.float16))),  # float16
+        lambda: fastrelu.relu_backward(dx, cuda.to_device(x.astype(np.float64))),  # mixed
+    ]
+    for call in calls:
+        args = []
+        original = fastrelu.dispatch.DEVICE_CALLS[type(dx)]
+        fastrelu.dispatch.DEVICE_CALLS[type(dx)] = lambda *a: args.append(
+            original(*a)) or args[-1]
+        try:
+            try:
+                call()
+            except TypeError:
+                pass  # mixed dtypes: the general path explains
+        finally:
+            fastrelu.dispatch.DEVICE_CALLS[type(dx)] = original
+        assert args == [None], call
+    # the staged overlap is right
+    expected = np.maximum(x[:-1], 0)
+    dx = cuda.to_device(x)
+    fastrelu.relu(dx[:-1], out=dx[1:])
+    np.testing.assert_array_equal(dx.copy_to_host()[1:], expected)
+
+
+def test_the_short_path_keeps_a_named_host_backend_and_auto(monkeypatch):
+    dx = cuda.to_device(np.ones(4, np.float32))
+    fastrelu.relu(dx)
+    with pytest.raises(TypeError, match="takes host"):
+        fastrelu.relu(dx, backend="numba")
+    with fastrelu.use_backend("numba"):
+        with pytest.raises(TypeError, match="takes host"):
+            fastrelu.relu(dx)
+    with fastrelu.use_backend("auto"):
+        assert fastrelu.relu(dx).copy_to_host().tolist() == [1.0] * 4

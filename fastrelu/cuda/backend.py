@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from .. import _dtypes, _validate
+from .. import _dtypes, _validate, registry
 from ..registry import Backend
 
 #: Threads per block of every launch; tests lower it so that several blocks
@@ -31,6 +31,11 @@ VECTOR_THREADS_PER_BLOCK = 256
 #: for kernel authors, not for fastrelu's users, whose small arrays get small
 #: grids by design); the blocks past the end of the array return at once.
 MIN_BLOCKS = 128
+#: Arrays from this many elements take the general path, whose vector
+#: kernel (16-byte loads) reaches a device copy's speed; below it a call's
+#: host time matters more than the kernel's form.
+SHORT_CALL_ELEMENTS = 1 << 22
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 class CudaBackend(Backend):
@@ -46,6 +51,7 @@ class CudaBackend(Backend):
         self._checked = False
         self._kernels = {}
         self._lock = threading.Lock()
+        self._sms = self._fewest = None  # read on the first short call
 
     def unavailable_reason(self):
         if not self._checked:
@@ -56,6 +62,10 @@ class CudaBackend(Backend):
     def run_device(self, activation, direction, arrays, labels, out, params, name):
         _refuse_bfloat16_tensors(name, *arrays)
         cuda = numba_cuda()
+        if hasattr(arrays[-1], "copy_to_host"):  # Numba's arrays take the short path from now
+            from .. import dispatch
+
+            dispatch.DEVICE_CALLS.setdefault(type(arrays[-1]), self.short_call)
 
         host_result = not any(_is_gpu(a) for a in arrays)
         stream = _stream(cuda, (*arrays, out))
@@ -93,6 +103,57 @@ class CudaBackend(Backend):
         if host_result and out is None:
             return _to_host(device_out, stream)
         return result_obj
+
+    def short_call(self, activation, direction, arrays, out, backend, params):
+        """The common call on Numba device arrays in a few microseconds of
+        host time (``dispatch.DEVICE_CALLS``): float32 or float64 arrays of
+        one shape, 1-D or 2-D, C-contiguous, under ``SHORT_CALL_ELEMENTS``,
+        on the default stream, ``out`` None or such an array that is an
+        input itself or apart from them.  None for anything else, which
+        ``run_device`` takes (and explains).  No array views are made: the
+        1-D and 2-D kernels take the arrays as they are."""
+        chosen = backend if backend is not None else (registry._block_default.get()
+                                                       or registry._process_default)
+        if (chosen != "cuda" and chosen != "auto") or registry._block_stream.get() is not None:
+            return None
+        like = arrays[-1]
+        dtype, shape, kind = like.dtype, like.shape, type(like)
+        if (dtype is not _F32 and dtype is not _F64) or len(shape) > 2:
+            return None
+        n = like.size
+        if n >= SHORT_CALL_ELEMENTS:
+            return None  # large: the vector kernel's device speed matters more
+        for a in arrays:
+            if type(a) is not kind or a.dtype is not dtype or a.shape != shape or (
+                    not a.is_c_contiguous()):
+                return None
+        if out is None:
+            out = numba_cuda().device_array(shape, dtype)
+        elif (type(out) is not kind or out.dtype is not dtype or out.shape != shape
+              or not out.is_c_contiguous()):
+            return None
+        else:
+            end = (target := _address(out)) + n * dtype.itemsize
+            for a in arrays:  # the very same memory is fine, a part of it is not
+                start = _address(a)
+                if start != target and start < end and target < start + n * dtype.itemsize:
+                    return None
+        if n:
+            formula = activation.forward if direction == "forward" else activation.backward
+            if params:
+                params = tuple(dtype.type(p) for p in params)
+            kernel = self.kernel(formula, len(arrays), len(shape), None)
+            kernel[self._short_grid(n)](*arrays, out, params)
+        return out
+
+    def _short_grid(self, n):
+        """``_grid`` for the short path, the device's size read once."""
+        if self._sms is None:
+            cuda = numba_cuda()
+            self._sms = _multiprocessors(getattr(cuda.get_current_device(), "id", 0))
+            self._fewest = _fewest_blocks()
+        blocks = min(-(-n // THREADS_PER_BLOCK), self._sms * BLOCKS_PER_SM)
+        return max(self._fewest, blocks), THREADS_PER_BLOCK, 0
 
     # -- a value per channel: bias_relu (the last axis) and PReLU (axis 1) -----
     # Arrays are seen as (outer, channels, inner), C-contiguous.
@@ -530,8 +591,6 @@ def _stream(cuda, arrays):
     the stream the first GPU array comes from (what PyTorch and CuPy export
     in ``__cuda_array_interface__``: their current stream), else Numba's
     default stream, 0."""
-    from .. import registry
-
     requested = registry.requested_stream()
     if requested is not None:
         return _as_stream(cuda, requested)
