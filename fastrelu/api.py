@@ -10,7 +10,7 @@ import numpy as np
 
 from ._types import Array, BackendName
 
-from . import _docs, _validate, definitions, dispatch
+from . import _docs, _validate, definitions, dispatch, registry
 from .definitions import BUILTIN, FROM_OUTPUT, PER_ELEMENT_SLOPE, Definition
 
 
@@ -405,6 +405,8 @@ def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bo
         slopes = dispatch.chunked.uniform(rng, lower, upper, x)
     else:
         slopes = rng.uniform(lower, upper, size=x.shape).astype(x.dtype)
+        if registry.is_device_array(x):  # drawn on the host, kept beside x
+            slopes = dispatch.backend_for("activation", backend, x, "rrelu").array_like(x, slopes)
     y = dispatch.elementwise(PER_ELEMENT_SLOPE, "forward", (x, slopes), ("x", "slopes"),
                              (), out, backend, "rrelu")
     return y, slopes

@@ -146,6 +146,11 @@ class Backend:
     def prelu_device(self, x, weight, out, name):
         raise self._missing("prelu")
 
+    def array_like(self, original, values):
+        """The host array ``values`` as an array of ``original``'s kind (a
+        device backend copies it to the device; a host backend returns it)."""
+        return values
+
     def bias_relu_device(self, x, bias, out, name):
         raise self._missing("bias_relu")
 

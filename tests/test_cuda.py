@@ -747,3 +747,18 @@ def test_the_short_path_keeps_a_named_host_backend_and_auto(monkeypatch):
             fastrelu.relu(dx)
     with fastrelu.use_backend("auto"):
         assert fastrelu.relu(dx).copy_to_host().tolist() == [1.0] * 4
+
+
+def test_rrelu_on_device_arrays():
+    x = random_normal((4, 5), np.float32)
+    dx = cuda.to_device(x)
+    np.testing.assert_array_equal(fastrelu.rrelu(dx).copy_to_host(), fastrelu.rrelu(x))
+    y, slopes = fastrelu.rrelu(dx, training=True, rng=np.random.default_rng(3))
+    assert not isinstance(slopes, np.ndarray)  # beside x, on the device
+    host_y, host_slopes = fastrelu.rrelu(x, training=True, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(slopes.copy_to_host(), host_slopes)
+    np.testing.assert_array_equal(y.copy_to_host(), host_y)
+    g = random_normal(x.shape, np.float32, seed=1)
+    np.testing.assert_array_equal(
+        fastrelu.rrelu_backward(cuda.to_device(g), dx, training=True, slopes=slopes).copy_to_host(),
+        fastrelu.rrelu_backward(g, x, training=True, slopes=host_slopes))

@@ -104,6 +104,14 @@ class CudaBackend(Backend):
             return _to_host(device_out, stream)
         return result_obj
 
+    def array_like(self, original, values):
+        cuda = numba_cuda()
+        stream = _stream(cuda, (original,))
+        result = _empty(cuda, original, values.shape, values.dtype, stream)
+        _to_device(cuda, result, stream).copy_to_device(np.ascontiguousarray(values),
+                                                        stream=stream)
+        return result
+
     def short_call(self, activation, direction, arrays, out, backend, params):
         """The common call on Numba device arrays in a few microseconds of
         host time (``dispatch.DEVICE_CALLS``): float32 or float64 arrays of
