@@ -38,6 +38,7 @@ import multiprocessing
 import pathlib
 import re
 import sys
+import textwrap
 
 import numpy as np
 
@@ -398,11 +399,12 @@ def render_summary(results):
         # gelu (tanh) is the one ill-conditioned exception (docs/accuracy.md)
         usual = max(v for k, v in values.items() if k[0] != "gelu_tanh")
         parts.append(f"{dtype} {usual:.2f}")
-    return ("Accuracy (`python perf/accuracy.py`, mpmath): every activation, forward and "
+    text = ("Accuracy (`python perf/accuracy.py`, mpmath): every activation, forward and "
             "backward, on the compiled CPU backends, within " + ", ".join(parts)
             + " ulps of the true value where it is a normal number, except gelu (tanh) "
             "in its ill-conditioned left tail; per activation, subnormal results and the "
             "numpy backend in [Accuracy](docs/accuracy.md).")
+    return textwrap.fill(text, 76, subsequent_indent="  ")  # a README list item
 
 
 TABLE_MARKERS = {which: (f"<!-- accuracy table ({which}): perf/accuracy.py -->",
