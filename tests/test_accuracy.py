@@ -49,22 +49,13 @@ EXCEPTIONS = {
 }
 
 
-def dtypes():
-    found = [np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16)]
-    try:
-        import ml_dtypes
-    except ImportError:
-        return found
-    return found + [np.dtype(ml_dtypes.bfloat16)]
-
-
 @functools.lru_cache(maxsize=None)
 def sample(name, dtype):
     x, g = accuracy.inputs(dtype)
     return x, g, accuracy.true_values(name, x.astype(np.float64), g.astype(np.float64))
 
 
-@pytest.mark.parametrize("dtype", dtypes(), ids=lambda d: d.name)
+@pytest.mark.parametrize("dtype", accuracy.dtypes(), ids=lambda d: d.name)
 @pytest.mark.parametrize("name", accuracy.ACTIVATIONS)
 def test_within_the_stated_error(name, dtype):
     x, g, truth = sample(name, dtype)

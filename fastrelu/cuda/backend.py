@@ -185,10 +185,10 @@ class CudaBackend(Backend):
                                                                  "bias", stream)
         grad_x = self._channel_forward(cuda, bias_relu_backward, x, device_x, device_bias, 1,
                                        None, name, stream, grad=device_grad, host=False)
-        grad_bias = self._channel_sums(cuda, same, [grad_x], device_bias.size, 1, x, stream)
+        grad_bias = self._channel_sums(cuda, same, [_to_device(cuda, grad_x, stream)],
+                                       device_bias.size, 1, x, stream)
         if not any(_is_gpu(a) for a in (grad, x, bias)):
-            return _to_host(_to_device(cuda, grad_x, stream), stream), _to_host(
-                _to_device(cuda, grad_bias, stream), stream)
+            return _to_host(grad_x, stream), _to_host(grad_bias, stream)
         return grad_x, grad_bias
 
     def prelu_device(self, x, weight, out, name):
@@ -247,17 +247,9 @@ class CudaBackend(Backend):
                          stream, grad=None, host=True):
         """``formula(x, value)`` (or ``formula(grad, x, value)`` given ``grad``)
         per element, the value of its channel; the result like ``run_device``'s
-        (``host`` False: always the device array)."""
+        (``host`` False: a device array even for host input)."""
         like = device_x
-        if out is None:
-            result_obj = (_empty(cuda, original, like.shape, like.dtype, stream) if host
-                          else cuda.device_array(like.shape, like.dtype, stream=stream))
-            device_out = _to_device(cuda, result_obj, stream)
-        else:
-            device_out = (_to_device(cuda, out, stream) if _is_gpu(out)
-                          else cuda.device_array(like.shape, like.dtype, stream=stream))
-            _validate.check_out(name, device_out if _is_gpu(out) else out, like)
-            result_obj = out
+        result_obj, device_out = _destination(cuda, original, like, out, name, stream)
         inputs = [device_x] if grad is None else [grad, device_x]
         staged = device_out
         if not device_out.is_c_contiguous() or any(_overlap(device_out, a) for a in inputs):
@@ -403,14 +395,7 @@ class CudaBackend(Backend):
 
     def _mask_launch(self, cuda, direction, original, source, out, mask, name, stream):
         """Run a mask kernel on contiguous 1-D views; return the result like ``run_device``."""
-        if out is None:
-            result_obj = _empty(cuda, original, source.shape, source.dtype, stream)
-            device_out = _to_device(cuda, result_obj, stream)
-        else:
-            device_out = (_to_device(cuda, out, stream) if _is_gpu(out)
-                          else cuda.device_array(source.shape, source.dtype, stream=stream))
-            _validate.check_out(name, device_out if _is_gpu(out) else out, source)
-            result_obj = out
+        result_obj, device_out = _destination(cuda, original, source, out, name, stream)
         contiguous = source
         if not source.is_c_contiguous():
             contiguous = cuda.device_array(source.shape, source.dtype, stream=stream)
@@ -581,6 +566,19 @@ def _to_device(cuda, obj, stream):
         same = stream is _exported_stream(cuda, interface)  # (streams are made once per handle)
         return cuda.as_cuda_array(obj, sync=not same)  # zero copy
     return cuda.to_device(np.ascontiguousarray(obj), stream=stream)
+
+
+def _destination(cuda, original, like, out, name, stream):
+    """``(what a call returns, the device array its kernel writes)``: a new
+    array of ``original``'s kind (``_empty``), a GPU ``out`` itself, or for
+    a NumPy ``out`` a device array the caller copies into it afterwards."""
+    if out is None:
+        result = _empty(cuda, original, like.shape, like.dtype, stream)
+        return result, _to_device(cuda, result, stream)
+    device_out = (_to_device(cuda, out, stream) if _is_gpu(out)
+                  else cuda.device_array(like.shape, like.dtype, stream=stream))
+    _validate.check_out(name, device_out if _is_gpu(out) else out, like)
+    return out, device_out
 
 
 def _to_host(array, stream):
