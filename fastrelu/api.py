@@ -46,8 +46,8 @@ def make_activation(definition: Definition, doc: str | None = None,
     name = definition.name
     params = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
               for p, d in definition.params]
-    forward = dispatch.public_function(definition, "forward", lambda args, kwargs: _parse_params(
-        definition, name, args, kwargs), ("x",), name)
+    forward = dispatch.public_function(definition, "forward", _param_parser(definition, name),
+                                       ("x",), name)
     _describe(forward, name, module, qualname or name, doc or (
         f"{name} activation (PyTorch: {definition.torch_equivalent})."), ("x",), params)
     backward_name = name + "_backward"
@@ -55,8 +55,9 @@ def make_activation(definition: Definition, doc: str | None = None,
         def backward(*args, **kwargs):
             definition.backward()  # raises the explanation
     else:
-        backward = dispatch.public_function(definition, "backward", lambda args, kwargs: (
-            _parse_params(definition, backward_name, args, kwargs)), ("grad", "x"), backward_name)
+        backward = dispatch.public_function(definition, "backward",
+                                            _param_parser(definition, backward_name),
+                                            ("grad", "x"), backward_name)
     # A built-in's backward is also the module's NAME_backward: named so, it
     # pickles by that name and the API reference lists it under it.
     backward_qualname = backward_name if module == __name__ and qualname is None else (
@@ -86,6 +87,22 @@ def _describe(function, name, module, qualname, doc, arrays, params):
 def checked_params(activation: Activation, args: tuple) -> tuple:
     """``args``, the parameters of a call to ``activation``, checked, with defaults filled in."""
     return _parse_params(activation.definition, activation.name, args, {})
+
+
+def _param_parser(definition, name):
+    """``parse(args, kwargs)``: :func:`_parse_params` for the public function
+    ``name``, with the common call (every parameter by position, plain
+    floats) checked without building dictionaries: a third of a small
+    call's time on the GPU's short path."""
+    names = tuple(p for p, _ in definition.params)
+    count = len(names)
+
+    def parse(args, kwargs):
+        if not kwargs and len(args) == count and all(type(v) is float for v in args):
+            return args
+        return _parse_params(definition, name, args, kwargs)
+
+    return parse
 
 
 def _parse_params(definition, name, args, kwargs):
