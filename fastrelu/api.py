@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any, Protocol, cast, runtime_checkable
 
@@ -250,20 +251,26 @@ def _gelu_variant(approximate):
 
 
 def _check_weight(name, x, weight):
-    """``weight`` as an array, checked: one value, or one per channel of ``x``."""
-    weight = np.asarray(weight)
+    """``weight`` as an array, checked: one value, or one per channel of ``x``
+    (a GPU array's dtype the device backend checks)."""
+    device = registry.is_device_array(weight)
+    if not device:
+        weight = np.asarray(weight)
     axis = definitions.channel_axis(x)
     channels = 1 if x.ndim == 0 else x.shape[axis]
-    if weight.size not in (1, channels) or weight.ndim > 1:
+    shape = tuple(weight.shape)
+    if math.prod(shape) not in (1, channels) or len(shape) > 1:
         raise ValueError(f"{name}: weight must hold 1 or {channels} (the channel count: "
-                         f"axis {axis} of x) values, got shape {weight.shape}")
-    _validate.check_dtype(name, PER_ELEMENT_SLOPE, weight.dtype)
+                         f"axis {axis} of x) values, got shape {shape}")
+    if not device:
+        _validate.check_dtype(name, PER_ELEMENT_SLOPE, weight.dtype)
     return weight
 
 
 def _host_float_array(name, x):
     x = x if dispatch.is_chunked(x) else _validate.as_arrays((x,), name)[0]
-    _validate.check_dtype(name, PER_ELEMENT_SLOPE, x.dtype)
+    if not registry.is_device_array(x):  # (the device backend checks its own)
+        _validate.check_dtype(name, PER_ELEMENT_SLOPE, x.dtype)
     return x
 
 
@@ -300,7 +307,7 @@ def prelu(x: Array, weight: Array, *, out: Array = None,
         slopes = dispatch.chunked.per_channel(weight, x, definitions.channel_axis(x))
         return dispatch.elementwise(PER_ELEMENT_SLOPE, "forward", (x, slopes), ("x", "weight"),
                                     (), out, backend, "prelu")
-    chosen = dispatch.backend_for("prelu", backend, x, "prelu", out)
+    chosen = dispatch.backend_for("prelu", backend, x, "prelu", weight, out)
     if chosen.device:
         return chosen.prelu_device(x, weight, out, "prelu")
     if out is None:
@@ -348,6 +355,10 @@ def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
     name = "prelu_backward"
     x = _host_float_array(name, x)
     weight = _check_weight(name, x, weight)
+    if registry.is_device_array(x) or registry.is_device_array(weight):
+        (grad,) = _validate.as_arrays((grad,), name)
+        chosen = dispatch.backend_for("prelu_backward", backend, x, name, grad, weight, out)
+        return chosen.prelu_backward_device(grad, x, weight, out, name)
     result_dtype = weight.dtype if weight.dtype.kind == "f" else x.dtype
     if dispatch.is_chunked(x):
         slopes = dispatch.chunked.per_channel(weight, x, definitions.channel_axis(x))
@@ -358,7 +369,7 @@ def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
     (grad,) = _validate.as_arrays((grad,), name)
     chosen = dispatch.backend_for("prelu_backward", backend, x, name, grad, out)
     _validate.check_inputs(name, PER_ELEMENT_SLOPE, "backward", [grad, x], ("grad", "x"))
-    if chosen.device:
+    if chosen.device:  # host arrays on a device backend
         grad_x, grad_weight = chosen.prelu_backward_device(grad, x, weight, out, name)
         return grad_x, grad_weight.reshape(weight.shape).astype(result_dtype)
     if out is None:

@@ -762,3 +762,22 @@ def test_rrelu_on_device_arrays():
     np.testing.assert_array_equal(
         fastrelu.rrelu_backward(cuda.to_device(g), dx, training=True, slopes=slopes).copy_to_host(),
         fastrelu.rrelu_backward(g, x, training=True, slopes=host_slopes))
+
+
+@pytest.mark.parametrize("weight_shape", [(), (1,), (3,)])
+def test_prelu_with_the_weight_on_the_device(weight_shape):
+    x = random_normal((4, 3, 5), np.float32)
+    g = random_normal(x.shape, np.float32, seed=1)
+    weight = np.linspace(0.1, 0.3, int(np.prod(weight_shape))).astype(np.float32)
+    weight = weight.reshape(weight_shape)
+    dx, dg, dw = cuda.to_device(x), cuda.to_device(g), cuda.to_device(weight)
+    np.testing.assert_array_equal(fastrelu.prelu(dx, dw).copy_to_host(), fastrelu.prelu(x, weight))
+    grad_x, grad_weight = fastrelu.prelu_backward(dg, dx, dw)
+    expected_x, expected_weight = fastrelu.prelu_backward(g, x, weight)
+    np.testing.assert_array_equal(grad_x.copy_to_host(), expected_x)
+    assert not isinstance(grad_weight, np.ndarray) and grad_weight.shape == weight.shape
+    np.testing.assert_allclose(grad_weight.copy_to_host(), expected_weight, rtol=1e-6)
+    with pytest.raises(TypeError, match="weight is float64 but x is float32"):
+        fastrelu.prelu(dx, cuda.to_device(weight.astype(np.float64)))
+    with pytest.raises(TypeError, match="takes host"):
+        fastrelu.prelu(x, dw)  # a host x goes to a CPU backend, which takes no GPU weight

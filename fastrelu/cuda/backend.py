@@ -203,7 +203,9 @@ class CudaBackend(Backend):
                                      name, stream)
 
     def prelu_backward_device(self, grad, x, weight, out, name):
-        """``(grad_x, grad_weight)``; ``grad_weight`` a host array like the weight."""
+        """``(grad_x, grad_weight)``; ``grad_weight`` of the weight's kind and
+        shape (a host weight: a host array, in float64 summed and rounded to
+        x's dtype)."""
         _refuse_bfloat16_tensors(name, x)
         from ..definitions import prelu_backward, prelu_weight_gradient
 
@@ -215,8 +217,11 @@ class CudaBackend(Backend):
         grad_x = self._channel_forward(cuda, prelu_backward, x, device_x, slopes, inner, out,
                                        name, stream, grad=device_grad)
         sources = [self._contiguous(cuda, a, stream) for a in (device_grad, device_x)]
+        on_device = _is_gpu(weight)
         sums = self._channel_sums(cuda, prelu_weight_gradient, sources, slopes.size, inner,
-                                  None, stream)
+                                  weight if on_device else None, stream)
+        if on_device:
+            return grad_x, sums.reshape(tuple(weight.shape))
         return grad_x, _to_host(sums, stream)
 
     def _per_channel(self, cuda, name, arrays, values, label, stream):
@@ -233,14 +238,17 @@ class CudaBackend(Backend):
         if not _is_gpu(values):  # a host array (any array-like) in x's dtype
             values = np.ascontiguousarray(np.asarray(values).reshape(-1), dtype=like.dtype)
         device_values = self._contiguous(cuda, _to_device(cuda, values, stream), stream)
+        if device_values.ndim != 1:  # one value given as a 0-d or (1, 1) array
+            device_values = device_values.reshape(device_values.size)
+        if device_values.dtype != like.dtype:  # (host values were cast above)
+            raise TypeError(f"{name}: {label or 'weight'} is {device_values.dtype} but x is "
+                            f"{like.dtype}")
         if label == "bias":
             shape = tuple(like.shape)  # (the simulator's shapes take no negative index)
             if not shape or tuple(device_values.shape) != shape[-1:]:
                 raise ValueError(f"{name}: bias must have shape ({shape[-1] if shape else '...'},"
                                  "), one value per column of x (last axis), got "
                                  f"{tuple(device_values.shape)}")
-            if device_values.dtype != like.dtype:
-                raise TypeError(f"{name}: bias is {device_values.dtype} but x is {like.dtype}")
         return wrapped, device_values
 
     def _channel_forward(self, cuda, formula, original, device_x, values, inner, out, name,
