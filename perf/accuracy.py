@@ -388,7 +388,10 @@ def render_table(results, which):
 
 def _cell(normal, subnormal):
     """The error on normal results, and on subnormal ones where it is larger."""
-    return f"{normal:.2f}" + (f" (sub {subnormal:.0f})" if subnormal > max(normal, 1) else "")
+    if not subnormal > max(normal, 1):
+        return f"{normal:.2f}"
+    return f"{normal:.2f} (sub {subnormal:.1f})" if subnormal < 10 else (
+        f"{normal:.2f} (sub {subnormal:.0f})")
 
 
 def render_summary(results):
