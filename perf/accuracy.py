@@ -46,6 +46,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import fastrelu  # noqa: E402
+from fastrelu import _dtypes  # noqa: E402
 
 RESULTS = ROOT / "perf" / "results" / "accuracy.json"
 DOCS = ROOT / "docs" / "accuracy.md"
@@ -211,7 +212,7 @@ def true_values(name, x, g):
 
 @functools.lru_cache(maxsize=None)
 def float_format(dtype):
-    """(precision in bits with the implicit one, smallest normal exponent, numpy type)."""
+    """(precision in bits with the implicit one, smallest normal exponent)."""
     dtype = np.dtype(dtype)
     if dtype.name == "bfloat16":
         return 8, -126
@@ -334,11 +335,8 @@ def split_subnormal(error, true, dtype):
 def dtypes():
     """The dtypes measured: float64, float32, float16, and bfloat16 with ml_dtypes."""
     found = [np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16)]
-    try:
-        import ml_dtypes
-    except ImportError:
-        return found
-    return found + [np.dtype(ml_dtypes.bfloat16)]
+    bfloat16 = _dtypes.bfloat16()
+    return found if bfloat16 is None else found + [bfloat16]
 
 
 # --- the table --------------------------------------------------------------------
@@ -435,7 +433,7 @@ def replace_between(text, markers, body):
 
 def _measure_case(args):
     name, dtype_name, backends, random = args
-    dtype = np.dtype(dtype_name) if dtype_name != "bfloat16" else _bfloat16()
+    dtype = next(d for d in dtypes() if d.name == dtype_name)
     x, g = inputs(dtype, random, thin=False)
     truth = true_values(name, x.astype(np.float64), g.astype(np.float64))
     rows = []
@@ -451,12 +449,6 @@ def _measure_case(args):
                 row[key.replace("max", "at")] = float(x[worst])
             rows.append(row)
     return rows
-
-
-def _bfloat16():
-    import ml_dtypes
-
-    return np.dtype(ml_dtypes.bfloat16)
 
 
 def main(argv=None):

@@ -186,12 +186,17 @@ def test_prelu_on_cuda():
                                   fastrelu.prelu(x, w, backend="numpy"))
 
 
-def test_torch_and_cupy_arrays_in_place_when_present():
+def _torch_cuda_or_skip():
     if SIMULATED:
-        pytest.skip("CuPy and PyTorch CUDA tensors need a real GPU")
+        pytest.skip("PyTorch CUDA tensors need a real GPU")
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("PyTorch has no CUDA here")
+    return torch
+
+
+def test_torch_and_cupy_arrays_in_place_when_present():
+    torch = _torch_cuda_or_skip()
     t = torch.randn(1000, device="cuda")
     y = fastrelu.relu(t)
     assert isinstance(y, torch.Tensor) and y.is_cuda
@@ -630,14 +635,6 @@ def test_prelu_on_device_arrays_refuses_bad_weights():
         fastrelu.prelu_backward(cuda.to_device(np.zeros((3, 3), np.float32)), dx,
                                 np.ones(3, np.float32))
 
-
-def _torch_cuda_or_skip():
-    if SIMULATED:
-        pytest.skip("PyTorch CUDA streams need a real GPU")
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
-        pytest.skip("PyTorch has no CUDA here")
-    return torch
 
 
 def test_a_torch_side_stream_orders_fastrelus_work():

@@ -122,7 +122,7 @@ class CudaBackend(Backend):
         1-D and 2-D kernels take the arrays as they are."""
         chosen = backend if backend is not None else (registry._block_default.get()
                                                        or registry._process_default)
-        if (chosen != "cuda" and chosen != "auto") or registry._block_stream.get() is not None:
+        if (chosen != "cuda" and chosen != "auto") or registry.requested_stream() is not None:
             return None
         like = arrays[-1]
         dtype, shape, kind = like.dtype, like.shape, type(like)
