@@ -666,6 +666,40 @@ def test_calls_are_captured_in_a_torch_cuda_graph():
     torch.testing.assert_close(y, torch.nn.functional.silu(x))
 
 
+def test_torch_modules_with_weights_randomness_or_gates_take_cuda_tensors():
+    torch = _torch_cuda_or_skip()
+    import fastrelu.torch as frt
+
+    def same_as_torch(ours, theirs, *shapes):
+        inputs = [torch.randn(*s, device="cuda", dtype=torch.float64, requires_grad=True)
+                  for s in shapes]
+        y_ours, y_theirs = ours(*inputs), theirs(*inputs)
+        assert y_ours.is_cuda
+        torch.testing.assert_close(y_ours, y_theirs)
+        grad = torch.randn_like(y_ours)
+        got = torch.autograd.grad(y_ours, inputs, grad)
+        want = torch.autograd.grad(y_theirs, inputs, grad)
+        for g, w in zip(got, want):
+            assert g.is_cuda
+            torch.testing.assert_close(g, w)
+
+    prelu = frt.PReLU(3, device="cuda", dtype=torch.float64)
+    same_as_torch(prelu, lambda x: torch.nn.functional.prelu(x, prelu.weight), (4, 3, 5))
+    weight_grad = torch.autograd.grad(prelu(torch.randn(4, 3, 5, device="cuda",
+                                                        dtype=torch.float64)).sum(), prelu.weight)
+    assert weight_grad[0].is_cuda and weight_grad[0].shape == (3,)
+    same_as_torch(frt.GLU(), torch.nn.GLU(), (6, 8))
+    same_as_torch(lambda g, u: frt.swiglu(g, u),
+                  lambda g, u: torch.nn.functional.silu(g) * u, (6, 8), (6, 8))
+    rrelu = frt.RReLU(seed=1).eval()
+    same_as_torch(rrelu, torch.nn.RReLU().eval(), (100,))
+    y = frt.RReLU(seed=1).train()(torch.randn(1000, device="cuda"))
+    assert y.is_cuda
+    assert frt.functional.rrelu(torch.randn(10, device="cuda"), training=True).is_cuda
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.PReLU(3)).cuda()
+    frt.replace_activations(model)
+    assert isinstance(model[1], frt.PReLU) and model[1].weight.is_cuda
+
 # --- the short path of Numba device arrays ----------------------------------------
 
 

@@ -10,7 +10,7 @@
 
 CPU tensors go through NumPy without a copy (contiguous or not); CUDA
 tensors go to the ``cuda`` backend through ``__cuda_array_interface__``,
-without a round trip through the host (PReLU and RReLU: CPU tensors only).
+without a round trip through the host.
 """
 
 import inspect
@@ -162,12 +162,11 @@ _GATED = {
 class _GatedFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, gate, up, name, options, backend):
-        _cpu_only(name, gate, up)
         forward = _GATED[name][0]
         y = forward(_host_or_device(gate), _host_or_device(up), **options, backend=backend)
         ctx.save_for_backward(gate, up)
         ctx.name, ctx.options, ctx.backend = name, options, backend
-        return _from_numpy(y)
+        return _tensor(y, gate)
 
     @staticmethod
     def backward(ctx, grad):
@@ -175,7 +174,7 @@ class _GatedFunction(torch.autograd.Function):
         backward = _GATED[ctx.name][1]
         grad_gate, grad_up = backward(_host_or_device(grad.contiguous()), _host_or_device(gate),
                                       _host_or_device(up), **ctx.options, backend=ctx.backend)
-        return _from_numpy(grad_gate), _from_numpy(grad_up), None, None, None
+        return _tensor(grad_gate, gate), _tensor(grad_up, up), None, None, None
 
 
 def _gated_apply(name, gate, up, dim, options, backend):
@@ -209,7 +208,6 @@ def swiglu(gate, up=None, *, dim=-1, backend=None):
 
 def glu(x, dim=-1, *, backend=None):
     """``F.glu``: the first half of ``x`` along ``dim`` times the sigmoid of the second."""
-    _cpu_only("glu", x)
     if x.shape[dim] % 2:
         raise ValueError(f"glu: the halved dimension must be even, but dimension {dim} "
                          f"has size {x.shape[dim]}")
@@ -221,14 +219,14 @@ class _GLUFunction(torch.autograd.Function):
     def forward(ctx, x, dim, backend):
         ctx.save_for_backward(x)
         ctx.dim, ctx.backend = dim, backend
-        return _from_numpy(gated.glu(_host_or_device(x), dim, backend=backend))
+        return _tensor(gated.glu(_host_or_device(x), dim, backend=backend), x)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         dx = gated.glu_backward(_host_or_device(grad.contiguous()), _host_or_device(x), ctx.dim,
                                 backend=ctx.backend)
-        return _from_numpy(dx), None, None
+        return _tensor(dx, x), None, None
 
 
 class _Gated(torch.nn.Module):
@@ -297,30 +295,25 @@ class GLU(torch.nn.Module):
 # --- PReLU and RReLU: the ones with a weight or with randomness ---------------
 
 
-def _cpu_only(name, *tensors):
-    if any(t.is_cuda for t in tensors):
-        raise NotImplementedError(f"fastrelu.torch.{name} runs on CPU tensors only "
-                                  "(fastrelu has no cuda path for it yet)")
-
-
 class _PReLUFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, backend):
         ctx.save_for_backward(x, weight)
         ctx.backend = backend
-        return _from_numpy(api.prelu(_host_or_device(x), _host_or_device(weight), backend=backend))
+        return _tensor(api.prelu(_host_or_device(x), _host_or_device(weight), backend=backend), x)
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         grad_x, grad_weight = api.prelu_backward(_host_or_device(grad.contiguous()), _host_or_device(x),
                                                  _host_or_device(weight), backend=ctx.backend)
-        return _from_numpy(grad_x), _from_numpy(np.asarray(grad_weight)), None
+        # The weight's gradient is a sum in float64 on every backend; autograd
+        # casts it to the weight's dtype.
+        return _tensor(grad_x, x), _tensor(grad_weight, weight), None
 
 
 def prelu(x, weight, *, backend=None):
     """PReLU with a learnable ``weight`` (one value, or one per channel: axis 1), like F.prelu."""
-    _cpu_only("prelu", x, weight)
     if torch.compiler.is_compiling():
         return ops.prelu(x, weight, backend)
     return _PReLUFunction.apply(x, weight, backend)
@@ -330,10 +323,11 @@ class PReLU(torch.nn.Module):
     """``nn.PReLU`` on fastrelu's kernels: ``weight`` is an ``nn.Parameter`` of
     ``num_parameters`` values (1, or the channel count), starting at ``init``."""
 
-    def __init__(self, num_parameters=1, init=0.25, *, backend=None, dtype=None):
+    def __init__(self, num_parameters=1, init=0.25, *, backend=None, device=None, dtype=None):
         super().__init__()
         self.num_parameters, self.backend = num_parameters, backend
-        self.weight = torch.nn.Parameter(torch.full((num_parameters,), float(init), dtype=dtype))
+        self.weight = torch.nn.Parameter(torch.full((num_parameters,), float(init), device=device,
+                                                    dtype=dtype))
 
     def forward(self, x):
         return prelu(x, self.weight, backend=self.backend)
@@ -347,16 +341,16 @@ class _RReLUFunction(torch.autograd.Function):
     def forward(ctx, x, lower, upper, rng, backend):
         y, slopes = api.rrelu(_host_or_device(x), lower, upper, training=True, rng=rng,
                               backend=backend)
-        ctx.save_for_backward(x, _from_numpy(slopes))
+        ctx.save_for_backward(x, _tensor(slopes, x))
         ctx.lower, ctx.upper, ctx.backend = lower, upper, backend
-        return _from_numpy(y)
+        return _tensor(y, x)
 
     @staticmethod
     def backward(ctx, grad):
         x, slopes = ctx.saved_tensors
         dx = api.rrelu_backward(_host_or_device(grad.contiguous()), _host_or_device(x), ctx.lower, ctx.upper,
                                 training=True, slopes=_host_or_device(slopes), backend=ctx.backend)
-        return _from_numpy(dx), None, None, None, None
+        return _tensor(dx, x), None, None, None, None
 
 
 class RReLU(torch.nn.Module):
@@ -369,7 +363,6 @@ class RReLU(torch.nn.Module):
         self.rng = np.random.default_rng(seed)
 
     def forward(self, x):
-        _cpu_only("RReLU", x)
         if self.training:
             return _RReLUFunction.apply(x, self.lower, self.upper, self.rng, self.backend)
         return apply("leaky_relu", x, (self.lower + self.upper) / 2, backend=self.backend)
@@ -479,8 +472,8 @@ def replace_activations(model, include=None, exclude=None, *, backend=None):
 
 def _converted(module, drop_in, backend):
     if drop_in is PReLU:
-        _cpu_only("PReLU", module.weight)
-        new = PReLU(module.num_parameters, backend=backend, dtype=module.weight.dtype)
+        new = PReLU(module.num_parameters, backend=backend, device=module.weight.device,
+                    dtype=module.weight.dtype)
         with torch.no_grad():
             new.weight.copy_(module.weight)
         return new

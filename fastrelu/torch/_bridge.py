@@ -11,10 +11,11 @@ from .. import _dtypes, api
 
 def _host_or_device(t):
     """A CPU tensor as a NumPy array without a copy (bfloat16 through an
-    int16 view, as ``ml_dtypes.bfloat16``); a CUDA tensor as it is."""
+    int16 view, as ``ml_dtypes.bfloat16``); a CUDA tensor as it is, detached
+    (PyTorch refuses ``__cuda_array_interface__`` on one that requires grad)."""
+    t = t.detach()
     if t.is_cuda:
         return t
-    t = t.detach()
     if t.dtype == torch.bfloat16:
         bfloat16 = _dtypes.bfloat16()
         if bfloat16 is None:

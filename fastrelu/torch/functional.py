@@ -10,7 +10,7 @@ Each also takes a keyword ``backend=``.
 
 import numpy as np
 
-from . import _RReLUFunction, _cpu_only, apply
+from . import _RReLUFunction, apply
 from . import glu as _glu
 from . import prelu as _prelu
 
@@ -83,7 +83,6 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False, *,
     Generator; default a new one).  ``inplace`` is refused in training."""
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace, backend=backend)
-    _cpu_only("rrelu", input)
     if inplace:
         raise ValueError("rrelu: inplace=True in training is not supported; use the result")
     rng = np.random.default_rng() if generator is None else generator

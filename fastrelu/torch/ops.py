@@ -17,7 +17,7 @@ import torch
 
 from .. import api
 from .. import gated as _gated
-from ._bridge import (_FROM_OUTPUT, _from_numpy, _function, _gated_options, _host_or_device,
+from ._bridge import (_FROM_OUTPUT, _function, _gated_options, _host_or_device,
                       _keeps_output, _tensor)
 
 
@@ -78,7 +78,7 @@ def gated(gate: torch.Tensor, up: torch.Tensor, name: str, approximate: str,
     """``act(gate) * up`` for ``name`` in reglu, geglu, swiglu."""
     forward = getattr(_gated, name)
     options = _gated_options(name, approximate)
-    return _from_numpy(forward(_host_or_device(gate), _host_or_device(up), **options, backend=backend))
+    return _tensor(forward(_host_or_device(gate), _host_or_device(up), **options, backend=backend), gate)
 
 
 @gated.register_fake
@@ -93,7 +93,7 @@ def gated_backward(grad: torch.Tensor, gate: torch.Tensor, up: torch.Tensor, nam
     backward = getattr(_gated, name + "_backward")
     grad_gate, grad_up = backward(_host_or_device(grad.contiguous()), _host_or_device(gate),
                                   _host_or_device(up), **_gated_options(name, approximate), backend=backend)
-    return _from_numpy(grad_gate), _from_numpy(grad_up)
+    return _tensor(grad_gate, gate), _tensor(grad_up, up)
 
 
 @gated_backward.register_fake
@@ -121,8 +121,8 @@ torch.library.register_autograd("fastrelu::gated", _gated_gradient, setup_contex
 
 @torch.library.custom_op("fastrelu::prelu", mutates_args=())
 def prelu(x: torch.Tensor, weight: torch.Tensor, backend: str | None) -> torch.Tensor:
-    """PReLU of ``x`` with one weight or one per channel (CPU tensors)."""
-    return _from_numpy(api.prelu(_host_or_device(x), _host_or_device(weight), backend=backend))
+    """PReLU of ``x`` with one weight or one per channel."""
+    return _tensor(api.prelu(_host_or_device(x), _host_or_device(weight), backend=backend), x)
 
 
 @prelu.register_fake
@@ -133,12 +133,11 @@ def _(x, weight, backend):
 @torch.library.custom_op("fastrelu::prelu_backward", mutates_args=())
 def prelu_backward(grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
                    backend: str | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(grad_x, grad_weight)`` of :func:`prelu`."""
-    import numpy as np
-
+    """``(grad_x, grad_weight)`` of :func:`prelu`; the weight's gradient, a
+    float64 sum on every backend, in the weight's dtype as the fake says."""
     grad_x, grad_weight = api.prelu_backward(_host_or_device(grad.contiguous()), _host_or_device(x),
                                              _host_or_device(weight), backend=backend)
-    return _from_numpy(grad_x), _from_numpy(np.asarray(grad_weight))
+    return _tensor(grad_x, x), _tensor(grad_weight, weight).to(weight.dtype)
 
 
 @prelu_backward.register_fake
