@@ -33,24 +33,18 @@ ERROR_MODEL = "numpy"
 CPU_HELPER_OPTIONS = {"fastmath": set(FASTMATH), "error_model": ERROR_MODEL,
                       "forceinline": True}
 
-# A prange loop called from a checked entry (``_cpu``): compiled as its own
-# function, not inlined, which ran compute-bound loops 5-25% slower there
-# than called directly (silu at 1e7 float32: 11.2 against 9.0 ms).
-PARALLEL_LOOP_OPTIONS = dict(CPU_HELPER_OPTIONS, parallel=True, forceinline=False)
-
 
 _registered: set = set()
 _lock = threading.Lock()
 
 
-def jitable(func, *, parallel=False):
+def jitable(func):
     """Make a plain scalar function callable from compiled code on every
     target (CPU and CUDA), once; returns the function itself.
 
     On the CPU it compiles with the loops' options (no ZeroDivisionError
     check, hence no exception path), which lets LLVM inline it into a loop
     and, where the inlined code is small enough, vectorise the loop.
-    ``parallel=True`` is for loops over ``prange``, to run them threaded.
     """
     if func not in _registered:
         with _lock:
@@ -65,8 +59,7 @@ def jitable(func, *, parallel=False):
                 # The typer takes func's own signature: with a bare *args the
                 # smooth loops stop vectorising (elu at 1e7: 0.95 vs 2.0 GB/s).
                 _cpu.__signature__ = inspect.signature(func)
-                options = PARALLEL_LOOP_OPTIONS if parallel else CPU_HELPER_OPTIONS
-                overload(func, target="cpu", jit_options=options)(_cpu)
+                overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)(_cpu)
                 _registered.add(func)
     return func
 
@@ -124,8 +117,8 @@ def _register_cpu_precision(func):
 
 def options_stamp():
     """The compiler options that change generated code, for cache names."""
-    return repr((sorted(FASTMATH), sorted(REDUCTION_FASTMATH), ERROR_MODEL, CPU_HELPER_OPTIONS["forceinline"],
-                 PARALLEL_LOOP_OPTIONS["forceinline"]))
+    return repr((sorted(FASTMATH), sorted(REDUCTION_FASTMATH), ERROR_MODEL,
+                 CPU_HELPER_OPTIONS["forceinline"]))
 
 
 def cacheable(func):

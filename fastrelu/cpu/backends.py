@@ -7,6 +7,7 @@ by Numba) and runs it on flat views of the arrays.
 
 import functools
 import threading
+import types
 
 import numpy as np
 
@@ -321,23 +322,19 @@ class _LoopBackend(_NumbaBackend):
         key = (activation, direction, arity, bits, "checked")
         entry = self._kernels.get(key)
         if entry is None:
-            # The entry calls the loop's Python function, not its dispatcher:
-            # a closure over a dispatcher would defeat Numba's disk cache.
-            # Compiled as an overload with parallel=True, a prange loop still
-            # runs on the thread pool from inside the (serial) entry.
-            loop = self.kernel(activation, direction, arity, bits).py_func
-            in_place = self.kernel(activation, direction, 0, bits).py_func if arity == 1 else None
+            # The entry calls the very loops the general path runs (their
+            # dispatchers), so each loop compiles once per process, not once
+            # for each path (a parallel loop: 0.4-1 s).
+            loop = self.kernel(activation, direction, arity, bits)
+            in_place = self.kernel(activation, direction, 0, bits) if arity == 1 else None
             with self._compile_lock:
                 entry = self._kernels.get(key)
                 if entry is None:
-                    for func in (loop, in_place):
-                        if func is not None:
-                            _compiler.jitable(func, parallel=self.parallel)
                     _compiler.jitable(partly_overlaps_flat)
                     entry = _make_checked_entry(loop, in_place, arity)
                     cache = _compiler.cacheable(scalar_formula(activation, direction, bits)[0])
                     if cache:
-                        entry.__qualname__ = loop.__qualname__ + "_checked"
+                        entry.__qualname__ = loop.py_func.__qualname__ + "_checked"
                     entry = self._kernels[key] = _compiler.njit(entry, cache=cache)
         return entry
 
@@ -430,46 +427,65 @@ def _make_checked_entry(loop, in_place, arity):
     costs a fraction of the same checks in Python.  The arrays are
     C-contiguous (the caller makes sure), so the flat views are free, and
     ``x`` at ``out``'s address is ``out`` itself: ``in_place`` runs then.
-    Without parameters there is no ``*params``: Numba's dispatcher takes
-    about 0.1 us longer to type one."""
+
+    ``loop`` and ``in_place`` are compiled loops (dispatchers), which the
+    entry reads as globals: Numba's disk cache keys a function on the
+    pickled values of its closure, and a dispatcher pickles with an id new
+    in every process, so an entry closing over one would never be loaded.
+    """
     import inspect
 
-    has_params = len(inspect.signature(loop).parameters) > arity + 1
-    if arity == 1 and not has_params:
-        def entry(x, out):
-            if x.shape != out.shape or partly_overlaps_flat(x, out):
-                return False
-            if x.ctypes.data == out.ctypes.data:
-                in_place(out.reshape(-1))
-            else:
-                loop(x.reshape(-1), out.reshape(-1))
-            return True
-    elif arity == 1:
-        def entry(x, out, *params):
-            if x.shape != out.shape or partly_overlaps_flat(x, out):
-                return False
-            if x.ctypes.data == out.ctypes.data:
-                in_place(out.reshape(-1), *params)
-            else:
-                loop(x.reshape(-1), out.reshape(-1), *params)
-            return True
-    elif arity == 2 and not has_params:
-        def entry(a, b, out):
-            if (a.shape != out.shape or b.shape != out.shape
-                    or partly_overlaps_flat(a, out) or partly_overlaps_flat(b, out)):
-                return False
-            loop(a.reshape(-1), b.reshape(-1), out.reshape(-1))
-            return True
-    elif arity == 2:
-        def entry(a, b, out, *params):
-            if (a.shape != out.shape or b.shape != out.shape
-                    or partly_overlaps_flat(a, out) or partly_overlaps_flat(b, out)):
-                return False
-            loop(a.reshape(-1), b.reshape(-1), out.reshape(-1), *params)
-            return True
-    else:
+    has_params = len(inspect.signature(loop.py_func).parameters) > arity + 1
+    templates = {(1, False): _entry_1, (1, True): _entry_1_params,
+                 (2, False): _entry_2, (2, True): _entry_2_params}
+    template = templates.get((arity, has_params))
+    if template is None:
         raise ValueError(f"no checked entry for {arity} arrays")
-    return entry
+    names = dict(template.__globals__, _loop=loop, _in_place=in_place)
+    return types.FunctionType(template.__code__, names, template.__name__)
+
+
+# The checked entries' code; ``_make_checked_entry`` runs each with the
+# names ``_loop`` and ``_in_place`` bound to one activation's loops.  Without
+# parameters there is no ``*params``: Numba's dispatcher takes about 0.1 us
+# longer to type one.
+_loop = _in_place = None
+
+
+def _entry_1(x, out):
+    if x.shape != out.shape or partly_overlaps_flat(x, out):
+        return False
+    if x.ctypes.data == out.ctypes.data:
+        _in_place(out.reshape(-1))
+    else:
+        _loop(x.reshape(-1), out.reshape(-1))
+    return True
+
+
+def _entry_1_params(x, out, *params):
+    if x.shape != out.shape or partly_overlaps_flat(x, out):
+        return False
+    if x.ctypes.data == out.ctypes.data:
+        _in_place(out.reshape(-1), *params)
+    else:
+        _loop(x.reshape(-1), out.reshape(-1), *params)
+    return True
+
+
+def _entry_2(a, b, out):
+    if (a.shape != out.shape or b.shape != out.shape
+            or partly_overlaps_flat(a, out) or partly_overlaps_flat(b, out)):
+        return False
+    _loop(a.reshape(-1), b.reshape(-1), out.reshape(-1))
+    return True
+
+
+def _entry_2_params(a, b, out, *params):
+    if (a.shape != out.shape or b.shape != out.shape
+            or partly_overlaps_flat(a, out) or partly_overlaps_flat(b, out)):
+        return False
+    _loop(a.reshape(-1), b.reshape(-1), out.reshape(-1), *params)
+    return True
 
 
 class ParallelBackend(_LoopBackend):
