@@ -36,46 +36,85 @@ class _HostMemory:
 
 
 class _NoLaunch:
-    def __getitem__(self, grid):
-        return lambda *args: None
+    """Stands in for every kernel: ``kernel[grid](*args)`` and
+    ``kernels[i][grid](*args)`` do nothing."""
+
+    def __getitem__(self, key):
+        return self
+
+    def __call__(self, *args):
+        return None
 
 
-def device_array(n, dtype=np.float32):
+def device_array(shape, dtype=np.float32, stream=0):
     from numba.cuda.cudadrv import devicearray
 
-    itemsize = np.dtype(dtype).itemsize
-    return devicearray.DeviceNDArray((n,), (itemsize,), dtype, gpu_data=_HostMemory(n * itemsize))
+    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    dtype = np.dtype(dtype)
+    strides = tuple(int(np.prod(shape[i + 1:])) * dtype.itemsize for i in range(len(shape)))
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    return devicearray.DeviceNDArray(shape, strides, dtype, stream=stream,
+                                     gpu_data=_HostMemory(nbytes))
 
 
-def per_call_us(fn, calls=20000, rounds=7):
+def per_call_us(fn, repeat=20000, rounds=7):
     best = float("inf")
     for _ in range(rounds):
         start = time.perf_counter()
-        for _ in range(calls):
+        for _ in range(repeat):
             fn()
-        best = min(best, (time.perf_counter() - start) / calls * 1e6)
+        best = min(best, (time.perf_counter() - start) / repeat * 1e6)
     return best
+
+
+def calls():
+    """label -> a call on 1024-element device arrays (float32 unless named)."""
+    x, y, g = device_array(1024), device_array(1024), device_array(1024)
+    x16, y16 = device_array(1024, np.float16), device_array(1024, np.float16)
+    x3, y3 = device_array((4, 16, 16)), device_array((4, 16, 16))
+    x2, y2, bias = device_array((32, 32)), device_array((32, 32)), device_array(32)
+    weight, mask = device_array(16), device_array(128, np.uint8)  # 1024 bits
+    return {
+        "relu(x, out=y)": lambda: fastrelu.relu(x, out=y),
+        "relu(x, out=x)": lambda: fastrelu.relu(x, out=x),
+        "relu(x)": lambda: fastrelu.relu(x),
+        "relu_backward(g, x, out=y)": lambda: fastrelu.relu_backward(g, x, out=y),
+        "leaky_relu(x, 0.1, out=y)": lambda: fastrelu.leaky_relu(x, 0.1, out=y),
+        "silu(x, out=y)": lambda: fastrelu.silu(x, out=y),
+        "gelu_backward(g, x, out=y)": lambda: fastrelu.gelu_backward(g, x, out=y),
+        "relu(x, out=y), 3-D": lambda: fastrelu.relu(x3, out=y3),
+        "relu(x, out=y), float16": lambda: fastrelu.relu(x16, out=y16),
+        "bias_relu(x, b, out=y), 32x32": lambda: fastrelu.bias_relu(x2, bias, out=y2),
+        "prelu(x, w, out=y), 4x16x16": lambda: fastrelu.prelu(x3, weight, out=y3),
+        "relu_mask(x, out=y)": lambda: fastrelu.relu_mask(x, out=y),
+        "relu_backward_mask(g, m, out=y)": lambda: fastrelu.relu_backward_mask(g, mask, out=y),
+        "swiglu(x, g, out=y)": lambda: fastrelu.swiglu(x, g, out=y),
+    }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", action="store_true", help="print a cProfile of relu(x, out=y)")
     args = parser.parse_args(argv)
+    from numba import cuda
+    from numba.cuda.cudadrv import devicearray
+
     backend = fastrelu.registry._registry["cuda"]
     backend._checked, backend._reason = True, None  # runs without a driver: nothing launches
-    backend.vector_kernel = backend.kernel = lambda *args: _NoLaunch()
+    backend._cached = lambda *args: _NoLaunch()
     backend._sms, backend._fewest = 132, 128  # an H200's grid (no device to ask here)
-    x, y, g = device_array(1024), device_array(1024), device_array(1024)
-    calls = {
-        "relu(x, out=y)": lambda: fastrelu.relu(x, out=y),
-        "relu(x, out=x)": lambda: fastrelu.relu(x, out=x),
-        "relu_backward(g, x, out=y)": lambda: fastrelu.relu_backward(g, x, out=y),
-        "leaky_relu(x, 0.1, out=y)": lambda: fastrelu.leaky_relu(x, 0.1, out=y),
-    }
-    for label, fn in calls.items():
-        print(f"{label}: {per_call_us(fn):.1f} us of host time per call (best of 7 x 20000)")
+    cuda.device_array = device_array  # allocations over host memory
+    h200 = type("Device", (), {"id": 0, "MULTIPROCESSOR_COUNT": 132})()
+    cuda.get_current_device = lambda: h200
+    short = fastrelu.dispatch.DEVICE_CALLS
+    print("| call | general path | with the short path |\n|---|---:|---:|")
+    for label, fn in calls().items():
+        short[devicearray.DeviceNDArray] = lambda *args: None  # declines every call
+        general = per_call_us(fn)
+        short[devicearray.DeviceNDArray] = backend.short_call
+        print(f"| `{label}` | {general:.1f} us | {per_call_us(fn):.1f} us |", flush=True)
     if args.profile:
-        print_profile(lambda: fastrelu.relu(x, out=y), calls=20000, lines=20)
+        print_profile(calls()["relu(x, out=y)"], calls=20000, lines=20)
 
 
 def print_profile(fn, calls, lines):
