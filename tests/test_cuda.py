@@ -6,6 +6,9 @@ conftest when no GPU is present) on small arrays; on a machine with a GPU the
 same tests run on the device unchanged.
 """
 
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -718,7 +721,7 @@ def test_numba_arrays_take_the_short_path_with_the_general_paths_results(monkeyp
     monkeypatch.setattr(type(cuda_backend), "short_call", spy)
     monkeypatch.setitem(fastrelu.dispatch.DEVICE_CALLS, type(cuda.to_device(np.ones(1))),
                         lambda *args: spy(cuda_backend, *args))
-    for shape in [(17,), (5, 7)]:
+    for shape in [(17,), (5, 7), (), (2, 3, 4)]:  # 0-d and 3-D: the 1-D kernel on flat views
         for dtype in (np.float32, np.float64):
             x = _data(dtype, 40)[:int(np.prod(shape))].reshape(shape)
             g = random_normal(shape, dtype, seed=1)
@@ -734,7 +737,25 @@ def test_numba_arrays_take_the_short_path_with_the_general_paths_results(monkeyp
                 out.copy_to_host(), fastrelu.gelu_backward(dg, dx, stream=0).copy_to_host())
             fastrelu.relu(dx, out=dx)  # in place
             np.testing.assert_array_equal(dx.copy_to_host(), np.maximum(x, 0))
-    assert taken.count(True) == 16 and taken.count(False) == 12  # stream=0: declined
+    assert taken.count(True) == 32 and taken.count(False) == 24  # stream=0: declined
+
+
+def test_flat_views_of_numba_arrays_start_where_the_arrays_start():
+    # Numba's own device arrays (the simulator has others), over stand-in
+    # memory: no driver needed, so in a process without the simulator.
+    code = """
+import ctypes, numpy as np
+from numba.cuda.cudadrv import devicearray
+from fastrelu.cuda.backend import _flat_view
+memory = type("Memory", (), {"device_ctypes_pointer": ctypes.c_void_p(4096 + 48)})()
+view = devicearray.DeviceNDArray((1, 3, 4), (48, 16, 4), np.float32, gpu_data=memory)
+flat = _flat_view(view, 12)
+print(type(flat).__name__, flat.shape, flat.strides, flat.device_ctypes_pointer.value)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.split("\n")[0] == "DeviceNDArray (12,) (4,) 4144", result.stderr
 
 
 def test_the_short_path_declines_what_the_general_path_must_handle():
@@ -742,7 +763,6 @@ def test_the_short_path_declines_what_the_general_path_must_handle():
     dx = cuda.to_device(x)
     calls = [
         lambda: fastrelu.relu(dx[:-1], out=dx[1:]),  # partly overlapping: staged
-        lambda: fastrelu.relu(dx.reshape(2, 3, 4)),  # 3-D
         lambda: fastrelu.relu(dx.reshape(4, 6).T),  # not C-contiguous
         lambda: fastrelu.relu(dx, stream=cuda.stream()),  # a stream of its own
         lambda: fastrelu.relu(cuda.to_device(x.astype(np.float16))),  # float16

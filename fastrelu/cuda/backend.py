@@ -115,18 +115,19 @@ class CudaBackend(Backend):
     def short_call(self, activation, direction, arrays, out, backend, params):
         """The common call on Numba device arrays in a few microseconds of
         host time (``dispatch.DEVICE_CALLS``): float32 or float64 arrays of
-        one shape, 1-D or 2-D, C-contiguous, under ``SHORT_CALL_ELEMENTS``,
-        on the default stream, ``out`` None or such an array that is an
-        input itself or apart from them.  None for anything else, which
-        ``run_device`` takes (and explains).  No array views are made: the
-        1-D and 2-D kernels take the arrays as they are."""
+        one shape, C-contiguous, under ``SHORT_CALL_ELEMENTS``, on the
+        default stream, ``out`` None or such an array that is an input
+        itself or apart from them.  None for anything else, which
+        ``run_device`` takes (and explains).  The 1-D and 2-D kernels take
+        1-D and 2-D arrays as they are; other shapes (0-d, 3-D and more) go
+        to the 1-D kernel as flat views (``_flat_view``)."""
         chosen = backend if backend is not None else (registry._block_default.get()
                                                        or registry._process_default)
         if (chosen != "cuda" and chosen != "auto") or registry.requested_stream() is not None:
             return None
         like = arrays[-1]
         dtype, shape, kind = like.dtype, like.shape, type(like)
-        if (dtype is not _F32 and dtype is not _F64) or len(shape) > 2:
+        if dtype is not _F32 and dtype is not _F64:
             return None
         n = like.size
         if n >= SHORT_CALL_ELEMENTS:
@@ -150,8 +151,14 @@ class CudaBackend(Backend):
             formula = activation.forward if direction == "forward" else activation.backward
             if params:
                 params = tuple(dtype.type(p) for p in params)
-            kernel = self.kernel(formula, len(arrays), len(shape), None)
-            kernel[self._short_grid(n)](*arrays, out, params)
+            ndim = len(shape)
+            if ndim == 1 or ndim == 2:
+                kernel = self.kernel(formula, len(arrays), ndim, None)
+                kernel[self._short_grid(n)](*arrays, out, params)
+            else:
+                kernel = self.kernel(formula, len(arrays), 1, None)
+                kernel[self._short_grid(n)](*[_flat_view(a, n) for a in arrays],
+                                            _flat_view(out, n), params)
         return out
 
     def _short_grid(self, n):
@@ -678,6 +685,19 @@ def _flat(arrays):
     if all(a.ndim == 1 for a in arrays):
         return arrays, False  # strided 1-D: the kernel indexes through the strides
     return None, False
+
+
+def _flat_view(array, n):
+    """A 1-D view of a C-contiguous Numba device array of ``n`` elements,
+    made directly over its memory: Numba's ``reshape`` goes through its
+    dummy-array bookkeeping, a quarter of a 3-D call's host time."""
+    from numba.cuda.cudadrv import devicearray
+
+    plain = getattr(devicearray, "DeviceNDArray", None)  # None under the simulator
+    if type(array) is not plain:  # the simulator's arrays, mapped memory
+        return array.reshape(n)
+    return plain((n,), (array.dtype.itemsize,), array.dtype, stream=array.stream,
+                 gpu_data=array.gpu_data)
 
 
 def _address(array):
