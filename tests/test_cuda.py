@@ -722,7 +722,7 @@ def test_numba_arrays_take_the_short_path_with_the_general_paths_results(monkeyp
     monkeypatch.setitem(fastrelu.dispatch.DEVICE_CALLS, type(cuda.to_device(np.ones(1))),
                         lambda *args: spy(cuda_backend, *args))
     for shape in [(17,), (5, 7), (), (2, 3, 4)]:  # 0-d and 3-D: the 1-D kernel on flat views
-        for dtype in (np.float32, np.float64):
+        for dtype in (np.float16, np.float32, np.float64):
             x = _data(dtype, 40)[:int(np.prod(shape))].reshape(shape)
             g = random_normal(shape, dtype, seed=1)
             dx, dg = cuda.to_device(x), cuda.to_device(g)
@@ -737,7 +737,7 @@ def test_numba_arrays_take_the_short_path_with_the_general_paths_results(monkeyp
                 out.copy_to_host(), fastrelu.gelu_backward(dg, dx, stream=0).copy_to_host())
             fastrelu.relu(dx, out=dx)  # in place
             np.testing.assert_array_equal(dx.copy_to_host(), np.maximum(x, 0))
-    assert taken.count(True) == 32 and taken.count(False) == 24  # stream=0: declined
+    assert taken.count(True) == 48 and taken.count(False) == 36  # stream=0: declined
 
 
 def test_flat_views_of_numba_arrays_start_where_the_arrays_start():
@@ -765,8 +765,8 @@ def test_the_short_path_declines_what_the_general_path_must_handle():
         lambda: fastrelu.relu(dx[:-1], out=dx[1:]),  # partly overlapping: staged
         lambda: fastrelu.relu(dx.reshape(4, 6).T),  # not C-contiguous
         lambda: fastrelu.relu(dx, stream=cuda.stream()),  # a stream of its own
-        lambda: fastrelu.relu(cuda.to_device(x.astype(np.float16))),  # float16
         lambda: fastrelu.relu_backward(dx, cuda.to_device(x.astype(np.float64))),  # mixed
+        lambda: fastrelu.relu(cuda.to_device(np.arange(4, dtype=np.int32))),  # refused there
     ]
     for call in calls:
         args = []
@@ -777,7 +777,7 @@ def test_the_short_path_declines_what_the_general_path_must_handle():
             try:
                 call()
             except TypeError:
-                pass  # mixed dtypes: the general path explains
+                pass  # mixed dtypes, integers: the general path explains
         finally:
             fastrelu.dispatch.DEVICE_CALLS[type(dx)] = original
         assert args == [None], call

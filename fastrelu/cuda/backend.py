@@ -35,7 +35,7 @@ MIN_BLOCKS = 128
 #: kernel (16-byte loads) reaches a device copy's speed; below it a call's
 #: host time matters more than the kernel's form.
 SHORT_CALL_ELEMENTS = 1 << 22
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 
 
 class CudaBackend(Backend):
@@ -114,8 +114,8 @@ class CudaBackend(Backend):
 
     def short_call(self, activation, direction, arrays, out, backend, params):
         """The common call on Numba device arrays in a few microseconds of
-        host time (``dispatch.DEVICE_CALLS``): float32 or float64 arrays of
-        one shape, C-contiguous, under ``SHORT_CALL_ELEMENTS``, on the
+        host time (``dispatch.DEVICE_CALLS``): float16, float32 or float64
+        arrays of one shape, C-contiguous, under ``SHORT_CALL_ELEMENTS``, on the
         default stream, ``out`` None or such an array that is an input
         itself or apart from them.  None for anything else, which
         ``run_device`` takes (and explains).  The 1-D and 2-D kernels take
@@ -127,7 +127,11 @@ class CudaBackend(Backend):
             return None
         like = arrays[-1]
         dtype, shape, kind = like.dtype, like.shape, type(like)
-        if dtype is not _F32 and dtype is not _F64:
+        if dtype is _F32 or dtype is _F64:
+            bits = None
+        elif dtype is _F16:
+            bits = "float16"  # computed in float32 (kernels.conversions)
+        else:
             return None
         n = like.size
         if n >= SHORT_CALL_ELEMENTS:
@@ -150,13 +154,13 @@ class CudaBackend(Backend):
         if n:
             formula = activation.forward if direction == "forward" else activation.backward
             if params:
-                params = tuple(dtype.type(p) for p in params)
+                params = tuple((np.float32 if bits else dtype.type)(p) for p in params)
             ndim = len(shape)
             if ndim == 1 or ndim == 2:
-                kernel = self.kernel(formula, len(arrays), ndim, None)
+                kernel = self.kernel(formula, len(arrays), ndim, bits)
                 kernel[self._short_grid(n)](*arrays, out, params)
             else:
-                kernel = self.kernel(formula, len(arrays), 1, None)
+                kernel = self.kernel(formula, len(arrays), 1, bits)
                 kernel[self._short_grid(n)](*[_flat_view(a, n) for a in arrays],
                                             _flat_view(out, n), params)
         return out
