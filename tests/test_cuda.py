@@ -740,6 +740,16 @@ def test_numba_arrays_take_the_short_path_with_the_general_paths_results(monkeyp
     assert taken.count(True) == 48 and taken.count(False) == 36  # stream=0: declined
 
 
+def test_bfloat16_tensors_are_refused_by_name():
+    # PyTorch's bfloat16 CUDA tensors have no array interface; a stand-in
+    # whose dtype prints as theirs.
+    torch_bfloat16 = type("dtype", (), {"__str__": lambda self: "torch.bfloat16"})()
+    tensor = type("Tensor", (), {"dtype": torch_bfloat16})()
+    with pytest.raises(NotImplementedError, match="relu: .* bfloat16 CUDA tensors"):
+        fastrelu.cuda.backend._refuse_bfloat16_tensors("relu", tensor)
+    fastrelu.cuda.backend._refuse_bfloat16_tensors("relu", cuda.to_device(np.ones(2, np.float32)))
+
+
 def test_flat_views_of_numba_arrays_start_where_the_arrays_start():
     # Numba's own device arrays (the simulator has others), over stand-in
     # memory: no driver needed, so in a process without the simulator.

@@ -506,7 +506,10 @@ def _kernel_arrays(arrays):
 def _refuse_bfloat16_tensors(name, *arrays):
     """bfloat16 on the GPU comes in Numba device arrays (or host ml_dtypes
     arrays): PyTorch's bfloat16 CUDA tensors have no array interface."""
-    if any(str(getattr(a, "dtype", "")) == "torch.bfloat16" for a in arrays):
+    # NumPy's dtypes (Numba's and CuPy's arrays) are passed over unprinted:
+    # str() of one took 1-2 us, on every call of the general path.
+    if any(not isinstance(dtype := getattr(a, "dtype", None), np.dtype)
+           and str(dtype) == "torch.bfloat16" for a in arrays):
         raise NotImplementedError(f"{name}: the cuda backend does not take bfloat16 CUDA tensors "
                                   "yet; use float16 or float32 tensors, or bfloat16 on the CPU")
 
