@@ -276,7 +276,7 @@ class CudaBackend(Backend):
         if like.size:
             sources = [self._contiguous(cuda, a, stream) for a in inputs]
             bits, arrays = _kernel_arrays([*sources, values, staged])
-            flat = [a.reshape(a.size) if a.ndim != 1 else a for a in arrays]
+            flat = [_flat_view(a, a.size) if a.ndim != 1 else a for a in arrays]
             kernel = self._cached(("channel", formula, len(inputs), bits),
                                   "make_channel_kernel", formula, len(inputs), bits)
             kernel[(*_grid(cuda, like.size), stream)](*flat[:-1], inner, flat[-1])
@@ -296,7 +296,7 @@ class CudaBackend(Backend):
         sums_obj = (_empty(cuda, original, (channels,), like.dtype, stream) if original is not None
                     else cuda.device_array((channels,), like.dtype, stream=stream))
         sums = _to_device(cuda, sums_obj, stream)
-        bits, flat = _kernel_arrays([*[a.reshape(a.size) if a.ndim != 1 else a for a in arrays],
+        bits, flat = _kernel_arrays([*[_flat_view(a, a.size) if a.ndim != 1 else a for a in arrays],
                                      sums])
         from . import kernels
 
@@ -348,7 +348,7 @@ class CudaBackend(Backend):
             bits, arrays = _kernel_arrays([*sources, *staged])
             kernel = self._cached(("gated_backward", gated, bits), "make_gated_backward_kernel",
                                   gated.backward_gate, gated.backward_up, bits)
-            flat = [a.reshape(a.size) for a in arrays]
+            flat = [_flat_view(a, a.size) for a in arrays]
             kernel[(*_grid(cuda, like.size), stream)](*flat)
             for target, stage in zip(targets, staged):
                 if stage is not target:
@@ -426,8 +426,8 @@ class CudaBackend(Backend):
             bits, (contiguous_bits, staged_bits) = _kernel_arrays([contiguous, staged])
             kernels = self.mask_kernels(bits)
             kernel = kernels[0 if direction == "forward" else 1]
-            kernel[(*_grid(cuda, mask.size), stream)](contiguous_bits.reshape(contiguous.size),
-                                           staged_bits.reshape(staged.size), mask)
+            kernel[(*_grid(cuda, mask.size), stream)](_flat_view(contiguous_bits, contiguous.size),
+                                                      _flat_view(staged_bits, staged.size), mask)
         if staged is not device_out:
             self._launch(cuda, _copy, [staged], device_out, (), stream)
         if out is not None and not _is_gpu(out):
@@ -688,21 +688,22 @@ def _flat(arrays):
     those are contiguous."""
     for order, contiguous in (("C", "is_c_contiguous"), ("F", "is_f_contiguous")):
         if all(getattr(a, contiguous)() for a in arrays):
-            return [a.reshape(a.size, order=order) if a.ndim != 1 else a for a in arrays], True
+            return [_flat_view(a, a.size, order) if a.ndim != 1 else a for a in arrays], True
     if all(a.ndim == 1 for a in arrays):
         return arrays, False  # strided 1-D: the kernel indexes through the strides
     return None, False
 
 
-def _flat_view(array, n):
-    """A 1-D view of a C-contiguous Numba device array of ``n`` elements,
-    made directly over its memory: Numba's ``reshape`` goes through its
-    dummy-array bookkeeping, a quarter of a 3-D call's host time."""
+def _flat_view(array, n, order="C"):
+    """A 1-D view, in memory order, of a Numba device array of ``n``
+    elements, contiguous in ``order``, made directly over its memory:
+    Numba's ``reshape`` goes through its dummy-array bookkeeping, a quarter
+    of a 3-D call's host time."""
     from numba.cuda.cudadrv import devicearray
 
     plain = getattr(devicearray, "DeviceNDArray", None)  # None under the simulator
     if type(array) is not plain:  # the simulator's arrays, mapped memory
-        return array.reshape(n)
+        return array.reshape(n, order=order)
     return plain((n,), (array.dtype.itemsize,), array.dtype, stream=array.stream,
                  gpu_data=array.gpu_data)
 
