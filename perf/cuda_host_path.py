@@ -57,6 +57,17 @@ def device_array(shape, dtype=np.float32, stream=0):
                                      gpu_data=_HostMemory(nbytes))
 
 
+class _Foreign:
+    """A GPU array of another framework as fastrelu sees one (CuPy's, say):
+    shape and dtype, and ``__cuda_array_interface__`` with the stream it
+    was made on."""
+
+    def __init__(self, array, stream=7):
+        self.array = array
+        self.shape, self.dtype, self.ndim, self.size = array.shape, array.dtype, array.ndim, array.size
+        self.__cuda_array_interface__ = dict(array.__cuda_array_interface__, stream=stream)
+
+
 def per_call_us(fn, repeat=20000, rounds=7):
     best = float("inf")
     for _ in range(rounds):
@@ -74,6 +85,7 @@ def calls():
     x3, y3 = device_array((4, 16, 16)), device_array((4, 16, 16))
     x2, y2, bias = device_array((32, 32)), device_array((32, 32)), device_array(32)
     weight, mask = device_array(16), device_array(128, np.uint8)  # 1024 bits
+    t, u = _Foreign(device_array(1024)), _Foreign(device_array(1024))
     return {
         "relu(x, out=y)": lambda: fastrelu.relu(x, out=y),
         "relu(x, out=x)": lambda: fastrelu.relu(x, out=x),
@@ -89,6 +101,7 @@ def calls():
         "relu_mask(x, out=y)": lambda: fastrelu.relu_mask(x, out=y),
         "relu_backward_mask(g, m, out=y)": lambda: fastrelu.relu_backward_mask(g, mask, out=y),
         "swiglu(x, g, out=y)": lambda: fastrelu.swiglu(x, g, out=y),
+        "relu(t, out=u), another framework's arrays": lambda: fastrelu.relu(t, out=u),
     }
 
 
@@ -106,6 +119,10 @@ def main(argv=None):
     cuda.device_array = device_array  # allocations over host memory
     h200 = type("Device", (), {"id": 0, "MULTIPROCESSOR_COUNT": 132})()
     cuda.get_current_device = lambda: h200
+    # Numba's part of taking another framework's arrays (its import of the
+    # interface, a stream object per handle) is left out: fastrelu's only.
+    cuda.as_cuda_array = lambda obj, sync=True: obj.array
+    cuda.external_stream = lambda handle: type("Stream", (), {"handle": handle})()
     short = fastrelu.dispatch.DEVICE_CALLS
     print("| call | general path | with the short path |\n|---|---:|---:|")
     for label, fn in calls().items():

@@ -667,7 +667,6 @@ def _external_stream(cuda, handle):
     return stream
 
 
-
 def _empty(cuda, original, shape, dtype, stream):
     """A new device array of the same kind as the caller's first array."""
     module = type(original).__module__.split(".")[0]
