@@ -115,10 +115,9 @@ def main(argv=None):
     backend = fastrelu.registry._registry["cuda"]
     backend._checked, backend._reason = True, None  # runs without a driver: nothing launches
     backend._cached = lambda *args: _NoLaunch()
-    backend._sms, backend._fewest = 132, 128  # an H200's grid (no device to ask here)
     cuda.device_array = device_array  # allocations over host memory
     h200 = type("Device", (), {"id": 0, "MULTIPROCESSOR_COUNT": 132})()
-    cuda.get_current_device = lambda: h200
+    cuda.get_current_device = lambda: h200  # an H200's grid (no device to ask here)
     # Numba's part of taking another framework's arrays (its import of the
     # interface, a stream object per handle) is left out: fastrelu's only.
     cuda.as_cuda_array = lambda obj, sync=True: obj.array

@@ -51,7 +51,7 @@ class CudaBackend(Backend):
         self._checked = False
         self._kernels = {}
         self._lock = threading.Lock()
-        self._sms = self._fewest = None  # read on the first short call
+        self._fewest = None  # read on the first short call
 
     def unavailable_reason(self):
         if not self._checked:
@@ -166,12 +166,10 @@ class CudaBackend(Backend):
         return out
 
     def _short_grid(self, n):
-        """``_grid`` for the short path, the device's size read once."""
-        if self._sms is None:
-            cuda = numba_cuda()
-            self._sms = _multiprocessors(getattr(cuda.get_current_device(), "id", 0))
+        """``_grid`` for the short path, on the default stream."""
+        if self._fewest is None:
             self._fewest = _fewest_blocks()
-        blocks = min(-(-n // THREADS_PER_BLOCK), self._sms * BLOCKS_PER_SM)
+        blocks = min(-(-n // THREADS_PER_BLOCK), _multiprocessors() * BLOCKS_PER_SM)
         return max(self._fewest, blocks), THREADS_PER_BLOCK, 0
 
     # -- a value per channel: bias_relu (the last axis) and PReLU (axis 1) -----
@@ -279,7 +277,7 @@ class CudaBackend(Backend):
             flat = [_flat_view(a, a.size) if a.ndim != 1 else a for a in arrays]
             kernel = self._cached(("channel", formula, len(inputs), bits),
                                   "make_channel_kernel", formula, len(inputs), bits)
-            kernel[(*_grid(cuda, like.size), stream)](*flat[:-1], inner, flat[-1])
+            kernel[(*_grid(like.size), stream)](*flat[:-1], inner, flat[-1])
             if staged is not device_out:
                 self._launch(cuda, _copy, [staged], device_out, (), stream)
         if out is not None and not _is_gpu(out):
@@ -302,7 +300,7 @@ class CudaBackend(Backend):
 
         kernel = self._cached(("channel_sum", term, len(arrays), bits),
                               "make_channel_sum_kernel", term, len(arrays), bits)
-        blocks = min(channels, _multiprocessors(0) * BLOCKS_PER_SM) if channels else 1
+        blocks = min(channels, _multiprocessors() * BLOCKS_PER_SM) if channels else 1
         kernel[max(blocks, 1), kernels.SUM_THREADS, stream](*flat[:-1], channels, inner, flat[-1])
         return sums_obj
 
@@ -349,7 +347,7 @@ class CudaBackend(Backend):
             kernel = self._cached(("gated_backward", gated, bits), "make_gated_backward_kernel",
                                   gated.backward_gate, gated.backward_up, bits)
             flat = [_flat_view(a, a.size) for a in arrays]
-            kernel[(*_grid(cuda, like.size), stream)](*flat)
+            kernel[(*_grid(like.size), stream)](*flat)
             for target, stage in zip(targets, staged):
                 if stage is not target:
                     self._launch(cuda, _copy, [stage], target, (), stream)
@@ -426,7 +424,7 @@ class CudaBackend(Backend):
             bits, (contiguous_bits, staged_bits) = _kernel_arrays([contiguous, staged])
             kernels = self.mask_kernels(bits)
             kernel = kernels[0 if direction == "forward" else 1]
-            kernel[(*_grid(cuda, mask.size), stream)](_flat_view(contiguous_bits, contiguous.size),
+            kernel[(*_grid(mask.size), stream)](_flat_view(contiguous_bits, contiguous.size),
                                                       _flat_view(staged_bits, staged.size), mask)
         if staged is not device_out:
             self._launch(cuda, _copy, [staged], device_out, (), stream)
@@ -483,7 +481,7 @@ class CudaBackend(Backend):
             groups = [[a[index] for a in arrays] for index in np.ndindex(*out.shape[:-2])]
         for group in groups:
             kernel = self.kernel(formula, len(inputs), group[-1].ndim, bits)
-            kernel[(*_grid(cuda, group[-1].size), stream)](*group, params)
+            kernel[(*_grid(group[-1].size), stream)](*group, params)
 
 
 def _copy(x):
@@ -738,7 +736,12 @@ def _overlap(out, array):
 
 
 @functools.cache
-def _multiprocessors(device_id):
+def _multiprocessors():
+    """The multiprocessor count of the device the first launch runs on, read
+    once per process: asking Numba for the current device takes driver
+    calls, and this only sizes grids (every kernel loops over the whole
+    array on any grid), so a second GPU of another size gets the first
+    one's grid sizes, not a wrong result."""
     from numba import cuda
 
     return getattr(cuda.get_current_device(), "MULTIPROCESSOR_COUNT", 1)
@@ -760,7 +763,7 @@ def _vector_grid(n, itemsize):
     return max(_fewest_blocks(), -(-threads // VECTOR_THREADS_PER_BLOCK)), VECTOR_THREADS_PER_BLOCK
 
 
-def _grid(cuda, n):
-    sms = _multiprocessors(getattr(cuda.get_current_device(), "id", 0))
-    blocks = max(_fewest_blocks(), min(math.ceil(n / THREADS_PER_BLOCK), sms * BLOCKS_PER_SM))
+def _grid(n):
+    blocks = max(_fewest_blocks(),
+                 min(math.ceil(n / THREADS_PER_BLOCK), _multiprocessors() * BLOCKS_PER_SM))
     return blocks, THREADS_PER_BLOCK
