@@ -425,7 +425,7 @@ class CudaBackend(Backend):
             kernels = self.mask_kernels(bits)
             kernel = kernels[0 if direction == "forward" else 1]
             kernel[(*_grid(mask.size), stream)](_flat_view(contiguous_bits, contiguous.size),
-                                                      _flat_view(staged_bits, staged.size), mask)
+                                                _flat_view(staged_bits, staged.size), mask)
         if staged is not device_out:
             self._launch(cuda, _copy, [staged], device_out, (), stream)
         if out is not None and not _is_gpu(out):
@@ -696,13 +696,19 @@ def _flat_view(array, n, order="C"):
     elements, contiguous in ``order``, made directly over its memory:
     Numba's ``reshape`` goes through its dummy-array bookkeeping, a quarter
     of a 3-D call's host time."""
-    from numba.cuda.cudadrv import devicearray
-
-    plain = getattr(devicearray, "DeviceNDArray", None)  # None under the simulator
+    plain = _numba_device_array()
     if type(array) is not plain:  # the simulator's arrays, mapped memory
         return array.reshape(n, order=order)
     return plain((n,), (array.dtype.itemsize,), array.dtype, stream=array.stream,
                  gpu_data=array.gpu_data)
+
+
+@functools.cache
+def _numba_device_array():
+    """Numba's device array class; None under the simulator (its arrays are others)."""
+    from numba.cuda.cudadrv import devicearray
+
+    return getattr(devicearray, "DeviceNDArray", None)
 
 
 def _address(array):
