@@ -740,6 +740,32 @@ def test_numba_arrays_take_the_short_path_with_the_general_paths_results(monkeyp
     assert taken.count(True) == 48 and taken.count(False) == 36  # stream=0: declined
 
 
+def test_gated_forwards_on_numba_arrays_take_the_short_path(monkeypatch):
+    taken = []
+    original = type(cuda_backend).short_call
+
+    def spy(self, *args):
+        result = original(self, *args)
+        taken.append(result is not None)
+        return result
+
+    monkeypatch.setattr(type(cuda_backend), "short_call", spy)
+    for dtype in (np.float16, np.float32, np.float64):
+        g, u = random_normal((5, 6, 7), dtype), random_normal((5, 6, 7), dtype, seed=1)
+        dg, du = cuda.to_device(g), cuda.to_device(u)
+        for name in ("swiglu", "reglu", "geglu"):
+            forward = getattr(fastrelu, name)
+            out = cuda.device_array_like(dg)
+            assert forward(dg, du, out=out) is out
+            # stream=0 (the same default stream) takes the general path
+            np.testing.assert_array_equal(out.copy_to_host(),
+                                          forward(dg, du, stream=0).copy_to_host())
+        x = np.concatenate([u, g], axis=-1)  # glu's halves are views apart: the general path
+        np.testing.assert_array_equal(fastrelu.glu(cuda.to_device(x)).copy_to_host(),
+                                      fastrelu.glu(cuda.to_device(x), stream=0).copy_to_host())
+    assert taken.count(True) == 9 and taken.count(False) == 9 + 6  # stream=0; glu
+
+
 def test_bfloat16_tensors_are_refused_by_name():
     # PyTorch's bfloat16 CUDA tensors have no array interface; a stand-in
     # whose dtype prints as theirs.

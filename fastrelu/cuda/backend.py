@@ -307,11 +307,16 @@ class CudaBackend(Backend):
     # -- gated activations: act(gate) * up -----------------------------------
 
     def gated_device(self, gated, gate, up, out, name):
-        """The forward is a formula of two arrays: the activations' kernels."""
+        """The forward is a formula of two arrays: the activations' kernels,
+        through the short path where Numba's arrays allow it."""
         _refuse_bfloat16_tensors(name, gate)
         _formulas_jitable(gated)
-        return self.run_device(_AsActivation(gated.name, gated.forward), "forward", [gate, up],
-                               ("gate", "up"), out, (), name)
+        activation = _AsActivation(gated.name, gated.forward)
+        if hasattr(up, "copy_to_host"):  # a Numba array (short_call declines other mixes)
+            result = self.short_call(activation, "forward", [gate, up], out, "cuda", ())
+            if result is not None:
+                return result
+        return self.run_device(activation, "forward", [gate, up], ("gate", "up"), out, (), name)
 
     def gated_backward_device(self, gated, grad, gate, up, out, name):
         """Both gradients in one pass (kernels.make_gated_backward_kernel)."""
@@ -512,12 +517,19 @@ def _refuse_bfloat16_tensors(name, *arrays):
                                   "yet; use float16 or float32 tensors, or bfloat16 on the CPU")
 
 
+_gated_made_jitable: set = set()
+
+
 def _formulas_jitable(gated):
-    """A gated formula calls its activation's: each callable from kernels."""
+    """A gated formula calls its activation's: each callable from kernels
+    (once per gated activation; a few microseconds a call otherwise)."""
+    if gated in _gated_made_jitable:
+        return
     from .. import _compiler
 
     for formula in gated.formulas:
         _compiler.jitable(formula)
+    _gated_made_jitable.add(gated)
 
 
 class _AsActivation:
