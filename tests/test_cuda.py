@@ -706,7 +706,10 @@ def test_torch_modules_with_weights_randomness_or_gates_take_cuda_tensors():
 # --- the short path of Numba device arrays ----------------------------------------
 
 
-def test_numba_arrays_take_the_short_path_with_the_general_paths_results(monkeypatch):
+@pytest.fixture
+def short_path_taken(monkeypatch):
+    """Whether each call the short path was asked to take, in order (True:
+    taken), whether it came through dispatch.DEVICE_CALLS or the gated forward."""
     fastrelu.relu(cuda.to_device(np.ones(3, np.float32)))  # registers the short path
     assert fastrelu.dispatch.DEVICE_CALLS[type(cuda.to_device(np.ones(1)))] == (
         cuda_backend.short_call)
@@ -721,6 +724,11 @@ def test_numba_arrays_take_the_short_path_with_the_general_paths_results(monkeyp
     monkeypatch.setattr(type(cuda_backend), "short_call", spy)
     monkeypatch.setitem(fastrelu.dispatch.DEVICE_CALLS, type(cuda.to_device(np.ones(1))),
                         lambda *args: spy(cuda_backend, *args))
+    return taken
+
+
+def test_numba_arrays_take_the_short_path_with_the_general_paths_results(short_path_taken):
+    taken = short_path_taken
     for shape in [(17,), (5, 7), (), (2, 3, 4)]:  # 0-d and 3-D: the 1-D kernel on flat views
         for dtype in (np.float16, np.float32, np.float64):
             x = _data(dtype, 40)[:int(np.prod(shape))].reshape(shape)
@@ -740,16 +748,8 @@ def test_numba_arrays_take_the_short_path_with_the_general_paths_results(monkeyp
     assert taken.count(True) == 48 and taken.count(False) == 36  # stream=0: declined
 
 
-def test_gated_forwards_on_numba_arrays_take_the_short_path(monkeypatch):
-    taken = []
-    original = type(cuda_backend).short_call
-
-    def spy(self, *args):
-        result = original(self, *args)
-        taken.append(result is not None)
-        return result
-
-    monkeypatch.setattr(type(cuda_backend), "short_call", spy)
+def test_gated_forwards_on_numba_arrays_take_the_short_path(short_path_taken):
+    taken = short_path_taken
     for dtype in (np.float16, np.float32, np.float64):
         g, u = random_normal((5, 6, 7), dtype), random_normal((5, 6, 7), dtype, seed=1)
         dg, du = cuda.to_device(g), cuda.to_device(u)
