@@ -24,6 +24,11 @@ on [-12, 12], the neighbourhoods of the derivative zeros, and ``--random``
 random values of random exponent and sign.  Infinities and NaN are exact
 limits, checked by tests/test_family.py.  Parameters are the defaults.
 
+NumPy, Numba and glibc pick their exp, log and erf code by what the CPU
+has, so the errors are measured under each CPU configuration of
+perf/as_cpu.py (the machine as it is, AVX2, SSE4.2) and the stated figure
+is the worst over them: a figure measured on one CPU alone fails on another.
+
 The tests (tests/test_accuracy.py) measure the same way on a part of this
 sample (every third or fourth fixed point and the first 200 random ones) and hold every
 backend to the worst error stated in docs/accuracy.md and the README,
@@ -35,6 +40,7 @@ import functools
 import json
 import math
 import multiprocessing
+import os
 import pathlib
 import re
 import sys
@@ -45,6 +51,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import as_cpu  # noqa: E402  (perf/as_cpu.py)
 import fastrelu  # noqa: E402
 from fastrelu import _dtypes  # noqa: E402
 
@@ -403,8 +410,9 @@ def render_summary(results):
     text = ("Accuracy (`python perf/accuracy.py`, mpmath): every activation, forward and "
             "backward, on the compiled CPU backends, within " + ", ".join(parts)
             + " ulps of the true value where it is a normal number, except gelu (tanh) "
-            "in its ill-conditioned left tail; per activation, subnormal results and the "
-            "numpy backend in [Accuracy](docs/accuracy.md).")
+            "in its ill-conditioned left tail, on every CPU configuration of "
+            "`perf/as_cpu.py` (" + ", ".join(results["cpus"]) + "); per activation, "
+            "subnormal results and the numpy backend in [Accuracy](docs/accuracy.md).")
     return textwrap.fill(text, 76, subsequent_indent="  ")  # a README list item
 
 
@@ -431,8 +439,15 @@ def replace_between(text, markers, body):
 # --- the run ------------------------------------------------------------------------
 
 
+def dump(results):
+    """The results as JSON with one row a line: a diff shows which figures moved."""
+    head = json.dumps({k: v for k, v in results.items() if k != "rows"}, indent=1)[:-2]
+    rows = ",\n  ".join(json.dumps(row) for row in results["rows"])
+    return f'{head},\n "rows": [\n  {rows}\n ]\n}}\n'
+
+
 def _measure_case(args):
-    name, dtype_name, backends, random = args
+    name, dtype_name, backends, random, cpu = args
     dtype = next(d for d in dtypes() if d.name == dtype_name)
     x, g = inputs(dtype, random, thin=False)
     truth = true_values(name, x.astype(np.float64), g.astype(np.float64))
@@ -441,7 +456,7 @@ def _measure_case(args):
         for direction, err in zip(("forward", "backward"), errors(name, dtype, backend, x, g,
                                                                    truth)):
             row = {"activation": name, "direction": direction, "dtype": dtype.name,
-                   "backend": backend, "points": int(x.size)}
+                   "backend": backend, "cpu": cpu, "points": int(x.size)}
             true = truth[0] if direction == "forward" else truth[2]
             for key, part in zip(("max", "max_subnormal"), split_subnormal(err, true, dtype)):
                 worst = int(np.argmax(part))
@@ -457,25 +472,40 @@ def main(argv=None):
                         help="random inputs per dtype beside the fixed ones (default 20000)")
     parser.add_argument("--backends", nargs="+", default=BACKENDS)
     parser.add_argument("--activations", nargs="+", default=ACTIVATIONS)
+    parser.add_argument("--cpus", nargs="+", default=list(as_cpu.CONFIGURATIONS),
+                        help="CPU configurations (perf/as_cpu.py) to measure under; the "
+                             "stated figure is the worst over them (default: all)")
     parser.add_argument("--processes", type=int, default=None)
     parser.add_argument("--no-save", action="store_true",
                         help="print only; do not write the json, docs and README")
     args = parser.parse_args(argv)
-    cases = [(name, d.name, args.backends, args.random)
-             for name in args.activations for d in dtypes()]
-    with multiprocessing.get_context("spawn").Pool(args.processes) as pool:
-        rows = [row for part in pool.map(_measure_case, cases, chunksize=1) for row in part]
+    rows, cpus = [], {}
+    for cpu in args.cpus:
+        cases = [(name, d.name, args.backends, args.random, cpu)
+                 for name in args.activations for d in dtypes()]
+        # Spawned workers start with the configuration's variables, before
+        # NumPy, Numba and PyTorch choose their code paths.
+        saved = dict(os.environ)
+        os.environ.update(as_cpu.environment(cpu))
+        try:
+            with multiprocessing.get_context("spawn").Pool(args.processes) as pool:
+                cpus[cpu] = pool.apply(as_cpu.describe)
+                rows += [row for part in pool.map(_measure_case, cases, chunksize=1)
+                         for row in part]
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
     results = {"command": "python perf/accuracy.py " + " ".join(argv or sys.argv[1:]),
                "random": args.random, "backends": args.backends,
-               "activations": args.activations, "rows": rows}
+               "activations": args.activations, "cpus": cpus, "rows": rows}
     for which in TABLE_MARKERS:
         print(which, render_table(results, which), sep="\n")
     print(render_summary(results))
     worst = sorted(rows, key=lambda r: -r["max"])[:10]
-    print("worst:", *(f"{r['activation']} {r['direction']} {r['dtype']} {r['backend']} "
+    print("worst:", *(f"{r['activation']} {r['direction']} {r['dtype']} {r['backend']} {r['cpu']} "
                       f"{r['max']} at x={r['at']!r}" for r in worst), sep="\n  ")
     if not args.no_save:
-        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+        RESULTS.write_text(dump(results))
         docs = DOCS.read_text()
         for which, markers in TABLE_MARKERS.items():
             docs = replace_between(docs, markers, render_table(results, which))
