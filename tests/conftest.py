@@ -43,6 +43,60 @@ def assert_same(actual, expected):
     np.testing.assert_array_equal(actual, expected)
 
 
+def random_gradient(shape, seed, dtype=np.float64):
+    """Gradients of either sign and magnitude 1/2 to 2 (as perf/accuracy.py's),
+    so that g * f'(x) neither underflows nor overflows where f'(x) does not."""
+    rng = np.random.default_rng(seed)
+    return (rng.choice([-1.0, 1.0], shape) * 2.0 ** rng.uniform(-1, 1, shape)).astype(dtype)
+
+
+def stated_limits():
+    """perf/accuracy.py's module and the worst errors (ulps) docs/accuracy.md
+    states: where the true value is normal, and where it is subnormal."""
+    global _STATED
+    if _STATED is None:
+        import json
+        import pathlib
+        import sys
+
+        pytest.importorskip("mpmath")
+        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "perf"))
+        import accuracy
+
+        results = json.loads(accuracy.RESULTS.read_text())
+        _STATED = accuracy, accuracy.limits(results), accuracy.limits(results, "max_subnormal")
+    return _STATED
+
+
+_STATED = None
+
+
+def assert_within_stated_error(name, backend, x, g, y, dx, factor=2):
+    """``y`` = f(x) and ``dx`` = g f'(x) of activation ``name`` (default
+    parameters; x and g finite) within ``factor`` times the worst error that
+    docs/accuracy.md states for the backend, against mpmath's true values
+    (perf/accuracy.py, 160 bits), measured as perf/accuracy.py measures it."""
+    accuracy, normal_limits, subnormal_limits = stated_limits()
+    dtype = np.dtype(y.dtype).newbyteorder("=")
+    xs, gs = (np.asarray(a, np.float64).ravel() for a in (x, g))
+    truth = accuracy.true_values(name, xs, gs)
+    for direction, actual, hi, lo in (("forward", y, *truth[:2]), ("backward", dx, *truth[2:])):
+        floor = None
+        if direction == "backward" and name in accuracy.DERIVATIVE_ZEROS:
+            near = np.abs(xs - accuracy.DERIVATIVE_ZEROS[name]) <= accuracy.NEAR_ZERO
+            floor = np.where(near, np.abs(gs) / 4, 0.0)
+        actual = np.asarray(actual).astype(dtype).ravel()
+        with np.errstate(all="ignore"):
+            error = accuracy.ulp_error(actual, hi, lo, dtype, floor)
+        normal, subnormal = accuracy.split_subnormal(error, hi, dtype)
+        key = (name, direction, dtype.name, accuracy.group(backend))
+        for part, limit in ((normal, normal_limits[key]), (subnormal, subnormal_limits[key])):
+            worst = int(np.argmax(part)) if part.size else 0
+            assert not part.size or part[worst] <= factor * limit, (
+                f"{name} {direction} {dtype.name} on {backend}: {part[worst]:.3g} ulps at "
+                f"x = {xs[worst]!r}, g = {gs[worst]!r} (stated: {limit})")
+
+
 __all__ = ["fastrelu"]
 
 

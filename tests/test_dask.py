@@ -1,5 +1,6 @@
 """Dask arrays: every activation maps over the chunks lazily, on threads and on a cluster."""
 
+import math
 import pickle
 import sys
 from pathlib import Path
@@ -117,8 +118,24 @@ def test_out_of_core_example_tiny(tmp_path):
 
     result = out_of_core.run(gib=2**-10, chunk_mib=0.25, activation="gelu", directory=tmp_path,
                              baseline=True)
-    assert result["gb_per_s"] > 0 and result["copy_gb_per_s"] > 0 and result["peak_rss_mib"] > 0
+    assert result["gib"] == 2**-10 and result["chunk_mib"] == 0.25
+    assert result["activation"] == "gelu" and result["scheduler"] == "threads"
+    for key in ("seconds", "gb_per_s", "copy_gb_per_s", "generate_seconds", "peak_rss_mib"):
+        assert np.isfinite(result[key]) and result[key] > 0, (key, result[key])
+    # GB/s counts the bytes read and written: 2 x 1 MiB over the time taken.
+    assert result["gb_per_s"] == pytest.approx(2 * 2**20 / result["seconds"] / 1e9)
     assert list(tmp_path.iterdir()) == []  # the files are removed
+
+    # Kept, the output holds gelu of every input value, in all four chunks
+    # (the run itself checks three), against a float64 formula.
+    out_of_core.run(gib=2**-10, chunk_mib=0.25, activation="gelu", directory=tmp_path, keep=True)
+    (source,) = tmp_path.glob("*-x.f32")
+    (target,) = tmp_path.glob("*-y.f32")
+    x = np.fromfile(source, np.float32).astype(np.float64)
+    y = np.fromfile(target, np.float32)
+    assert x.size == y.size == 2**18 and x.std() > 0.9
+    expected = 0.5 * x * np.array([math.erfc(-v / math.sqrt(2)) for v in x.tolist()])
+    np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-37)
 
 
 def test_gated_activations_chunk_by_chunk():

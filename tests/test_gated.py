@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastrelu
-from conftest import CPU_BACKENDS, random_normal, special_values, torch_or_skip
+from conftest import CPU_BACKENDS, random_normal, special_values, stated_limits, torch_or_skip
 from fastrelu import gated as gated_module
 from fastrelu.definitions import GATED
 
@@ -51,8 +51,7 @@ def assert_close(actual, expected, scale, ulps):
 @pytest.mark.parametrize("dtype", [np.float16, np.float32], ids=lambda t: np.dtype(t).name)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_forward_and_backward_match_the_exact_values(name, backend, dtype):
-    """Against float64 values (for float64 itself the activations' own
-    accuracy tests decide, and the next test ties the gated loops to them)."""
+    """Against float64 values (float64 itself: the test after this one)."""
     forward, backward = CASES[name][:2]
     g = np.concatenate([special_values(dtype), random_normal(500, dtype)])
     u = random_normal(g.shape, dtype, seed=1)
@@ -68,6 +67,51 @@ def test_forward_and_backward_match_the_exact_values(name, backend, dtype):
         assert_close(y, y_exact, np.abs(u), ulps)
         assert_close(grad_gate, gg_exact, np.abs(dy * u), ulps)
         assert_close(grad_up, gu_exact, np.abs(dy), ulps)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_float64_matches_the_true_values(name, backend):
+    """float64 forward and both gradients against mpmath: the gate's true
+    f(g) and dy f'(g) (perf/accuracy.py, 160 bits) times u, exactly, then
+    rounded.  Allowed: twice the worst error docs/accuracy.md states for
+    the gate's activation on the backend, plus an ulp for the product."""
+    import mpmath
+
+    accuracy, normal_limits, subnormal_limits = stated_limits()
+    activation = CASES[name][3]
+    forward, backward = CASES[name][:2]
+    special = special_values(np.float64)
+    g = np.concatenate([special[np.isfinite(special)], random_normal(300, np.float64)])
+    u, dy = random_normal(g.shape, np.float64, seed=1), random_normal(g.shape, np.float64, seed=2)
+    f_hi, f_lo, df_hi, df_lo = accuracy.true_values(activation, g, dy)  # f(g), dy f'(g)
+    with mpmath.workprec(accuracy.PRECISION_BITS):
+        def times(hi, lo, factor):  # (hi + lo) * factor as float64 hi + lo
+            exact = [(mpmath.mpf(a) + mpmath.mpf(b)) * mpmath.mpf(f)
+                     for a, b, f in zip(hi.tolist(), lo.tolist(), factor.tolist())]
+            rounded = np.array([float(v) for v in exact])
+            return rounded, np.array([float(v - r) for v, r in zip(exact, rounded.tolist())])
+
+        y_true, gate_true, up_true = times(f_hi, f_lo, u), times(df_hi, df_lo, u), times(f_hi, f_lo, dy)
+    y = forward(g, u, backend=backend)
+    grad_gate, grad_up = backward(dy, g, u, backend=backend)
+    group = accuracy.group(backend)
+    floor = None
+    if activation in accuracy.DERIVATIVE_ZEROS:  # the cancellation near f'(z) = 0
+        near = np.abs(g - accuracy.DERIVATIVE_ZEROS[activation]) <= accuracy.NEAR_ZERO
+        floor = np.where(near, np.abs(dy * u) / 4, 0.0)
+    for label, actual, (hi, lo), direction, unit_floor in (
+            ("forward", y, y_true, "forward", None),
+            ("grad_gate", grad_gate, gate_true, "backward", floor),
+            ("grad_up", grad_up, up_true, "forward", None)):
+        assert actual.dtype == np.float64 and actual.shape == g.shape
+        error = accuracy.ulp_error(actual, hi, lo, np.float64, unit_floor)
+        normal, subnormal = accuracy.split_subnormal(error, hi, np.float64)
+        key = (activation, direction, "float64", group)
+        for part, limit in ((normal, normal_limits[key]), (subnormal, subnormal_limits[key])):
+            worst = int(np.argmax(part))
+            assert part[worst] <= 2 * limit + 1, (
+                f"{name} {label} on {backend}: {part[worst]:.3g} ulps at g = {g[worst]!r}, "
+                f"u = {u[worst]!r}, dy = {dy[worst]!r} (stated for {activation}: {limit})")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda t: np.dtype(t).name)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastrelu
+from conftest import assert_within_stated_error, random_gradient
 
 BACKENDS = ["numpy", "numba", "numba-parallel", "numba-ufunc"]
 pytestmark = pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
@@ -123,7 +124,13 @@ def test_random_layouts_byte_orders_and_dtypes(shape, data):
     if data.draw(st.booleans()) and x.ndim > 1:
         x = x.T
     function = getattr(fastrelu, name)
-    np.testing.assert_array_equal(function(x, backend=backend), function(native_copy(x), backend=backend))
-    g = np.ones(x.shape, x.dtype)
-    np.testing.assert_array_equal(function.backward(g, x, backend=backend),
-                                  function.backward(native_copy(g), native_copy(x), backend=backend))
+    y = function(x, backend=backend)
+    np.testing.assert_array_equal(y, function(native_copy(x), backend=backend))
+    g = random_gradient(x.shape, seed + 1, dtype)
+    dx = function.backward(g, x, backend=backend)
+    np.testing.assert_array_equal(dx, function.backward(native_copy(g), native_copy(x),
+                                                        backend=backend))
+    # and the values themselves: mpmath's, within the error docs/accuracy.md states
+    assert y.dtype == dx.dtype == np.dtype(dtype).newbyteorder("=")
+    assert y.shape == dx.shape == x.shape
+    assert_within_stated_error(name, backend, x, g, y, dx)

@@ -40,8 +40,15 @@ def test_torch_mlp_example_tiny():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
     import torch_mlp
 
-    results = torch_mlp.main(["--steps", "30"])
-    assert len(results) == 2 and all(0 <= acc <= 1 for acc, _ in results.values())
+    results = torch_mlp.main(["--steps", "60"])
+    assert len(results) == 2
+    (torch_acc, torch_s), (ours_acc, ours_s) = results.values()
+    assert np.isfinite([torch_s, ours_s]).all() and torch_s > 0 and ours_s > 0
+    # Same seed, data and batches, and fastrelu's relu gives what torch.relu
+    # gives, forward and backward: the two trainings are the same, step for
+    # step.  60 steps reach test accuracy 0.42 (chance: 0.1); asked: 0.25.
+    assert ours_acc == torch_acc
+    assert torch_acc >= 0.25
 
 
 INPLACE = [n for n in frt.supported() if frt.supports_inplace(n)]
