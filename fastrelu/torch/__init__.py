@@ -27,35 +27,89 @@ from ._bridge import (_FROM_OUTPUT, _KEEP_OUTPUT, _from_numpy, _function, _gated
 _FROM_SAVED_INPUT = {"hardswish", "hardsigmoid", "silu", "mish"}
 
 
+class _Plan:
+    """One activation call resolved once, for every later call with the same
+    name, parameters, backend and in-place flag: the public function, its
+    checked parameters, and how its gradient is taken.  A module's call then
+    costs a dictionary lookup, not a parameter parse."""
+
+    __slots__ = ("name", "fn", "params", "backend", "inplace")
+
+    def __init__(self, name, params, backend, inplace):
+        if inplace and not supports_inplace(name):
+            _function(name)  # an unknown name gets its own error first
+            raise ValueError(f"{name} has no in-place form (PyTorch has none either)")
+        self.name, self.fn = name, _function(name)
+        self.params = api.checked_params(self.fn, params)  # defaults filled in
+        self.backend, self.inplace = backend, bool(inplace)
+
+    def run(self, x):
+        if torch.compiler.is_compiling():
+            if not self.inplace:  # one operator in the traced graph
+                return ops.activation(x, self.name, list(self.params), self.backend)
+        elif not (x.requires_grad and torch.is_grad_enabled()):
+            return self.without_grad(x)
+        return _Function.apply(x, self)
+
+    def without_grad(self, x):
+        """The kernel alone: nothing needs a gradient, so no autograd node
+        (inference, ``torch.no_grad()``, tensors that do not require grad)."""
+        source = _host_or_device(x)
+        if not self.inplace:
+            return _tensor(self.fn(source, *self.params, backend=self.backend), x)
+        self.fn(source, *self.params, out=source, backend=self.backend)
+        # As PyTorch's in-place operators: a graph that saved x sees the change.
+        torch.autograd.graph.increment_version(x)
+        return x
+
+
+#: (name, params as given, backend, inplace) -> _Plan
+_PLANS: dict = {}
+
+
+def _plan(name, params, backend, inplace):
+    key = (name, params, backend, inplace)
+    try:
+        return _PLANS[key]
+    except KeyError:
+        plan = _Plan(name, params, backend, inplace)
+        if len(_PLANS) < 4096:  # parameters drawn per call would grow it without end
+            _PLANS[key] = plan
+        return plan
+    except TypeError:  # an unhashable parameter or backend: checked, then refused
+        return _Plan(name, params, backend, inplace)
+
+
 class _Function(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, name, params, backend, inplace):
-        fn = _function(name)
-        ctx.fn, ctx.name, ctx.params, ctx.backend, ctx.inplace = fn, name, params, backend, inplace
-        if not inplace:
+    def forward(ctx, x, plan):
+        ctx.plan = plan
+        fn, params, backend = plan.fn, plan.params, plan.backend
+        if not plan.inplace:
             y = _tensor(fn(_host_or_device(x), *params, backend=backend), x)
-            ctx.keeps_output = _keeps_output(name, x)
+            ctx.keeps_output = _keeps_output(plan.name, x)
             ctx.save_for_backward(y if ctx.keeps_output else x)
             return y
-        if name in _FROM_SAVED_INPUT:
+        if plan.name in _FROM_SAVED_INPUT:
             ctx.save_for_backward(x.detach().clone())
         target = _host_or_device(x)
         fn(target, *params, out=target, backend=backend)
         ctx.mark_dirty(x)
-        if name in _FROM_OUTPUT:
+        if plan.name in _FROM_OUTPUT:
             ctx.save_for_backward(x)
         return x
 
     @staticmethod
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors
+        plan = ctx.plan
         grad = grad.contiguous()
-        if ctx.name in _FROM_OUTPUT and (ctx.inplace or ctx.keeps_output):
-            dx = _FROM_OUTPUT[ctx.name](grad, saved, *ctx.params)
+        if plan.name in _FROM_OUTPUT and (plan.inplace or ctx.keeps_output):
+            dx = _FROM_OUTPUT[plan.name](grad, saved, *plan.params)
         else:
-            dx = _tensor(ctx.fn.backward(_host_or_device(grad), _host_or_device(saved), *ctx.params,
-                                         backend=ctx.backend), saved)
-        return dx, None, None, None, None
+            dx = _tensor(plan.fn.backward(_host_or_device(grad), _host_or_device(saved),
+                                          *plan.params, backend=plan.backend), saved)
+        return dx, None
 
 
 def supports_inplace(name):
@@ -72,15 +126,10 @@ def apply(name, x, *params, backend=None, inplace=False):
     from a copy of the input that is kept for backward (hardswish,
     hardsigmoid, silu, mish).  PyTorch's refusals hold: a leaf tensor that
     requires grad cannot be changed in place, and gelu and softplus have no
-    in-place form.
+    in-place form.  Where nothing needs a gradient the call adds no autograd
+    node: it is the kernel alone.
     """
-    if inplace and not supports_inplace(name):
-        _function(name)  # an unknown name gets its own error first
-        raise ValueError(f"{name} has no in-place form (PyTorch has none either)")
-    params = api.checked_params(_function(name), params)  # defaults filled in
-    if not inplace and torch.compiler.is_compiling():  # one operator in the traced graph
-        return ops.activation(x, name, list(params), backend)
-    return _Function.apply(x, name, params, backend, bool(inplace))
+    return _plan(name, params, backend, inplace).run(x)
 
 
 class ActivationModule(torch.nn.Module):
@@ -483,3 +532,7 @@ def _converted(module, drop_in, backend):
              if p not in ("self", "backend")]
     return drop_in(**{p: getattr(module, p) for p in names}, backend=backend)
 
+
+
+# Last: functional.py takes its names from this module.
+from . import functional  # noqa: E402
