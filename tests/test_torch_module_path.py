@@ -106,3 +106,22 @@ def test_bfloat16_and_integer_like_inputs_without_grad():
     assert y.dtype == torch.bfloat16
     np.testing.assert_allclose(y.float().numpy(), torch.nn.functional.gelu(x).float().numpy(),
                                rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("dim, shape", [(-1, (3, 4, 10)), (0, (8, 5)), (1, (2, 6, 3))])
+def test_packed_gated_gradient_written_into_one_tensor(dim, shape):
+    packed = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    F = torch.nn.functional
+    assert torch.autograd.gradcheck(lambda x: frt.swiglu(x, dim=dim), (packed,))
+    up, gate = packed.chunk(2, dim)
+    expected = F.gelu(gate) * up
+    torch.testing.assert_close(frt.geglu(packed, dim=dim), expected)
+    g = torch.randn_like(expected)
+    (want,) = torch.autograd.grad(expected, packed, g)
+    (got,) = torch.autograd.grad(frt.GEGLU(dim=dim)(packed), packed, g)
+    torch.testing.assert_close(got, want)
+    assert got.is_contiguous()
+    with torch.no_grad():
+        y = frt.SwiGLU(dim=dim)(packed)
+    assert y.grad_fn is None
+    torch.testing.assert_close(y, F.silu(gate) * up)

@@ -10,6 +10,8 @@ scalar formulas, as on every other path.  Imported on first use.
 
 import threading
 
+import numpy as np
+
 from .. import _compiler
 from .pool import run_loop
 
@@ -74,8 +76,34 @@ def _loops(gated, parallel):
                 gg_row[j] = backward_gate(d, x, v)
                 gu_row[j] = backward_up(d, x)
 
+    # The rows of 2-D views whose rows are contiguous but apart (the halves
+    # of a packed projection), as 1-D contiguous spans with a row step in
+    # elements: each row's inner loop then vectorises as a flat loop does,
+    # where a row of a 2-D view (Numba's layout "A") runs one element at a time.
+    def forward_spans(g, g_step, u, u_step, out, out_step, rows, columns):
+        for r in loop_range(rows):
+            g_row = g[r * g_step:r * g_step + columns]
+            u_row = u[r * u_step:r * u_step + columns]
+            out_row = out[r * out_step:r * out_step + columns]
+            for j in range(columns):
+                out_row[j] = forward(g_row[j], u_row[j])
+
+    def backward_spans(dy, dy_step, g, g_step, u, u_step, grad_g, gg_step, grad_u, gu_step,
+                       rows, columns):
+        for r in loop_range(rows):
+            dy_row = dy[r * dy_step:r * dy_step + columns]
+            g_row = g[r * g_step:r * g_step + columns]
+            u_row = u[r * u_step:r * u_step + columns]
+            gg_row = grad_g[r * gg_step:r * gg_step + columns]
+            gu_row = grad_u[r * gu_step:r * gu_step + columns]
+            for j in range(columns):
+                d, x, v = dy_row[j], g_row[j], u_row[j]
+                gg_row[j] = backward_gate(d, x, v)
+                gu_row[j] = backward_up(d, x)
+
     return {"forward_flat": forward_flat, "forward_rows": forward_rows,
-            "backward_flat": backward_flat, "backward_rows": backward_rows}
+            "backward_flat": backward_flat, "backward_rows": backward_rows,
+            "forward_spans": forward_spans, "backward_spans": backward_spans}
 
 
 def _flat(arrays):
@@ -85,16 +113,37 @@ def _flat(arrays):
     return None
 
 
+def _spans(arrays):
+    """For 2-D arrays with contiguous rows: each as a 1-D contiguous view
+    from its first element to its last and its row step in elements, then
+    the rows and columns (the arguments of the ``*_spans`` loops); None
+    where a row step is negative or not a whole number of elements."""
+    found = []
+    for a in arrays:
+        step, size = a.strides[0], a.itemsize
+        if step < 0 or step % size:
+            return None
+        step //= size
+        length = (a.shape[0] - 1) * step + a.shape[1]
+        found += [np.lib.stride_tricks.as_strided(a, (length,), (size,)), step]
+    return (*found, *arrays[0].shape)
+
+
+def _run(parallel, gated, direction, arrays):
+    flat = _flat(arrays)
+    if flat is not None:
+        kind, arguments = direction + "_flat", flat
+    else:
+        spans = _spans(arrays)
+        kind, arguments = (direction + "_rows", arrays) if spans is None else (
+            direction + "_spans", spans)
+    run_loop(lambda p: _compiled(gated, kind, p), parallel, arguments)
+
+
 def forward(parallel, gated, gate, up, out):
     """``out = gated.forward(gate, up)`` on 2-D arrays (see Backend.gated)."""
-    arrays = (gate, up, out)
-    flat = _flat(arrays)
-    kind = "forward_flat" if flat is not None else "forward_rows"
-    run_loop(lambda p: _compiled(gated, kind, p), parallel, flat or arrays)
+    _run(parallel, gated, "forward", (gate, up, out))
 
 
 def backward(parallel, gated, grad, gate, up, grad_gate, grad_up):
-    arrays = (grad, gate, up, grad_gate, grad_up)
-    flat = _flat(arrays)
-    kind = "backward_flat" if flat is not None else "backward_rows"
-    run_loop(lambda p: _compiled(gated, kind, p), parallel, flat or arrays)
+    _run(parallel, gated, "backward", (grad, gate, up, grad_gate, grad_up))

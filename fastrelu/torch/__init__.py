@@ -226,16 +226,49 @@ class _GatedFunction(torch.autograd.Function):
         return _tensor(grad_gate, gate), _tensor(grad_up, up), None, None, None
 
 
+class _PackedGatedFunction(torch.autograd.Function):
+    """The gated activation of one packed CPU tensor's halves (up first, then
+    gate, along ``dim``), whose backward writes both gradients straight into
+    the halves of one packed gradient: no concatenation of two."""
+
+    @staticmethod
+    def forward(ctx, packed, name, options, dim, backend):
+        up, gate = packed.chunk(2, dim)
+        y = _GATED[name][0](_host_or_device(gate), _host_or_device(up), **options, backend=backend)
+        ctx.save_for_backward(packed)
+        ctx.name, ctx.options, ctx.dim, ctx.backend = name, options, dim, backend
+        return _tensor(y, packed)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (packed,) = ctx.saved_tensors
+        up, gate = packed.chunk(2, ctx.dim)
+        grad_packed = torch.empty_like(packed, memory_format=torch.contiguous_format)
+        grad_up, grad_gate = grad_packed.chunk(2, ctx.dim)
+        _GATED[ctx.name][1](_host_or_device(grad.contiguous()), _host_or_device(gate),
+                            _host_or_device(up), **ctx.options, backend=ctx.backend,
+                            out=(_host_or_device(grad_gate), _host_or_device(grad_up)))
+        return grad_packed, None, None, None, None
+
+
 def _gated_apply(name, gate, up, dim, options, backend):
     """``name`` of (gate, up), or of one packed tensor's halves along ``dim``
     (first half up, second half gate, as F.glu)."""
+    packed = None
     if up is None:
         if gate.shape[dim] % 2:
             raise ValueError(f"{name}: the halved dimension must be even, but dimension {dim} "
                              f"has size {gate.shape[dim]}")
+        packed = gate
         up, gate = gate.chunk(2, dim)
     if torch.compiler.is_compiling():
         return ops.gated(gate, up, name, options.get("approximate", "none"), backend)
+    if not (torch.is_grad_enabled() and (gate.requires_grad or up.requires_grad)):
+        # Nothing needs a gradient: the kernel alone, no autograd node.
+        return _tensor(_GATED[name][0](_host_or_device(gate), _host_or_device(up), **options,
+                                       backend=backend), gate)
+    if packed is not None and not packed.is_cuda:
+        return _PackedGatedFunction.apply(packed, name, options, dim, backend)
     return _GatedFunction.apply(gate, up, name, options, backend)
 
 
