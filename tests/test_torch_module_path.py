@@ -125,3 +125,19 @@ def test_packed_gated_gradient_written_into_one_tensor(dim, shape):
         y = frt.SwiGLU(dim=dim)(packed)
     assert y.grad_fn is None
     torch.testing.assert_close(y, F.silu(gate) * up)
+
+
+def test_auto_hands_relu_and_leaky_relu_to_pytorchs_identical_kernels():
+    x = torch.randn(50, dtype=torch.float64, requires_grad=True)
+    # auto: PyTorch's own op and autograd node (the same values and gradients).
+    y = frt.ReLU()(x)
+    assert type(y.grad_fn).__name__.startswith("Relu")
+    assert type(frt.LeakyReLU(0.2)(x).grad_fn).__name__.startswith("LeakyRelu")
+    # A backend asked for, by the call or a block, runs fastrelu's kernels.
+    assert type(frt.ReLU(backend="numba")(x).grad_fn).__name__ == "_FunctionBackward"
+    with fastrelu.use_backend("numba-parallel"):
+        z = frt.ReLU()(x)
+    assert type(z.grad_fn).__name__ == "_FunctionBackward"
+    torch.testing.assert_close(y, z)
+    # Smooth activations keep fastrelu's kernels under auto (PyTorch's lose digits).
+    assert type(frt.GELU()(x).grad_fn).__name__ == "_FunctionBackward"

@@ -18,7 +18,7 @@ import inspect
 import numpy as np
 import torch
 
-from .. import api, gated, masks
+from .. import api, gated, masks, registry
 from . import ops
 from ._bridge import (_FROM_OUTPUT, _KEEP_OUTPUT, _from_numpy, _function, _gated_options,  # noqa: F401
                       _host_or_device, _keeps_output, _tensor, supported)
@@ -27,13 +27,25 @@ from ._bridge import (_FROM_OUTPUT, _KEEP_OUTPUT, _from_numpy, _function, _gated
 _FROM_SAVED_INPUT = {"hardswish", "hardsigmoid", "silu", "mish"}
 
 
+#: Activations whose PyTorch CPU kernels give fastrelu's values and
+#: gradients bit for bit (relu: up to the sign of a zero result, which
+#: PyTorch keeps from a -0 input).  Under ``auto`` a CPU tensor's call goes to
+#: them: inside a PyTorch program their kernels were faster at every size
+#: measured (perf/bench_torch_training.py), since they run on PyTorch's own
+#: thread pool, awake after the layer before, with no Python autograd node,
+#: where fastrelu's would pay an autograd.Function round trip (about 25 us
+#: a step) and compete with that pool.  ``backend=`` or a backend in force
+#: other than ``auto`` runs fastrelu's kernels, as asked.
+_SAME_IN_TORCH = {"relu": torch.nn.functional.relu, "leaky_relu": torch.nn.functional.leaky_relu}
+
+
 class _Plan:
     """One activation call resolved once, for every later call with the same
     name, parameters, backend and in-place flag: the public function, its
     checked parameters, and how its gradient is taken.  A module's call then
     costs a dictionary lookup, not a parameter parse."""
 
-    __slots__ = ("name", "fn", "params", "backend", "inplace")
+    __slots__ = ("name", "fn", "params", "backend", "inplace", "torch_op")
 
     def __init__(self, name, params, backend, inplace):
         if inplace and not supports_inplace(name):
@@ -42,11 +54,15 @@ class _Plan:
         self.name, self.fn = name, _function(name)
         self.params = api.checked_params(self.fn, params)  # defaults filled in
         self.backend, self.inplace = backend, bool(inplace)
+        self.torch_op = _SAME_IN_TORCH.get(name) if backend is None else None
 
     def run(self, x):
         if torch.compiler.is_compiling():
             if not self.inplace:  # one operator in the traced graph
                 return ops.activation(x, self.name, list(self.params), self.backend)
+        elif (self.torch_op is not None and not x.is_cuda
+              and registry.get_backend() == registry.AUTO):
+            return self.torch_op(x, *self.params, inplace=self.inplace)
         elif not (x.requires_grad and torch.is_grad_enabled()):
             return self.without_grad(x)
         return _Function.apply(x, self)
