@@ -4,6 +4,26 @@ import argparse
 import sys
 
 
+def auto_rule():
+    """How ``auto`` chooses between one thread and Numba's pool, and what
+    it weighs (fastrelu/_costs.py, measured by perf/bench_auto.py)."""
+    import numpy as np
+
+    from . import _config, _costs, dispatch
+
+    lines = [f"auto: several threads where the serial time they save on {_config.THREADS} "
+             f"threads passes a parallel loop's own cost ({_costs.PARALLEL_AWAKE_SECONDS * 1e6:.0f}"
+             f" us with its workers awake, {_costs.PARALLEL_ASLEEP_SECONDS * 1e6:.0f} us asleep);"
+             " from these sizes (awake / asleep):"]
+    for name in ("relu", "gelu", "silu", "sigmoid"):
+        cells = []
+        for dtype in (np.float32, np.float64):
+            warm, cold = dispatch.parallel_limits(name, "forward", np.dtype(dtype))
+            cells.append(f"{np.dtype(dtype).name} {warm // 1024} / {cold // 1024} KiB")
+        lines.append(f"  {name:8} " + ", ".join(cells))
+    return "\n".join(lines)
+
+
 def info(args):
     import os
 
@@ -14,10 +34,8 @@ def info(args):
     import fastrelu
 
     print(f"fastrelu {fastrelu.__version__}, numpy {np.__version__}, numba {numba.__version__}")
-    config = fastrelu._config
-    print(f"default backend: {fastrelu.get_backend()}; auto goes parallel at "
-          f"{config.PARALLEL_THRESHOLD} float32 elements (that many bytes for others) "
-          f"when calls come back to back, at {config.COLD_PARALLEL_THRESHOLD} after other work")
+    print(f"default backend: {fastrelu.get_backend()}")
+    print(auto_rule())
     for name, reason in fastrelu.all_backends().items():
         print(f"  {name:15} {'available' if reason is None else 'unavailable: ' + reason}")
     print(operations_table())

@@ -40,3 +40,14 @@ COLD_PARALLEL_THRESHOLD_BYTES = 4 * COLD_PARALLEL_THRESHOLD
 #: matrix product on arrays of PARALLEL_THRESHOLD bytes, so a call after one
 #: is cold.
 POOL_WARM_SECONDS = 100e-6
+
+#: Numba's thread count as the process starts (NUMBA_NUM_THREADS, else the
+#: CPUs this process may run on, as Numba counts them): what ``auto``
+#: expects a parallel loop to share its work among.
+THREADS = int(os.environ.get("NUMBA_NUM_THREADS", "0") or 0) or (
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+#: ``auto`` never runs a call of fewer bytes than this on several threads,
+#: however costly its activation: below, the split work is too little to
+#: measure the gain against the loop's own cost reliably.
+SMALLEST_PARALLEL_BYTES = 16384

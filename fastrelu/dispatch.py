@@ -8,6 +8,7 @@ entry (``public_function``'s short path).  Everything else takes
 allocates, stages and hands the arrays to the backend's operation.
 """
 
+import functools
 import inspect
 import math
 import threading
@@ -31,20 +32,21 @@ def backend_name(backend):
     return registry.get_backend() if backend is None else backend
 
 
-def resolve(backend, array):
-    """The :class:`~fastrelu.Backend` that runs a call on ``array``."""
+def resolve(backend, array, limits=None):
+    """The :class:`~fastrelu.Backend` that runs a call on ``array`` (``limits``:
+    its break-even sizes for ``auto``, see :func:`auto_cpu`)."""
     name = backend_name(backend)
     if registry.check_name(name) == registry.AUTO:
-        name = auto_backend(array)
+        name = auto_backend(array, limits)
     return registry.lookup(name)
 
 
-def backend_for(operation, backend, array, name, *others):
+def backend_for(operation, backend, array, name, *others, limits=None):
     """The backend that runs ``operation`` for the public function ``name``
     on ``array`` (and ``others``, the call's other arrays): it must implement
     the operation (NotImplementedError otherwise) and take the arrays' kind
     (a host backend takes no GPU array: TypeError)."""
-    chosen = resolve(backend, array)
+    chosen = resolve(backend, array, limits)
     if operation not in chosen.operations:
         raise NotImplementedError(
             f"{name}: backend {chosen.name!r} does not implement {operation} "
@@ -98,12 +100,12 @@ def chunk_backend(backend, meta):
     return name
 
 
-def auto_backend(array):
+def auto_backend(array, limits=None):
     """The backend ``auto`` picks for ``array``: ``cuda`` for a device array,
     else by size (``auto_cpu``)."""
     if registry.is_device_array(array):
         return "cuda"
-    return auto_cpu(array.size * array.dtype.itemsize)
+    return auto_cpu(array.size * array.dtype.itemsize, limits)
 
 
 # When the last call of at least PARALLEL_THRESHOLD_BYTES ended: whether the
@@ -111,22 +113,51 @@ def auto_backend(array):
 _last_large_call = -math.inf
 
 
-def auto_cpu(nbytes):
+def auto_cpu(nbytes, limits=None):
     """``numba`` or ``numba-parallel`` for a call on ``nbytes`` bytes.
 
-    Below ``PARALLEL_THRESHOLD_BYTES`` one thread is faster.  Above it, the
-    parallel loop wins when its workers are awake: the call comes right
-    after another large one (within ``POOL_WARM_SECONDS``, the time they
-    spin before they sleep).  After other work (a matrix product, say)
-    they sleep, and waking them costs about 55 us on 2 cores: the parallel
-    loop then wins only from ``COLD_PARALLEL_THRESHOLD_BYTES``.
+    ``limits`` are the call's break-even sizes (``parallel_limits``):
+    parallel from the first when the pool's workers are awake (the call
+    comes right after another parallel one, within ``POOL_WARM_SECONDS``,
+    the time they spin before they sleep), from the second when they sleep
+    (after other work: a matrix product, say).  Without, relu's, measured
+    in real programs: ``PARALLEL_THRESHOLD_BYTES`` and
+    ``COLD_PARALLEL_THRESHOLD_BYTES``.
     """
-    if nbytes < _config.PARALLEL_THRESHOLD_BYTES:
+    warm, cold = _RELU_LIMITS if limits is None else limits
+    if nbytes < warm:
         return "numba"
-    if (nbytes >= _config.COLD_PARALLEL_THRESHOLD_BYTES
-            or time.perf_counter() - _last_large_call < _config.POOL_WARM_SECONDS):
+    if nbytes >= cold or time.perf_counter() - _last_large_call < _config.POOL_WARM_SECONDS:
         return "numba-parallel"
     return "numba"
+
+
+_RELU_LIMITS = (_config.PARALLEL_THRESHOLD_BYTES, _config.COLD_PARALLEL_THRESHOLD_BYTES)
+
+
+@functools.lru_cache(maxsize=None)
+def parallel_limits(activation, direction, dtype):
+    """(bytes from which a call of ``activation``'s ``direction`` on ``dtype``
+    runs parallel when the pool's workers are awake, bytes from which it
+    does when they sleep): where the serial time it saves on Numba's
+    threads, ``n * ns * (1 - 1 / threads)``, passes the parallel loop's own
+    cost, both measured (``_costs``, by perf/bench_auto.py).  Loops bound
+    by memory (under twice relu's time) keep relu's limits, measured in
+    whole programs (perf/bench_interleaved.py), and so do activations
+    without a measured cost (a user's) and one thread; the others never go
+    parallel later than relu, nor below ``SMALLEST_PARALLEL_BYTES``."""
+    from . import _costs
+
+    kind = "float64" if dtype.itemsize == 8 else "float32"  # 16-bit floats compute in float32
+    ns = _costs.SERIAL_NS_PER_ELEMENT.get((activation, direction, kind))
+    relu_ns = _costs.SERIAL_NS_PER_ELEMENT.get(("relu", direction, kind))
+    if ns is None or relu_ns is None or ns < 2 * relu_ns or _config.THREADS < 2:
+        return _RELU_LIMITS
+    saved_per_byte = ns * 1e-9 * (1 - 1 / _config.THREADS) / dtype.itemsize
+    floor = _config.SMALLEST_PARALLEL_BYTES
+    return tuple(min(relu, max(floor, int(cost / saved_per_byte)))
+                 for relu, cost in zip(_RELU_LIMITS, (_costs.PARALLEL_AWAKE_SECONDS,
+                                                      _costs.PARALLEL_ASLEEP_SECONDS)))
 
 
 def large_call_ended():
@@ -194,8 +225,9 @@ def public_function(definition, direction, parse_params, labels, name):
     """
     fast = FastPath(definition, direction)
     entries, params32, params64 = fast.entries, fast.params[_F32], fast.params[_F64]
+    limits32, limits64 = fast.limits[_F32], fast.limits[_F64]
     defaults, arity = fast.defaults, len(labels)
-    block_default, threshold = registry._block_default, _config.PARALLEL_THRESHOLD_BYTES
+    block_default = registry._block_default
     ndarray, f16, f32, f64, empty, pooled = np.ndarray, _F16, _F32, _F64, np.empty, _buffers.SMALLEST
 
     two = arity == 2
@@ -222,9 +254,11 @@ def public_function(definition, direction, parse_params, labels, name):
             params = params32 if dtype is f32 else params64 if dtype is f64 else None
             if params is not None:
                 nbytes = x.nbytes
+                limits = limits32 if dtype is f32 else limits64
+                threshold = limits[0]
                 chosen = backend if backend is not None else block_default.get() or registry._process_default
                 if chosen == "auto":
-                    chosen = "numba" if nbytes < threshold else auto_cpu(nbytes)
+                    chosen = "numba" if nbytes < threshold else auto_cpu(nbytes, limits)
                 try:
                     entry = entries[chosen]
                 except (KeyError, TypeError):  # TypeError: an unhashable backend=
@@ -306,6 +340,8 @@ class FastPath:
         self.defaults = defaults
         self.params = {t: None if defaults is None else tuple(t.type(p) for p in defaults)
                        for t in (_F32, _F64)}
+        # auto's break-even sizes for each dtype (parallel_limits).
+        self.limits = {t: parallel_limits(activation.name, direction, t) for t in (_F16, _F32, _F64)}
         # The 16-bit floats whose arrays go in as int16 views: float16 where
         # the activation has a loop on its bits (relu) and no parameters,
         # bfloat16 (computed in float32 in the loop) with default parameters.
@@ -343,8 +379,9 @@ class FastPath:
         fraction of a microsecond, the general path about 13 us per call)."""
         x = inputs[-1]
         name = backend_name(backend)
+        limits = self.limits[_F16]  # 16-bit floats: 2 bytes an element, computed in float32
         if name == registry.AUTO:
-            name = auto_cpu(x.nbytes)
+            name = auto_cpu(x.nbytes, limits)
         entry = self.find(name, bits)
         if out is None:
             out = allocate(x)
@@ -356,7 +393,7 @@ class FastPath:
             done = entry.run(*arrays, *params)
         except Exception:  # not compiled for these arrays
             done = entry.compile_and_run(arrays, params)
-        if x.nbytes >= _config.PARALLEL_THRESHOLD_BYTES:
+        if x.nbytes >= limits[0]:
             large_call_ended()
         return out if done else None
 
@@ -462,7 +499,9 @@ def elementwise(activation, direction, arrays, labels, params, out, backend, nam
     if any(isinstance(a, np.ma.MaskedArray) for a in arrays):
         return _masked(activation, direction, arrays, labels, params, out, backend, name)
     arrays = _validate.as_arrays(arrays, name)
-    chosen = backend_for("activation", backend, arrays[0], name, *arrays[1:], out)
+    limits = (parallel_limits(activation.name, direction, arrays[0].dtype)
+              if arrays[0].dtype.kind == "f" else None)
+    chosen = backend_for("activation", backend, arrays[0], name, *arrays[1:], out, limits=limits)
     if chosen.device:
         return chosen.run_device(activation, direction, arrays, labels, out, params, name)
     _validate.check_inputs(name, activation, direction, arrays, labels)
@@ -496,7 +535,7 @@ def elementwise(activation, direction, arrays, labels, params, out, backend, nam
     if compute != out.dtype or any(_validate.partly_overlaps(out, a) for a in inputs):
         target = np.empty(out.shape, compute)  # (a non-native out too)
     chosen.run(activation, direction, inputs, target, params)
-    if out.nbytes >= _config.PARALLEL_THRESHOLD_BYTES:
+    if out.nbytes >= (limits or _RELU_LIMITS)[0]:
         large_call_ended()
     if target is not out:
         np.copyto(out, target, casting="unsafe")

@@ -584,4 +584,4 @@ def _converted(module, drop_in, backend):
 
 
 # Last: functional.py takes its names from this module.
-from . import functional  # noqa: E402
+from . import functional as functional  # noqa: E402
