@@ -57,6 +57,29 @@ def test_every_activation_matches_the_reference(name, dtype):
                  backward(name, g, x, *params, backend="numpy"), dtype, max(ulps, 4))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_keeps_relative_accuracy_in_the_left_tail(dtype):
+    """x Phi(x) from erfc, not from 1 + erf, which cancels to 0 below about
+    x = -5.5 in float32 and -8.3 in float64 (test_family checks the CPU
+    loops; the absolute tolerance of the test above cannot see it).  erfc's
+    condition number at -x / sqrt(2) is about x^2: the rounding of its
+    argument alone costs up to x^2 / 2 ulps."""
+    low = -13 if dtype == np.float32 else -37
+    x = np.linspace(low, -1, 97).astype(dtype)
+    x64 = x.astype(np.float64)
+    exact = x64 * fastrelu.definitions._normal_cdf_ref(x64)
+    y = fastrelu.gelu(x, backend="cuda")
+    eps = np.finfo(dtype).eps
+    assert np.all(y < 0)
+    relative = np.abs(y.astype(np.float64) - exact) / np.abs(exact)
+    assert np.all(relative <= (x64 * x64 + 16) * eps), (x[relative > (x64 * x64 + 16) * eps])
+    # The gradient Phi(x) + x phi(x) cancels by itself in the far tail: absolute check.
+    exact_d = (fastrelu.definitions._normal_cdf_ref(x64)
+               + x64 * np.exp(-x64 * x64 / 2) / np.sqrt(2 * np.pi))
+    d = fastrelu.gelu_backward(np.ones_like(x), x, backend="cuda")
+    np.testing.assert_allclose(d, exact_d, rtol=1e-3, atol=16 * eps)
+
+
 @pytest.mark.parametrize("name", sorted(FROM_OUTPUT))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gradients_from_the_output(name, dtype):

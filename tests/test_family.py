@@ -268,6 +268,19 @@ def test_prelu_weight_gradient_by_finite_differences(backend):
         assert abs(gw[c] - numeric) < 1e-6
 
 
+@pytest.mark.parametrize("shape", [(3, 3), (3, 3, 3), (2, 3, 3, 3)])
+def test_prelu_weight_gradient_sums_over_every_axis_but_axis_1(backend, shape):
+    """Where other axes are as long as the channel axis, a sum over the
+    wrong ones has the right shape but not the right values."""
+    x = random_normal(shape, np.float64)
+    g = random_normal(shape, np.float64, seed=2)
+    w = np.array([0.1, 0.2, 0.3])
+    _, gw = fastrelu.prelu_backward(g, x, w, backend=backend)
+    share = np.where(x > 0, 0.0, x * g)
+    want = [share[:, c].sum() for c in range(3)]
+    np.testing.assert_allclose(gw, want, rtol=1e-12, atol=1e-12)
+
+
 def _prelu_input(shape, dtype):
     """Normal values with every special value mixed in (NaN, infinities, zeros, subnormals)."""
     x = random_normal(shape, dtype).reshape(-1)
