@@ -75,9 +75,10 @@ def run_into(out, sources, operation):
     return result
 
 
-def note_size(nbytes):
-    """For auto: a call on ``nbytes`` bytes has ended (see auto_cpu)."""
-    if nbytes >= _config.PARALLEL_THRESHOLD_BYTES:
+def note_size(nbytes, limits=None):
+    """For auto: a call on ``nbytes`` bytes, whose break-even sizes are
+    ``limits`` (relu's by default), has ended (see auto_cpu)."""
+    if nbytes >= (_RELU_LIMITS if limits is None else limits)[0]:
         large_call_ended()
 
 

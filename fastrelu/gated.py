@@ -415,7 +415,8 @@ def _forward(gated, gate, up, out, backend, name):
         return dispatch.chunked.gated(gated, gate, up, backend, name)
     dispatch.refuse_chunked(name, out)
     gate, up = _validate.as_arrays((gate, up), name)
-    chosen = dispatch.backend_for("gated", backend, gate, name, up, out)
+    limits = _limits(gated, "forward", gate)
+    chosen = dispatch.backend_for("gated", backend, gate, name, up, out, limits=limits)
     if chosen.device:
         return chosen.gated_device(gated, gate, up, out, name)
     _validate.check_inputs(name, _FLOATS_ONLY, "forward", [gate, up], ("gate", "up"))
@@ -425,7 +426,7 @@ def _forward(gated, gate, up, out, backend, name):
         _validate.check_out(name, out, gate)
     if gate.size:
         _run_rows([gate, up], [out], lambda g, u, o: chosen.gated(gated, g, u, o))
-        dispatch.note_size(out.nbytes)
+        dispatch.note_size(out.nbytes, limits)
     return out
 
 
@@ -439,7 +440,9 @@ def _backward(gated, grad, gate, up, out, backend, name):
         return dispatch.chunked.gated_backward(gated, grad, gate, up, backend, name)
     dispatch.refuse_chunked(name, *results)
     grad, gate, up = _validate.as_arrays((grad, gate, up), name)
-    chosen = dispatch.backend_for("gated_backward", backend, gate, name, grad, up, *results)
+    limits = _limits(gated, "backward", gate)
+    chosen = dispatch.backend_for("gated_backward", backend, gate, name, grad, up, *results,
+                                  limits=limits)
     if chosen.device:
         return chosen.gated_backward_device(gated, grad, gate, up, out, name)
     _validate.check_inputs(name, _FLOATS_ONLY, "forward", [grad, gate, up], ("grad", "gate", "up"))
@@ -454,8 +457,16 @@ def _backward(gated, grad, gate, up, out, backend, name):
     if gate.size:
         _run_rows([grad, gate, up], [grad_gate, grad_up],
                   lambda d, g, u, dg, du: chosen.gated_backward(gated, d, g, u, dg, du))
-        dispatch.note_size(gate.nbytes)
+        dispatch.note_size(gate.nbytes, limits)
     return grad_gate, grad_up
+
+
+def _limits(gated, direction, gate):
+    """auto's break-even sizes: those of the gate's activation (the multiply
+    by up adds little to a smooth activation's cost)."""
+    if gate.dtype.kind != "f":
+        return None
+    return dispatch.parallel_limits(gated.activation.name, direction, gate.dtype)
 
 
 def _no_out_for_chunked(name, out):

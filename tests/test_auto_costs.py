@@ -123,3 +123,14 @@ def test_the_rule_holds_on_any_thread_count(threads):
     assert _config.SMALLEST_PARALLEL_BYTES <= warm <= cold <= RELU[1]
     if threads == "1":
         assert (warm, cold) == RELU
+
+
+def test_gated_activations_take_their_gate_activations_limits():
+    from fastrelu import gated
+    from fastrelu.definitions import GATED
+
+    x = np.ones((4, 8), np.float32)
+    for name, activation in (("swiglu", "silu"), ("geglu", "gelu"), ("reglu", "relu")):
+        for direction in ("forward", "backward"):
+            assert gated._limits(GATED[name], direction, x) == \
+                dispatch.parallel_limits(activation, direction, F32)
