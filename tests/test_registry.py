@@ -189,6 +189,7 @@ def test_compiles_where_numba_cannot_cache():
     assert compiled(2.0) == 6.0
 
 
+@pytest.mark.slow  # new processes on cold caches: `make test-slow`
 def test_builtin_kernels_load_from_the_cache_in_a_new_process(tmp_path):
     # The strided call runs the loop itself, the contiguous one the fast
     # path's checked entry around it.
@@ -203,6 +204,7 @@ def test_builtin_kernels_load_from_the_cache_in_a_new_process(tmp_path):
     assert _run(code, **env).stdout.split()[-2:] == ["1", "1"]  # loads
 
 
+@pytest.mark.slow  # new processes on cold caches: `make test-slow`
 def test_read_only_cache_directory_still_works(tmp_path):
     # NUMBA_CACHE_DIR pointing at a file: no cache can be written there.
     blocker = tmp_path / "not-a-dir"
@@ -279,6 +281,7 @@ print(fastrelu.__file__)
 """
 
 
+@pytest.mark.slow  # new processes on cold caches: `make test-slow`
 def test_editing_an_inlined_helper_never_loads_a_stale_kernel(tmp_path):
     """Numba invalidates a cached loop when its own file changes, not when a
     formula it inlines from another file does: every cached loop is named

@@ -12,6 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Builds and installs a wheel in a new environment: `make test-slow`.
+pytestmark = pytest.mark.slow
+
 SMOKE = """
 import subprocess, sys
 from importlib import resources

@@ -6,7 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow  # 34 s: `make test-slow`
 
 
 def test_a_30_second_soak_finds_nothing_wrong(tmp_path):

@@ -77,6 +77,7 @@ def _run_under(layer, script):
     return result.stdout
 
 
+@pytest.mark.slow  # a process per threading layer: `make test-slow`
 @pytest.mark.parametrize("layer", _available_layers())
 def test_eight_threads_under_each_threading_layer(layer):
     assert f"layer {layer} errors 0" in _run_under(layer, SCRIPT)
@@ -116,6 +117,7 @@ FORK_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a process per threading layer: `make test-slow`
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 @pytest.mark.parametrize("layer", _available_layers())
 def test_parallel_backend_after_fork(layer):

@@ -347,6 +347,7 @@ def test_torch_compile_fullgraph_with_aot_eager():
     _eager_and_compiled(_compile_model(), "aot_eager")
 
 
+@pytest.mark.slow  # inductor compiles C++: `make test-slow`
 def test_torch_compile_fullgraph_with_the_default_backend():
     import shutil
 
