@@ -22,6 +22,10 @@ Rows:
 - a small CNN (two 3x3 convolutions with ReLU on NCHW activations, 64
   images of 28x28).
 
+``--compile`` runs the MLP rows with both models through
+``torch.compile(fullgraph=True)`` (inductor), where fastrelu's activations
+are single custom operators.
+
 Writes perf/results/torch_training.json and .md (the CPU, its instruction
 set and PyTorch's kernel family are in both).
 """
@@ -55,6 +59,7 @@ for _act in ("swiglu", "geglu"):
 ROWS["cnn-relu-64"] = ("cnn", "relu", (64,))
 
 QUICK = ["mlp-relu-64x256", "mlp-gelu-256x1024", "ffn-swiglu-2048x512", "cnn-relu-64"]
+COMPILED = ["mlp-relu-64x256", "mlp-gelu-64x256", "mlp-gelu-256x1024", "mlp-silu-256x1024"]
 
 
 def build(torch, kind, act, size):
@@ -107,9 +112,11 @@ def build(torch, kind, act, size):
     raise ValueError(kind)
 
 
-def measure_row(name, rounds, budget):
+def measure_row(name, rounds, budget, compiled=False):
     """{variant: median seconds} of the training step and the inference
-    forward, for row ``name``; run in its own process."""
+    forward, for row ``name``; run in its own process.  ``compiled``: both
+    models through ``torch.compile(fullgraph=True)`` (inductor), where
+    fastrelu's activations are custom operators."""
     import torch
 
     import fastrelu.torch as frt
@@ -121,9 +128,11 @@ def measure_row(name, rounds, budget):
     if kind != "ffn":  # the composition has no module to replace
         frt.replace_activations(replaced)
     models = {"torch.nn": reference, "fastrelu": fast}
-    if kind != "ffn":
+    if kind != "ffn" and not compiled:
         models["replace_activations"] = replaced
     optimizers = {k: torch.optim.SGD(m.parameters(), lr=1e-3) for k, m in models.items()}
+    if compiled:
+        models = {k: torch.compile(m, fullgraph=True) for k, m in models.items()}
 
     def train(key):
         model, opt = models[key], optimizers[key]
@@ -154,10 +163,10 @@ def measure_row(name, rounds, budget):
     return found
 
 
-def run_row(name, rounds, budget):
+def run_row(name, rounds, budget, compiled=False):
     """``measure_row`` in a fresh Python process."""
     code = ("import json, sys; sys.path.insert(0, 'perf'); import bench_torch_training as b; "
-            f"print(json.dumps(b.measure_row({name!r}, {rounds}, {budget})))")
+            f"print(json.dumps(b.measure_row({name!r}, {rounds}, {budget}, {compiled})))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"{name}: {done.stderr.strip()}")
@@ -188,11 +197,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=None)
     parser.add_argument("--quick", action="store_true", help="only " + ", ".join(QUICK))
+    parser.add_argument("--compile", action="store_true",
+                        help="both models through torch.compile(fullgraph=True); default rows "
+                             + ", ".join(COMPILED))
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--budget", type=float, default=0.02,
                         help="seconds of steps per variant per round (default 0.02)")
-    parser.add_argument("--json", default="torch_training.json",
-                        help="file name in perf/results (default torch_training.json)")
+    parser.add_argument("--json", default=None,
+                        help="file name in perf/results (default torch_training.json, "
+                             "torch_training_compiled.json with --compile)")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
 
@@ -201,10 +214,10 @@ def main(argv=None):
 
     env = environment()
     env["cpu_configuration"] = as_cpu.describe()
-    names = args.rows or (QUICK if args.quick else list(ROWS))
+    names = args.rows or (QUICK if args.quick else COMPILED if args.compile else list(ROWS))
     rows = []
     for name in names:
-        found = run_row(name, args.rounds, args.budget)
+        found = run_row(name, args.rounds, args.budget, args.compile)
         rows.append({"row": name, **found})
         base = found["train"]["torch.nn"], found["infer"]["torch.nn"]
         print(f"{name:>22}: train {found['train']['fastrelu'] / base[0]:.2f}, "
@@ -213,7 +226,8 @@ def main(argv=None):
     text = table(rows, env)
     print(text)
     if not args.no_save:
-        path = RESULTS / args.json
+        path = RESULTS / (args.json or ("torch_training_compiled.json" if args.compile
+                                        else "torch_training.json"))
         path.write_text(json.dumps({"environment": env, "command": " ".join(sys.argv),
                                     "rows": rows}, indent=1) + "\n")
         path.with_suffix(".md").write_text(text + "\n")

@@ -37,10 +37,13 @@ def test_bench_prints_the_quick_table():
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
     assert [row[:2] for row in rows] == [["float32", "1e+03"], ["float32", "1e+05"],
                                          ["float32", "1e+07"]]
-    for row in rows:  # one GB/s figure per column, each a positive finite number
+    for row in rows:  # one GB/s figure per column, each a finite number
         assert len(row) == len(header)
-        speeds = [float(cell) for cell in row[2:]]
-        assert all(math.isfinite(s) and s > 0 for s in speeds), row
+        speeds = dict(zip(header[2:], (float(cell) for cell in row[2:])))
+        # Two decimals: a call that waits for a thread pool's wake-up on a
+        # busy machine can print 0.0 at 1e3 elements, so only >= 0 there.
+        assert all(math.isfinite(s) and s >= 0 for s in speeds.values()), row
+        assert speeds["copy"] > 0 and speeds["fastrelu auto"] > 0, row
 
 
 def test_train_runs_a_few_steps():
