@@ -133,6 +133,7 @@ def test_auto_hands_relu_and_leaky_relu_to_pytorchs_identical_kernels():
     y = frt.ReLU()(x)
     assert type(y.grad_fn).__name__.startswith("Relu")
     assert type(frt.LeakyReLU(0.2)(x).grad_fn).__name__.startswith("LeakyRelu")
+    assert type(frt.ReLU(backend="auto")(x).grad_fn).__name__.startswith("Relu")
     # A backend asked for, by the call or a block, runs fastrelu's kernels.
     assert type(frt.ReLU(backend="numba")(x).grad_fn).__name__ == "_FunctionBackward"
     with fastrelu.use_backend("numba-parallel"):

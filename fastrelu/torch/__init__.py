@@ -29,13 +29,14 @@ _FROM_SAVED_INPUT = {"hardswish", "hardsigmoid", "silu", "mish"}
 
 #: Activations whose PyTorch CPU kernels give fastrelu's values and
 #: gradients bit for bit (relu: up to the sign of a zero result, which
-#: PyTorch keeps from a -0 input).  Under ``auto`` a CPU tensor's call goes to
-#: them: inside a PyTorch program their kernels were faster at every size
-#: measured (perf/bench_torch_training.py), since they run on PyTorch's own
-#: thread pool, awake after the layer before, with no Python autograd node,
-#: where fastrelu's would pay an autograd.Function round trip (about 25 us
-#: a step) and compete with that pool.  ``backend=`` or a backend in force
-#: other than ``auto`` runs fastrelu's kernels, as asked.
+#: PyTorch keeps from a -0 input).  Under ``auto`` (in force, or asked for
+#: by backend="auto") a CPU tensor's call goes to them: inside a PyTorch
+#: program their kernels were faster at every size measured
+#: (perf/bench_torch_training.py), since they run on PyTorch's own thread
+#: pool, awake after the layer before, with no Python autograd node, where
+#: fastrelu's would pay an autograd.Function round trip (about 25 us a
+#: step) and compete with that pool.  A backend named other than ``auto``
+#: runs fastrelu's kernels, as asked.
 _SAME_IN_TORCH = {"relu": torch.nn.functional.relu, "leaky_relu": torch.nn.functional.leaky_relu}
 
 
@@ -54,14 +55,15 @@ class _Plan:
         self.name, self.fn = name, _function(name)
         self.params = api.checked_params(self.fn, params)  # defaults filled in
         self.backend, self.inplace = backend, bool(inplace)
-        self.torch_op = _SAME_IN_TORCH.get(name) if backend is None else None
+        # auto's choice, whether backend="auto" says so or the backend in force.
+        self.torch_op = _SAME_IN_TORCH.get(name) if backend in (None, registry.AUTO) else None
 
     def run(self, x):
         if torch.compiler.is_compiling():
             if not self.inplace:  # one operator in the traced graph
                 return ops.activation(x, self.name, list(self.params), self.backend)
         elif (self.torch_op is not None and not x.is_cuda
-              and registry.get_backend() == registry.AUTO):
+              and (self.backend is not None or registry.get_backend() == registry.AUTO)):
             return self.torch_op(x, *self.params, inplace=self.inplace)
         elif not (x.requires_grad and torch.is_grad_enabled()):
             return self.without_grad(x)
