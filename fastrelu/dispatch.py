@@ -227,6 +227,7 @@ def public_function(definition, direction, parse_params, labels, name):
     fast = FastPath(definition, direction)
     entries, params32, params64 = fast.entries, fast.params[_F32], fast.params[_F64]
     limits32, limits64 = fast.limits[_F32], fast.limits[_F64]
+    threshold32, threshold64 = limits32[0], limits64[0]
     defaults, arity = fast.defaults, len(labels)
     block_default = registry._block_default
     ndarray, f16, f32, f64, empty, pooled = np.ndarray, _F16, _F32, _F64, np.empty, _buffers.SMALLEST
@@ -255,11 +256,11 @@ def public_function(definition, direction, parse_params, labels, name):
             params = params32 if dtype is f32 else params64 if dtype is f64 else None
             if params is not None:
                 nbytes = x.nbytes
-                limits = limits32 if dtype is f32 else limits64
-                threshold = limits[0]
+                threshold = threshold32 if dtype is f32 else threshold64
                 chosen = backend if backend is not None else block_default.get() or registry._process_default
                 if chosen == "auto":
-                    chosen = "numba" if nbytes < threshold else auto_cpu(nbytes, limits)
+                    chosen = "numba" if nbytes < threshold else auto_cpu(
+                        nbytes, limits32 if dtype is f32 else limits64)
                 try:
                     entry = entries[chosen]
                 except (KeyError, TypeError):  # TypeError: an unhashable backend=
