@@ -108,22 +108,3 @@ def partly_overlaps_flat(a, out):
     return (out_start != start and out_start < start + a.size * a.itemsize
             and start < out_start + out.size * out.itemsize)
 
-
-def takes_result(out, *arrays):
-    """Whether a compiled loop can write straight into ``out``: None (a new
-    array), or a C-contiguous, aligned, writeable ndarray of the last
-    array's shape and dtype that is one of ``arrays`` or shares no memory
-    with them.  Anything else goes the general way, which stages or explains."""
-    if out is None:
-        return True
-    like = arrays[-1]
-    if type(out) is not np.ndarray or out.dtype != like.dtype or out.shape != like.shape:
-        return False
-    flags = out.flags  # a new object at each access of .flags
-    if not (flags.c_contiguous and flags.writeable and flags.aligned):
-        return False
-    # A loop rather than any() over a generator: half the time of the call.
-    for a in arrays:
-        if out is not a and np.may_share_memory(out, a):
-            return False
-    return True

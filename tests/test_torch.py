@@ -302,7 +302,7 @@ def test_bfloat16_tensors_match_float32_rounded(name):
 
 def test_bfloat16_views_share_memory_and_modules_take_them():
     pytest.importorskip("ml_dtypes")
-    from fastrelu.torch import _from_numpy, _host_or_device
+    from fastrelu.torch._bridge import _from_numpy, _host_or_device
 
     x = torch.randn(8, 6).bfloat16()
     array = _host_or_device(x)

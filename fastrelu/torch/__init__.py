@@ -20,8 +20,8 @@ import torch
 
 from .. import api, gated, masks, registry
 from . import ops
-from ._bridge import (_FROM_OUTPUT, _KEEP_OUTPUT, _from_numpy, _function, _gated_options,  # noqa: F401
-                      _host_or_device, _keeps_output, _tensor, supported)
+from ._bridge import _FROM_OUTPUT, _function, _host_or_device, _keeps_output, _tensor
+from ._bridge import supported as supported  # public: fastrelu.torch.supported()
 
 #: In place with a gradient that needs the input: like PyTorch, keep a copy of it.
 _FROM_SAVED_INPUT = {"hardswish", "hardsigmoid", "silu", "mish"}
