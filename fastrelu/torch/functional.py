@@ -10,9 +10,9 @@ Each also takes a keyword ``backend=``.
 
 import numpy as np
 
-from . import _RReLUFunction, apply
-from . import glu as _glu
-from . import prelu as _prelu
+from ._autograd import _RReLUFunction, apply
+from ._autograd import glu as _glu
+from ._autograd import prelu as _prelu
 
 
 def relu(input, inplace=False, *, backend=None):
