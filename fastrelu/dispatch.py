@@ -149,6 +149,8 @@ def parallel_limits(activation, direction, dtype):
     parallel later than relu, nor below ``SMALLEST_PARALLEL_BYTES``."""
     from . import _costs
 
+    if dtype.kind not in "fV":  # integers (relu) and other kinds: relu's
+        return _RELU_LIMITS
     kind = "float64" if dtype.itemsize == 8 else "float32"  # 16-bit floats compute in float32
     ns = _costs.SERIAL_NS_PER_ELEMENT.get((activation, direction, kind))
     relu_ns = _costs.SERIAL_NS_PER_ELEMENT.get(("relu", direction, kind))
@@ -501,8 +503,7 @@ def elementwise(activation, direction, arrays, labels, params, out, backend, nam
     if any(isinstance(a, np.ma.MaskedArray) for a in arrays):
         return _masked(activation, direction, arrays, labels, params, out, backend, name)
     arrays = _validate.as_arrays(arrays, name)
-    limits = (parallel_limits(activation.name, direction, arrays[0].dtype)
-              if arrays[0].dtype.kind == "f" else None)
+    limits = parallel_limits(activation.name, direction, arrays[0].dtype)
     chosen = backend_for("activation", backend, arrays[0], name, *arrays[1:], out, limits=limits)
     if chosen.device:
         return chosen.run_device(activation, direction, arrays, labels, out, params, name)
@@ -537,7 +538,7 @@ def elementwise(activation, direction, arrays, labels, params, out, backend, nam
     if compute != out.dtype or any(_validate.partly_overlaps(out, a) for a in inputs):
         target = np.empty(out.shape, compute)  # (a non-native out too)
     chosen.run(activation, direction, inputs, target, params)
-    if out.nbytes >= (limits or _RELU_LIMITS)[0]:
+    if out.nbytes >= limits[0]:
         large_call_ended()
     if target is not out:
         np.copyto(out, target, casting="unsafe")

@@ -415,7 +415,8 @@ def _forward(gated, gate, up, out, backend, name):
         return dispatch.chunked.gated(gated, gate, up, backend, name)
     dispatch.refuse_chunked(name, out)
     gate, up = _validate.as_arrays((gate, up), name)
-    limits = _limits(gated, "forward", gate)
+    # The gate activation's limits: the multiply by up adds little to its cost.
+    limits = dispatch.parallel_limits(gated.activation.name, "forward", gate.dtype)
     chosen = dispatch.backend_for("gated", backend, gate, name, up, out, limits=limits)
     if chosen.device:
         return chosen.gated_device(gated, gate, up, out, name)
@@ -440,7 +441,7 @@ def _backward(gated, grad, gate, up, out, backend, name):
         return dispatch.chunked.gated_backward(gated, grad, gate, up, backend, name)
     dispatch.refuse_chunked(name, *results)
     grad, gate, up = _validate.as_arrays((grad, gate, up), name)
-    limits = _limits(gated, "backward", gate)
+    limits = dispatch.parallel_limits(gated.activation.name, "backward", gate.dtype)
     chosen = dispatch.backend_for("gated_backward", backend, gate, name, grad, up, *results,
                                   limits=limits)
     if chosen.device:
@@ -459,14 +460,6 @@ def _backward(gated, grad, gate, up, out, backend, name):
                   lambda d, g, u, dg, du: chosen.gated_backward(gated, d, g, u, dg, du))
         dispatch.note_size(gate.nbytes, limits)
     return grad_gate, grad_up
-
-
-def _limits(gated, direction, gate):
-    """auto's break-even sizes: those of the gate's activation (the multiply
-    by up adds little to a smooth activation's cost)."""
-    if gate.dtype.kind != "f":
-        return None
-    return dispatch.parallel_limits(gated.activation.name, direction, gate.dtype)
 
 
 def _no_out_for_chunked(name, out):

@@ -125,12 +125,21 @@ def test_the_rule_holds_on_any_thread_count(threads):
         assert (warm, cold) == RELU
 
 
-def test_gated_activations_take_their_gate_activations_limits():
+def test_gated_activations_take_their_gate_activations_limits(monkeypatch):
     from fastrelu import gated
-    from fastrelu.definitions import GATED
 
+    asked = []
+    real = dispatch.parallel_limits
+    monkeypatch.setattr(dispatch, "parallel_limits",
+                        lambda *args: asked.append(args[:2]) or real(*args))
     x = np.ones((4, 8), np.float32)
     for name, activation in (("swiglu", "silu"), ("geglu", "gelu"), ("reglu", "relu")):
-        for direction in ("forward", "backward"):
-            assert gated._limits(GATED[name], direction, x) == \
-                dispatch.parallel_limits(activation, direction, F32)
+        asked.clear()
+        getattr(gated, name)(x, x)
+        getattr(gated, name + "_backward")(x, x, x)
+        assert asked == [(activation, "forward"), (activation, "backward")], name
+
+
+def test_non_float_dtypes_keep_relus_limits():
+    assert dispatch.parallel_limits("relu", "forward", np.dtype(np.int32)) == RELU
+    assert dispatch.parallel_limits("gelu", "forward", np.dtype(np.int64)) == RELU
