@@ -46,7 +46,8 @@ def info(args):
     features = llvm.get_host_cpu_features()
     simd = [f for f in ("sse4.2", "avx", "avx2", "fma", "avx512f", "avx512bw", "neon", "sve")
             if features.get(f)]
-    print(f"cpu: {llvm.get_host_cpu_name()}, SIMD: {' '.join(simd) or 'none found'}")
+    print(f"cpu: {llvm.get_host_cpu_name()}, SIMD: {' '.join(simd) or 'none found'}; "
+          f"CPU loops prefer {fastrelu._config.PREFER_VECTOR_BITS}-bit vectors where the CPU has them")
     if fastrelu.all_backends().get("cuda") is None:
         device = fastrelu.cuda.backend.numba_cuda().get_current_device()
         name = getattr(device, "name", b"simulator")

@@ -117,8 +117,70 @@ def _register_cpu_precision(func):
 
 def options_stamp():
     """The compiler options that change generated code, for cache names."""
+    from . import _config
+
     return repr((sorted(FASTMATH), sorted(REDUCTION_FASTMATH), ERROR_MODEL,
-                 CPU_HELPER_OPTIONS["forceinline"]))
+                 CPU_HELPER_OPTIONS["forceinline"], _config.PREFER_VECTOR_BITS))
+
+
+# Numba has no option for LLVM's preferred vector width, and its CPU target
+# takes the host's tuning (256 bits on Intel's AVX-512 CPUs) for all code in
+# the process.  LLVM reads the width from each function's attribute
+# "prefer-vector-width", though: fastrelu's loops get it as Numba lowers them
+# (the loop, its prange body, the helpers it inlines), set for the thread
+# that compiles; the user's own functions keep Numba's choice.
+_compiling = threading.local()
+_vector_width_installed = False
+
+
+def _install_vector_width():
+    global _vector_width_installed
+    if _vector_width_installed:
+        return
+    with _lock:
+        if _vector_width_installed:
+            return
+        from numba.core.cpu import CPUContext
+
+        numba_post_lowering = CPUContext.post_lowering
+
+        def post_lowering(self, module, library):
+            numba_post_lowering(self, module, library)
+            bits = getattr(_compiling, "vector_bits", None)
+            if bits is not None:
+                attribute = f'"prefer-vector-width"="{bits}"'
+                for function in module.functions:
+                    if not function.is_declaration:
+                        # llvmlite's attribute set knows only LLVM's named
+                        # attributes, not string ones: added past its check.
+                        set.add(function.attributes, attribute)
+
+        CPUContext.post_lowering = post_lowering
+        _vector_width_installed = True
+
+
+def _with_vector_width(dispatcher, keep_float32):
+    """Compile ``dispatcher``'s loops with ``_config.PREFER_VECTOR_BITS``,
+    but those over float32 arrays with LLVM's own width if ``keep_float32``."""
+    from numba import types
+
+    from . import _config
+
+    _install_vector_width()
+    numba_compile = dispatcher.compile
+
+    def compile(signature):
+        float32 = any(getattr(arg, "dtype", None) == types.float32 for arg in signature)
+        bits = None if keep_float32 and float32 else _config.PREFER_VECTOR_BITS
+        outer = getattr(_compiling, "vector_bits", None)
+        _compiling.vector_bits = bits
+        try:
+            return numba_compile(signature)
+        finally:
+            _compiling.vector_bits = outer
+
+    dispatcher.compile = compile
+    return dispatcher
 
 
 def cacheable(func):
@@ -182,9 +244,11 @@ def _source_file(func):
     return path if path and path.endswith(".py") else None
 
 
-def njit(func, *, parallel=False, cache=False, reduction=False):
+def njit(func, *, parallel=False, cache=False, reduction=False, keep_float32_width=False):
     """Compile a generated CPU loop, cached on disk where possible;
-    ``reduction=True`` for loops that add up sums (``REDUCTION_FASTMATH``).
+    ``reduction=True`` for loops that add up sums (``REDUCTION_FASTMATH``);
+    ``keep_float32_width=True`` for loops whose float32 formula computes in
+    float64 (``definitions.FLOAT64_INSIDE``): wider vectors slowed them.
 
     Numba raises at decoration time where it cannot write a cache (a
     read-only install, a function typed at the prompt); we then compile
@@ -196,10 +260,10 @@ def njit(func, *, parallel=False, cache=False, reduction=False):
     options = dict(parallel=parallel, fastmath=set(fastmath), error_model=ERROR_MODEL)
     if cache:
         try:
-            return numba.njit(cache=True, **options)(func)
+            return _with_vector_width(numba.njit(cache=True, **options)(func), keep_float32_width)
         except RuntimeError:
             pass
-    return numba.njit(**options)(func)
+    return _with_vector_width(numba.njit(**options)(func), keep_float32_width)
 
 
 def vectorize(func, *calls):

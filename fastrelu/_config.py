@@ -28,6 +28,18 @@ REUSE_BYTES = int(os.environ.get("FASTRELU_REUSE_BYTES", str(1 << 30)))
 #: ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``; "off" keeps OpenMP's default.
 OMP_SPINCOUNT = os.environ.get("FASTRELU_OMP_SPINCOUNT", "5000").strip().lower() or "off"
 
+#: Vector width, in bits, that LLVM may use in fastrelu's CPU loops where
+#: the CPU has wider registers than its tuning prefers.  On Intel's AVX-512
+#: CPUs LLVM uses 256-bit vectors unless told otherwise (its tuning flag
+#: 'prefer-256-bit', against the clock drop of 512-bit code on the first
+#: of them, Skylake-X); PyTorch's kernels use 512 there, and the loops that
+#: compute ran 1.2-2x faster with 512 on an Ice Lake-class core (1e6
+#: elements, serial: float32 gelu 1.4x, silu 1.35x, float64 sigmoid 2x).
+#: Set 256 to keep LLVM's choice.  Only fastrelu's loops get it
+#: (``_compiler.njit``); the few it slowed keep LLVM's width
+#: (``definitions.FLOAT64_INSIDE``).
+PREFER_VECTOR_BITS = int(os.environ.get("FASTRELU_PREFER_VECTOR_BITS", "512"))
+
 #: A call that comes after other work (a matrix product, say) finds the
 #: pool's workers asleep, and waking them costs about 55 us on 2 cores
 #: (``perf/bench_interleaved.py``): ``auto`` then goes parallel only from

@@ -1007,6 +1007,13 @@ def _gated(name):
 
 # --- the table ----------------------------------------------------------------
 
+# Formulas whose float32 version computes in float64 (tanh's quotient and
+# log1p, for their accuracy): their float32 CPU loops keep LLVM's vector
+# width, since 512-bit vectors, which speed up the others, slowed these
+# (tanh forward at 1e7 float32: 0.9 ns per element in 256-bit, 3.0 in 512).
+FLOAT64_INSIDE = frozenset({tanh, softplus, mish})
+
+
 BUILTIN = {
     d.name: d
     for d in [

@@ -231,7 +231,8 @@ class _LoopBackend(_NumbaBackend):
             threads = "parallel" if self.parallel else "serial"
             lifted = "" if widen is definitions.same else "_" + widen.__name__
             loop.__qualname__ = f"{formula.__name__}{lifted}_{kind}_{threads}_{stamp}"
-        return _compiler.njit(loop, parallel=self.parallel, cache=cache)
+        return _compiler.njit(loop, parallel=self.parallel, cache=cache,
+                              keep_float32_width=formula in definitions.FLOAT64_INSIDE)
 
     def launch(self, kernel, inputs, out, params):
         if out.size == 0:

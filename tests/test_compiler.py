@@ -1,0 +1,73 @@
+"""fastrelu._compiler: the options fastrelu's own loops compile with."""
+
+import re
+
+import numba
+import numpy as np
+import pytest
+
+from fastrelu import _compiler, _config
+
+WIDTH = f'"prefer-vector-width"="{_config.PREFER_VECTOR_BITS}"'
+
+
+def _ir(dispatcher):
+    return "\n".join(dispatcher.inspect_llvm().values())
+
+
+def _loop(x, out):
+    for i in range(x.size):
+        out[i] = x[i] * 2.0
+
+
+def _parallel_loop(x, out):
+    for i in numba.prange(x.size):
+        out[i] = x[i] * 2.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_loops_get_the_vector_width(dtype):
+    x = np.arange(100, dtype=dtype)
+    loop = _compiler.njit(_loop)
+    out = np.empty_like(x)
+    loop(x, out)
+    np.testing.assert_array_equal(out, 2 * x)
+    assert WIDTH in _ir(loop)
+
+
+def test_prange_bodies_get_the_vector_width(monkeypatch):
+    # The outlined prange body is lowered and optimised apart, then inlined
+    # into a wrapper Numba writes itself: its vectors show the width it got.
+    monkeypatch.setattr(_config, "PREFER_VECTOR_BITS", 128)
+    loop = _compiler.njit(_parallel_loop, parallel=True)
+    x = np.arange(1000.0)
+    out = np.empty_like(x)
+    loop(x, out)
+    np.testing.assert_array_equal(out, 2 * x)
+    ir = _ir(loop)
+    assert "<2 x double>" in ir
+    assert not re.search(r"<(4|8|16) x double>", ir)
+
+
+def test_float32_loops_that_compute_in_float64_keep_llvms_width():
+    loop = _compiler.njit(_loop, keep_float32_width=True)
+    x32, x64 = np.ones(8, np.float32), np.ones(8)
+    loop(x32, np.empty_like(x32))
+    loop(x64, np.empty_like(x64))
+    ir32, ir64 = (loop.inspect_llvm(signature) for signature in loop.signatures)
+    assert "prefer-vector-width" not in ir32
+    assert WIDTH in ir64
+
+
+def test_the_users_own_functions_keep_numbas_choice():
+    loop = _compiler.njit(_loop)
+    x = np.ones(8)
+    loop(x, np.empty_like(x))  # installs the hook
+
+    @numba.njit
+    def users(x, out):
+        for i in range(x.size):
+            out[i] = x[i] + 1.0
+
+    users(x, np.empty_like(x))
+    assert "prefer-vector-width" not in _ir(users)
