@@ -101,6 +101,10 @@ def torch_calls():
     }
 
 
+#: PyTorch's autograd differentiates these from the forward's saved output,
+#: and so does fastrelu.torch: the table compares backward_from_output.
+FROM_SAVED_OUTPUT = {"sigmoid", "tanh"}
+
 #: The backward passes PyTorch has no out= form of: they allocate.
 TORCH_ALLOCATES = {("mish", "backward")}
 
@@ -109,12 +113,13 @@ _SAVED: dict = {}
 
 
 def _saved(fn, x):
-    """fn(x), computed once per (fn, tensor): the forward result that
-    PyTorch's autograd keeps for these backward passes."""
+    """fn(x), computed once per (fn, array): the forward result that
+    PyTorch's autograd keeps for these backward passes.  x is kept with it,
+    so that its id is not reused by another array."""
     key = (fn, id(x))
     if key not in _SAVED:
-        _SAVED[key] = fn(x)
-    return _SAVED[key]
+        _SAVED[key] = (x, fn(x))
+    return _SAVED[key][1]
 
 
 SMOOTH = ["elu", "selu", "celu", "gelu", "gelu_tanh", "silu", "mish", "softplus", "sigmoid",
@@ -150,6 +155,11 @@ def activations_table(sizes, names, budget=0.3):
                         ours = lambda: fn(x, out=y)  # noqa: E731
                         theirs = lambda: forward(tx, ty)  # noqa: E731
                         allocating = lambda: forward(tx, torch.empty_like(tx))  # noqa: E731
+                    elif name in FROM_SAVED_OUTPUT:  # both from the saved output, as autograd
+                        saved = _saved(fn, x)
+                        ours = lambda: fn.backward_from_output(g, saved, out=y)  # noqa: E731
+                        theirs = lambda: backward(tg, tx, ty)  # noqa: E731
+                        allocating = None
                     else:
                         ours = lambda: fn.backward(g, x, out=y)  # noqa: E731
                         theirs = lambda: backward(tg, tx, ty)  # noqa: E731
