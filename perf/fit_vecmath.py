@@ -14,6 +14,8 @@ Prints, from mpmath at 50 digits:
 
 * for float32 tanh, expm1(r) = r + r^2 P(r) on |r| <= ln(2)/2 with P of
   degree 6, fitted by least squares in relative error at Chebyshev nodes;
+* for float64 exp and expm1, the same on |r| <= 0.5 with P of degree 11,
+  fitted in mpmath's arithmetic (float64's would lose the last digits);
 
 * for float32 gelu, Phi(-y) exp(y^2 / 2) (y + 3) as a polynomial in
   t = (y - 3) / (y + 3), and for float64 gelu the same with y + 5, as 24
@@ -67,6 +69,21 @@ def expm1_polynomial(degree, nodes=3000):
     matrix = np.vander(r, degree + 1, increasing=True) * weights[:, None]
     coefficients, *_ = np.linalg.lstsq(matrix, tail * weights, rcond=None)
     return coefficients
+
+
+def expm1_polynomial_mp(degree, half=0.5, nodes=36):
+    """As expm1_polynomial, solved in mpmath at 40 digits."""
+    with mpmath.workdps(40):
+        r = [half * mpmath.cos(mpmath.pi * (j + mpmath.mpf(0.5)) / nodes) for j in range(nodes)]
+        matrix, target = mpmath.matrix(nodes, degree + 1), mpmath.matrix(nodes, 1)
+        for i, v in enumerate(r):
+            exact = mpmath.expm1(v)
+            weight = v * v / abs(exact)
+            for k in range(degree + 1):
+                matrix[i, k] = weight * v ** k
+            target[i] = weight * (exact - v) / (v * v)
+        solution = mpmath.qr_solve(matrix, target)[0]
+        return [float(solution[k]) for k in range(degree + 1)]
 
 
 def normal_tail(y):
@@ -131,6 +148,13 @@ def main():
                                grid)
     print("(expm1(r) - r) / r^2 on |r| <= ln(2)/2, powers of r:", [float(c) for c in expm1_tail],
           f"max relative error {error:.2e}")
+
+    expm1_fit = expm1_polynomial_mp(11)
+    grid = np.linspace(-0.5, 0.5, 20000)
+    error = max_relative_error(lambda r: r + r * r * np.polyval(expm1_fit[::-1], r), mpmath.expm1,
+                               grid)
+    print("(expm1(r) - r) / r^2 on |r| <= 0.5, powers of r:", expm1_fit,
+          f"max relative error in float64 arithmetic {error:.2e}")
 
     tail = normal_tail_polynomial(9)
     grid = np.linspace(0, 14.5, 20001)
