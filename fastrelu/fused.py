@@ -13,7 +13,6 @@ import numpy as np
 
 from . import _dtypes, _validate, dispatch
 from ._types import Array, BackendName
-from .definitions import BUILTIN
 
 
 def _prepare(name, operation, arrays, labels, bias, backend, out=None):
@@ -24,7 +23,7 @@ def _prepare(name, operation, arrays, labels, bias, backend, out=None):
     chosen = dispatch.backend_for(operation, backend, arrays[-1], name, *arrays[:-1], bias, out)
     if chosen.device:
         return chosen, arrays, bias
-    _validate.check_inputs(name, BUILTIN["leaky_relu"], "forward", arrays, labels)  # floats only
+    _validate.check_inputs(name, _validate.FLOATS_ONLY, "forward", arrays, labels)
     x = arrays[-1]
     bias = np.ascontiguousarray(bias, dtype=x.dtype)
     if x.ndim == 0 or bias.shape != (x.shape[-1],):

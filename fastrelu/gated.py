@@ -20,11 +20,9 @@ import numpy as np
 
 from . import _dtypes, _validate, dispatch
 from ._types import Array, BackendName
-from .definitions import BUILTIN, GATED, Gated
+from .definitions import GATED, Gated
 
 _F32 = np.dtype(np.float32)
-# The dtype rule of the gated activations: the smooth activations' (floats only).
-_FLOATS_ONLY = BUILTIN["silu"]
 
 
 def reglu(gate: Array, up: Array, *, out: Array = None,
@@ -420,7 +418,7 @@ def _forward(gated, gate, up, out, backend, name):
     chosen = dispatch.backend_for("gated", backend, gate, name, up, out, limits=limits)
     if chosen.device:
         return chosen.gated_device(gated, gate, up, out, name)
-    _validate.check_inputs(name, _FLOATS_ONLY, "forward", [gate, up], ("gate", "up"))
+    _validate.check_inputs(name, _validate.FLOATS_ONLY, "forward", [gate, up], ("gate", "up"))
     if out is None:
         out = np.empty(gate.shape, gate.dtype)
     else:
@@ -446,7 +444,7 @@ def _backward(gated, grad, gate, up, out, backend, name):
                                   limits=limits)
     if chosen.device:
         return chosen.gated_backward_device(gated, grad, gate, up, out, name)
-    _validate.check_inputs(name, _FLOATS_ONLY, "forward", [grad, gate, up], ("grad", "gate", "up"))
+    _validate.check_inputs(name, _validate.FLOATS_ONLY, "forward", [grad, gate, up], ("grad", "gate", "up"))
     if out is None:
         grad_gate, grad_up = np.empty(gate.shape, gate.dtype), np.empty(gate.shape, gate.dtype)
     else:
