@@ -21,6 +21,9 @@ SHARED = {
     CuPy stream, or a raw handle); default the stream the first GPU
     array comes from (see ``use_stream``).  Ignored for host arrays.""",
 }
+# The keyword arguments most operations take, "*, out=None, backend=None,
+# stream=None", in a line.
+SHARED["keywords"] = "\n".join(SHARED[k] for k in ("out", "backend", "stream"))
 
 
 def fill(text, fields=SHARED):

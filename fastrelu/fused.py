@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _dtypes, _validate, dispatch
+from . import _docs, _dtypes, _validate, dispatch
 from ._types import Array, BackendName
 
 
@@ -32,6 +32,7 @@ def _prepare(name, operation, arrays, labels, bias, backend, out=None):
     return chosen, arrays, bias
 
 
+@_docs.filled
 def bias_relu(x: Array, bias: Array, *, out: Array = None,
               backend: BackendName = None, stream: Any = None) -> Array:
     """``relu(x + bias)`` in one pass, ``bias`` broadcast over the last axis.
@@ -43,10 +44,7 @@ def bias_relu(x: Array, bias: Array, *, out: Array = None,
     Args:
         x: The input, at least 1-D (``x @ W``).
         bias: One value per column of ``x`` (its last axis).
-        out: Where to write the result (its shape and dtype); may be the input itself.
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
+        {keywords}
 
     Returns:
         The result, of ``x``'s shape and dtype.
@@ -74,6 +72,7 @@ def bias_relu(x: Array, bias: Array, *, out: Array = None,
     return out
 
 
+@_docs.filled
 def bias_relu_backward(grad: Array, x: Array, bias: Array, *,
                        backend: BackendName = None, stream: Any = None) -> tuple[Array, Array]:
     """Gradients of :func:`bias_relu` from its input ``x``: ``(grad_x, grad_bias)``.
@@ -82,9 +81,8 @@ def bias_relu_backward(grad: Array, x: Array, bias: Array, *,
         grad: The gradient of the loss with respect to the result.
         x: The forward's input.
         bias: The forward's bias.
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
+        {backend}
+        {stream}
 
     Returns:
         ``grad_x``, ``grad`` where ``x + bias > 0`` and 0 elsewhere, and
