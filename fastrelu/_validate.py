@@ -1,5 +1,7 @@
 """Checks on the arguments of a public call. No arithmetic here."""
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._dtypes import is_bfloat16
@@ -35,24 +37,40 @@ def as_arrays(values, name="fastrelu"):
     return arrays
 
 
-def check_dtype(name, activation, dtype, direction="forward"):
-    """Raise TypeError unless ``activation`` takes arrays of ``dtype``."""
+class DtypeRule(NamedTuple):
+    """Which dtypes an operation takes, as :func:`check_dtype` reads it off an
+    activation's Definition: every float, and integers (in the forward only)
+    where ``integers``."""
+
+    integers: bool
+
+
+#: The rule of the operations that take floats only whatever their gate's or
+#: epilogue's activation takes (the gated activations, bias_relu).
+FLOATS_ONLY = DtypeRule(integers=False)
+
+
+def check_dtype(name, rule, dtype, direction="forward"):
+    """Raise TypeError unless ``rule`` (an activation's Definition, or a
+    DtypeRule such as FLOATS_ONLY) takes arrays of ``dtype``."""
     dtype = np.dtype(dtype)
     if dtype.kind == "f" and dtype.itemsize in (2, 4, 8) or is_bfloat16(dtype):
         return
     if dtype.kind in "iu":
-        if activation.integers and direction == "forward":
+        if rule.integers and direction == "forward":
             return
         raise TypeError(f"{name} does not take integer arrays (got {dtype}); "
                         "convert to float32 or float64 first")
     raise TypeError(f"{name} does not support dtype {dtype}; "
                     "use float16, bfloat16, float32 or float64"
-                    + (" or an integer type" if activation.integers else ""))
+                    + (" or an integer type" if rule.integers else ""))
 
 
-def check_inputs(name, activation, direction, arrays, labels):
+def check_inputs(name, rule, direction, arrays, labels):
+    """Raise unless ``rule`` takes the arrays' dtype and the arrays share one
+    shape and one dtype (``labels``: their names in the messages)."""
     first = arrays[0]
-    check_dtype(name, activation, first.dtype, direction)
+    check_dtype(name, rule, first.dtype, direction)
     for array, label in zip(arrays[1:], labels[1:]):
         if tuple(array.shape) != tuple(first.shape):
             raise ValueError(f"{name}: {label} has shape {tuple(array.shape)} but "

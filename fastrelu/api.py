@@ -176,6 +176,7 @@ _gelu_exact = make_activation(BUILTIN["gelu"], qualname="_gelu_exact")
 _gelu_tanh = make_activation(BUILTIN["gelu_tanh"], qualname="_gelu_tanh")
 
 
+@_docs.filled
 def gelu(x: Array, approximate: str = "none", *, out: Array = None,
          backend: BackendName = None, stream: Any = None) -> Array:
     """GELU: ``x * Phi(x)``, Phi the standard normal CDF (PyTorch: F.gelu).
@@ -186,10 +187,7 @@ def gelu(x: Array, approximate: str = "none", *, out: Array = None,
     Args:
         x: The input: a NumPy array or array-like, a GPU array or a Dask array.
         approximate: ``"none"`` (exact) or ``"tanh"`` (PyTorch's tanh approximation).
-        out: Where to write the result (its shape and dtype); may be the input itself.
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
+        {keywords}
 
     Returns:
         The result, of ``x``'s shape and dtype and kind.
@@ -211,6 +209,7 @@ def gelu(x: Array, approximate: str = "none", *, out: Array = None,
     return _gelu_variant(approximate)(x, out=out, backend=backend)
 
 
+@_docs.filled
 def gelu_backward(grad: Array, x: Array, approximate: str = "none", *, out: Array = None,
                   backend: BackendName = None, stream: Any = None) -> Array:
     """Gradient of :func:`gelu`: ``grad * gelu'(x)``.
@@ -219,10 +218,7 @@ def gelu_backward(grad: Array, x: Array, approximate: str = "none", *, out: Arra
         grad: The gradient of the loss with respect to gelu's output.
         x: The forward's input.
         approximate: ``"none"`` or ``"tanh"``, as in the forward.
-        out: Where to write the result (its shape and dtype); may be the input itself.
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
+        {keywords}
 
     Returns:
         The gradient, of ``x``'s shape and dtype and kind.
@@ -273,6 +269,7 @@ def _host_float_array(name, x):
     return x
 
 
+@_docs.filled
 def prelu(x: Array, weight: Array, *, out: Array = None,
           backend: BackendName = None, stream: Any = None) -> Array:
     """PReLU: ``x`` where ``x > 0``, else ``weight * x`` (PyTorch: F.prelu).
@@ -280,10 +277,7 @@ def prelu(x: Array, weight: Array, *, out: Array = None,
     Args:
         x: The input: a NumPy array, a GPU array or a Dask array.
         weight: One slope, or one per channel (axis 1, or axis 0 of a 1-D ``x``).
-        out: Where to write the result (its shape and dtype); may be the input itself.
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
+        {keywords}
 
     Returns:
         The result, of ``x``'s shape and dtype.
@@ -319,6 +313,7 @@ def prelu(x: Array, weight: Array, *, out: Array = None,
     return out
 
 
+@_docs.filled
 def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
                    backend: BackendName = None, stream: Any = None) -> tuple[Array, Array]:
     """Gradients of :func:`prelu`: ``(grad_x, grad_weight)``.
@@ -328,9 +323,8 @@ def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
         x: The forward's input.
         weight: The forward's weight.
         out: Where to write grad_x (its shape and dtype); may be the input itself.
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
+        {backend}
+        {stream}
 
     Returns:
         ``grad_x`` (``x``'s shape and dtype) and ``grad_weight`` (``weight``'s
@@ -383,6 +377,7 @@ def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
     return out, grad_weight.reshape(weight.shape).astype(result_dtype)
 
 
+@_docs.filled
 def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
           rng: np.random.Generator | None = None, *, out: Array = None,
           backend: BackendName = None, stream: Any = None) -> Array | tuple[Array, Array]:
@@ -399,10 +394,7 @@ def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bo
         upper: The largest slope (default 1/3).
         training: Random slopes (True) or their mean (False).
         rng: A ``numpy.random.Generator`` for the slopes (default a new one).
-        out: Where to write the result (its shape and dtype); may be the input itself.
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
+        {keywords}
 
     Returns:
         ``y`` in evaluation, ``(y, slopes)`` in training.
@@ -439,6 +431,7 @@ def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bo
     return y, slopes
 
 
+@_docs.filled
 def rrelu_backward(grad: Array, x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
                    training: bool = False, slopes: Array = None, *, out: Array = None,
                    backend: BackendName = None, stream: Any = None) -> Array:
@@ -451,10 +444,7 @@ def rrelu_backward(grad: Array, x: Array, lower: float = 1.0 / 8, upper: float =
         upper: As in the forward.
         training: As in the forward.
         slopes: The slopes the training forward returned (needed when training).
-        out: Where to write the result (its shape and dtype); may be the input itself.
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
+        {keywords}
 
     Returns:
         ``grad`` where ``x > 0``, else ``grad`` times the element's slope.

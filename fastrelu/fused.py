@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _dtypes, _validate, dispatch
+from . import _docs, _dtypes, _validate, dispatch
 from ._types import Array, BackendName
-from .definitions import BUILTIN
 
 
 def _prepare(name, operation, arrays, labels, bias, backend, out=None):
@@ -24,7 +23,7 @@ def _prepare(name, operation, arrays, labels, bias, backend, out=None):
     chosen = dispatch.backend_for(operation, backend, arrays[-1], name, *arrays[:-1], bias, out)
     if chosen.device:
         return chosen, arrays, bias
-    _validate.check_inputs(name, BUILTIN["leaky_relu"], "forward", arrays, labels)  # floats only
+    _validate.check_inputs(name, _validate.FLOATS_ONLY, "forward", arrays, labels)
     x = arrays[-1]
     bias = np.ascontiguousarray(bias, dtype=x.dtype)
     if x.ndim == 0 or bias.shape != (x.shape[-1],):
@@ -33,6 +32,7 @@ def _prepare(name, operation, arrays, labels, bias, backend, out=None):
     return chosen, arrays, bias
 
 
+@_docs.filled
 def bias_relu(x: Array, bias: Array, *, out: Array = None,
               backend: BackendName = None, stream: Any = None) -> Array:
     """``relu(x + bias)`` in one pass, ``bias`` broadcast over the last axis.
@@ -44,10 +44,7 @@ def bias_relu(x: Array, bias: Array, *, out: Array = None,
     Args:
         x: The input, at least 1-D (``x @ W``).
         bias: One value per column of ``x`` (its last axis).
-        out: Where to write the result (its shape and dtype); may be the input itself.
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
+        {keywords}
 
     Returns:
         The result, of ``x``'s shape and dtype.
@@ -75,6 +72,7 @@ def bias_relu(x: Array, bias: Array, *, out: Array = None,
     return out
 
 
+@_docs.filled
 def bias_relu_backward(grad: Array, x: Array, bias: Array, *,
                        backend: BackendName = None, stream: Any = None) -> tuple[Array, Array]:
     """Gradients of :func:`bias_relu` from its input ``x``: ``(grad_x, grad_bias)``.
@@ -83,9 +81,8 @@ def bias_relu_backward(grad: Array, x: Array, bias: Array, *,
         grad: The gradient of the loss with respect to the result.
         x: The forward's input.
         bias: The forward's bias.
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
+        {backend}
+        {stream}
 
     Returns:
         ``grad_x``, ``grad`` where ``x + bias > 0`` and 0 elsewhere, and

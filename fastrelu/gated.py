@@ -18,146 +18,63 @@ from typing import Any
 
 import numpy as np
 
-from . import _dtypes, _validate, dispatch
+from . import _docs, _dtypes, _validate, dispatch
 from ._types import Array, BackendName
-from .definitions import BUILTIN, GATED, Gated
+from .definitions import GATED, Gated
 
 _F32 = np.dtype(np.float32)
-# The dtype rule of the gated activations: the smooth activations' (floats only).
-_FLOATS_ONLY = BUILTIN["silu"]
 
 
-def reglu(gate: Array, up: Array, *, out: Array = None,
-          backend: BackendName = None, stream: Any = None) -> Array:
-    """``relu(gate) * up`` in one pass (PyTorch: ``F.relu(gate) * up``).
+def _public(gated):
+    """The public ``f(gate, up, *, out=None, backend=None, stream=None)`` of
+    ``gated`` and its ``f_backward(grad, gate, up, ...)``: reglu's, swiglu's
+    and what make_gated makes."""
+    name, backward_name = gated.name, gated.name + "_backward"
 
-    Args:
-        gate: The array the activation is applied to.
-        up: The array it multiplies: the same shape and dtype (for one packed
-            projection ``h``, ``up, gate = h[:, :n], h[:, n:]`` work without a copy).
-        out: Where to write the result (``out=gate`` or ``out=up`` work in place).
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
+    def forward(gate: Array, up: Array, *, out: Array = None,
+                backend: BackendName = None, stream: Any = None) -> Array:
+        if stream is not None:
+            return dispatch.on_stream(stream, forward, gate, up, out=out, backend=backend)
+        return _forward(gated, gate, up, out, backend, name)
 
-    Returns:
-        The result, of the inputs' shape and dtype.
+    def backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Array] | None = None,
+                 backend: BackendName = None, stream: Any = None) -> tuple[Array, Array]:
+        if stream is not None:
+            return dispatch.on_stream(stream, backward, grad, gate, up, out=out, backend=backend)
+        return _backward(gated, grad, gate, up, out, backend, backward_name)
 
-    Raises:
-        TypeError: A dtype other than a float (float16, bfloat16, float32,
-            float64), or arrays of different dtypes.
-        ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
-            another shape or read-only, an unknown backend name.
-
-    Examples:
-        >>> import numpy as np, fastrelu
-        >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
-        >>> fastrelu.reglu(gate, up).tolist()
-        [0.0, 1.0, 1.0]
-    """
-    if stream is not None:
-        return dispatch.on_stream(stream, reglu, gate, up, out=out, backend=backend)
-    return _forward(GATED["reglu"], gate, up, out, backend, "reglu")
+    # Named as the module's attributes, so that the built-ins pickle by name.
+    forward.__name__ = forward.__qualname__ = name
+    backward.__name__ = backward.__qualname__ = backward_name
+    return forward, backward
 
 
-def reglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Array] | None = None,
-                   backend: BackendName = None, stream: Any = None) -> tuple[Array, Array]:
-    """Both gradients of :func:`reglu` in one pass over ``grad``, ``gate`` and ``up``.
-
-    Args:
-        grad: The gradient of the loss with respect to the result.
-        gate: The forward's gate.
-        up: The forward's up.
-        out: Optional pair of arrays ``(grad_gate, grad_up)`` to write, which may
-            be ``(gate, up)`` themselves (the packed gradient, in place).
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
-
-    Returns:
-        ``(grad_gate, grad_up)``, both computed in one pass.
-
-    Raises:
-        TypeError: A dtype other than a float (float16, bfloat16, float32,
-            float64), or arrays of different dtypes.
-        ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
-            another shape or read-only, an unknown backend name.
-
-    Examples:
-        >>> import numpy as np, fastrelu
-        >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
-        >>> [g.tolist() for g in fastrelu.reglu_backward(np.ones(3), gate, up)]
-        [[0.0, 2.0, 0.5], [0.0, 0.5, 2.0]]
-    """
-    if stream is not None:
-        return dispatch.on_stream(stream, reglu_backward, grad, gate, up, out=out, backend=backend)
-    return _backward(GATED["reglu"], grad, gate, up, out, backend, "reglu_backward")
+def _builtin(name):
+    """:func:`_public` of ``GATED[name]``, with the gated docstrings."""
+    gated = GATED[name]
+    forward, backward = _public(gated)
+    summary = (f"``{gated.activation.name}(gate) * up`` in one pass "
+               f"(PyTorch: ``{gated.torch_equivalent}``).")
+    return _docs.gated(summary)(forward), _docs.gated()(backward)
 
 
+reglu, reglu_backward = _builtin("reglu")
+swiglu, swiglu_backward = _builtin("swiglu")
+
+
+@_docs.gated("``gelu(gate, approximate) * up`` in one pass (PyTorch: ``F.gelu(gate) * up``).",
+             approximate=True)
 def geglu(gate: Array, up: Array, approximate: str = "none", *, out: Array = None,
           backend: BackendName = None, stream: Any = None) -> Array:
-    """``gelu(gate, approximate) * up`` in one pass (PyTorch: ``F.gelu(gate) * up``).
-
-    Args:
-        gate: The array the activation is applied to.
-        up: The array it multiplies: the same shape and dtype (for one packed
-            projection ``h``, ``up, gate = h[:, :n], h[:, n:]`` work without a copy).
-        out: Where to write the result (``out=gate`` or ``out=up`` work in place).
-        backend: The backend for this call; default the one in force.
-        approximate: ``"none"`` (the normal CDF) or ``"tanh"``, as F.gelu.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
-
-    Returns:
-        The result, of the inputs' shape and dtype.
-
-    Raises:
-        TypeError: A dtype other than a float (float16, bfloat16, float32,
-            float64), or arrays of different dtypes.
-        ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
-            another shape or read-only, an unknown backend name.
-
-    Examples:
-        >>> import numpy as np, fastrelu
-        >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
-        >>> fastrelu.geglu(gate, up).round(4).tolist()
-        [-0.476, 0.6915, 0.9772]
-    """
     if stream is not None:
         return dispatch.on_stream(stream, geglu, gate, up, approximate, out=out, backend=backend)
     return _forward(_geglu(approximate, "geglu"), gate, up, out, backend, "geglu")
 
 
+@_docs.gated(approximate=True)
 def geglu_backward(grad: Array, gate: Array, up: Array, approximate: str = "none", *,
                    out: tuple[Array, Array] | None = None,
                    backend: BackendName = None, stream: Any = None) -> tuple[Array, Array]:
-    """Both gradients of :func:`geglu` in one pass.
-
-    Args:
-        grad: The gradient of the loss with respect to the result.
-        gate: The forward's gate.
-        up: The forward's up.
-        out: Optional pair of arrays ``(grad_gate, grad_up)`` to write, which may
-            be ``(gate, up)`` themselves (the packed gradient, in place).
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
-
-    Returns:
-        ``(grad_gate, grad_up)``, both computed in one pass.
-
-    Raises:
-        TypeError: A dtype other than a float (float16, bfloat16, float32,
-            float64), or arrays of different dtypes.
-        ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
-            another shape or read-only, an unknown backend name.
-
-    Examples:
-        >>> import numpy as np, fastrelu
-        >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
-        >>> [g.round(4).tolist() for g in fastrelu.geglu_backward(np.ones(3), gate, up)]
-        [[-0.2499, 1.735, 0.5426], [-0.1587, 0.3457, 1.9545]]
-    """
     if stream is not None:
         return dispatch.on_stream(stream, geglu_backward, grad, gate, up, approximate,
                                   out=out, backend=backend)
@@ -165,73 +82,7 @@ def geglu_backward(grad: Array, gate: Array, up: Array, approximate: str = "none
                      "geglu_backward")
 
 
-def swiglu(gate: Array, up: Array, *, out: Array = None,
-           backend: BackendName = None, stream: Any = None) -> Array:
-    """``silu(gate) * up`` in one pass (PyTorch: ``F.silu(gate) * up``).
-
-    Args:
-        gate: The array the activation is applied to.
-        up: The array it multiplies: the same shape and dtype (for one packed
-            projection ``h``, ``up, gate = h[:, :n], h[:, n:]`` work without a copy).
-        out: Where to write the result (``out=gate`` or ``out=up`` work in place).
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
-
-    Returns:
-        The result, of the inputs' shape and dtype.
-
-    Raises:
-        TypeError: A dtype other than a float (float16, bfloat16, float32,
-            float64), or arrays of different dtypes.
-        ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
-            another shape or read-only, an unknown backend name.
-
-    Examples:
-        >>> import numpy as np, fastrelu
-        >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
-        >>> fastrelu.swiglu(gate, up).round(4).tolist()
-        [-0.8068, 0.6225, 0.8808]
-    """
-    if stream is not None:
-        return dispatch.on_stream(stream, swiglu, gate, up, out=out, backend=backend)
-    return _forward(GATED["swiglu"], gate, up, out, backend, "swiglu")
-
-
-def swiglu_backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Array] | None = None,
-                    backend: BackendName = None, stream: Any = None) -> tuple[Array, Array]:
-    """Both gradients of :func:`swiglu` in one pass.
-
-    Args:
-        grad: The gradient of the loss with respect to the result.
-        gate: The forward's gate.
-        up: The forward's up.
-        out: Optional pair of arrays ``(grad_gate, grad_up)`` to write, which may
-            be ``(gate, up)`` themselves (the packed gradient, in place).
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
-
-    Returns:
-        ``(grad_gate, grad_up)``, both computed in one pass.
-
-    Raises:
-        TypeError: A dtype other than a float (float16, bfloat16, float32,
-            float64), or arrays of different dtypes.
-        ValueError: Arrays of different shapes (no broadcasting), an ``out`` of
-            another shape or read-only, an unknown backend name.
-
-    Examples:
-        >>> import numpy as np, fastrelu
-        >>> gate, up = np.array([-1.0, 0.5, 2.0]), np.array([3.0, 2.0, 0.5])
-        >>> [g.round(4).tolist() for g in fastrelu.swiglu_backward(np.ones(3), gate, up)]
-        [[0.217, 1.4799, 0.5454], [-0.2689, 0.3112, 1.7616]]
-    """
-    if stream is not None:
-        return dispatch.on_stream(stream, swiglu_backward, grad, gate, up, out=out, backend=backend)
-    return _backward(GATED["swiglu"], grad, gate, up, out, backend, "swiglu_backward")
-
-
+@_docs.filled
 def glu(x: Array, dim: int = -1, *, out: Array = None,
         backend: BackendName = None, stream: Any = None) -> Array:
     """PyTorch's ``F.glu``: ``x`` split in halves ``a, b`` along ``dim``, ``a * sigmoid(b)``.
@@ -240,9 +91,8 @@ def glu(x: Array, dim: int = -1, *, out: Array = None,
         x: The input; its size along ``dim`` must be even.
         dim: The axis to halve (default the last).
         out: Where to write the result (half of ``x``'s size along ``dim``).
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
+        {backend}
+        {stream}
 
     Returns:
         The result, of ``x``'s dtype, half its size along ``dim``.
@@ -264,6 +114,7 @@ def glu(x: Array, dim: int = -1, *, out: Array = None,
     return _forward(GATED["glu"], gate, up, out, backend, "glu")
 
 
+@_docs.filled
 def glu_backward(grad: Array, x: Array, dim: int = -1, *, out: Array = None,
                  backend: BackendName = None, stream: Any = None) -> Array:
     """The gradient of :func:`glu` with respect to ``x``, in one pass.
@@ -273,9 +124,8 @@ def glu_backward(grad: Array, x: Array, dim: int = -1, *, out: Array = None,
         x: The forward's input.
         dim: The axis glu halved.
         out: Where to write the gradient (``x``'s shape); may be ``x`` itself.
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
+        {backend}
+        {stream}
 
     Returns:
         The gradient, of ``x``'s shape and dtype.
@@ -356,17 +206,7 @@ def make_gated(activation, name: str | None = None):
     gated = Gated(name or definition.name + "_glu", definition, forward, backward_gate,
                   backward_up, "user-defined")
 
-    def function(gate, up, *, out=None, backend=None, stream=None):
-        if stream is not None:
-            return dispatch.on_stream(stream, function, gate, up, out=out, backend=backend)
-        return _forward(gated, gate, up, out, backend, gated.name)
-
-    def backward(grad, gate, up, *, out=None, backend=None, stream=None):
-        if stream is not None:
-            return dispatch.on_stream(stream, backward, grad, gate, up, out=out, backend=backend)
-        return _backward(gated, grad, gate, up, out, backend, gated.name + "_backward")
-
-    function.__name__ = function.__qualname__ = gated.name
+    function, backward = _public(gated)
     function.__doc__ = f"{definition.name}(gate) * up, fused."
     function.backward = backward  # type: ignore[attr-defined]
     function.gated = gated  # type: ignore[attr-defined]
@@ -420,7 +260,7 @@ def _forward(gated, gate, up, out, backend, name):
     chosen = dispatch.backend_for("gated", backend, gate, name, up, out, limits=limits)
     if chosen.device:
         return chosen.gated_device(gated, gate, up, out, name)
-    _validate.check_inputs(name, _FLOATS_ONLY, "forward", [gate, up], ("gate", "up"))
+    _validate.check_inputs(name, _validate.FLOATS_ONLY, "forward", [gate, up], ("gate", "up"))
     if out is None:
         out = np.empty(gate.shape, gate.dtype)
     else:
@@ -446,7 +286,7 @@ def _backward(gated, grad, gate, up, out, backend, name):
                                   limits=limits)
     if chosen.device:
         return chosen.gated_backward_device(gated, grad, gate, up, out, name)
-    _validate.check_inputs(name, _FLOATS_ONLY, "forward", [grad, gate, up], ("grad", "gate", "up"))
+    _validate.check_inputs(name, _validate.FLOATS_ONLY, "forward", [grad, gate, up], ("grad", "gate", "up"))
     if out is None:
         grad_gate, grad_up = np.empty(gate.shape, gate.dtype), np.empty(gate.shape, gate.dtype)
     else:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .cpu import streaming
-from . import _validate, definitions, dispatch, registry
+from . import _docs, _validate, definitions, dispatch, registry
 from .dispatch import CheckedEntry
 from ._types import Array, BackendName
 from .definitions import BUILTIN
@@ -27,6 +27,7 @@ def mask_size(size: int) -> int:
     return definitions.mask_size(size)
 
 
+@_docs.filled
 def relu_mask(x: Array, *, out: Array = None,
               backend: BackendName = None, stream: Any = None) -> tuple[Array, Array]:
     """``(relu(x), mask)`` in one pass; ``mask`` holds the bits ``x > 0``.
@@ -39,10 +40,7 @@ def relu_mask(x: Array, *, out: Array = None,
 
     Args:
         x: The input (floats of any width, or integers).
-        out: Where to write the result (its shape and dtype); may be the input itself.
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
+        {keywords}
 
     Returns:
         ``(y, mask)``; on GPU arrays the mask is a GPU array of the same kind.
@@ -87,6 +85,7 @@ def relu_mask(x: Array, *, out: Array = None,
     return out, mask
 
 
+@_docs.filled
 def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
                        backend: BackendName = None, stream: Any = None) -> Array:
     """``relu_backward(grad, x)`` from the mask :func:`relu_mask` gave for ``x``.
@@ -94,10 +93,7 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
     Args:
         grad: The gradient of the loss with respect to relu's output.
         mask: The uint8 mask ``relu_mask`` returned for an ``x`` of ``grad``'s size.
-        out: Where to write the result (its shape and dtype); may be the input itself.
-        backend: The backend for this call; default the one in force.
-        stream: For GPU arrays, the stream to launch on; default the stream the
-            first GPU array comes from (see ``use_stream``).  Ignored for host arrays.
+        {keywords}
 
     Returns:
         ``grad`` where the bit is set, +0 elsewhere, of ``grad``'s shape and dtype.

@@ -238,11 +238,9 @@ class CudaBackend(Backend):
         and the per-channel values in their dtype, contiguous.  ``label``
         "bias": one value per column (the last axis), checked here; None:
         PReLU's weight, a host array the caller checked."""
-        from ..definitions import BUILTIN
-
         wrapped = [_to_device(cuda, a, stream) for a in arrays]
         labels = ("grad", "x") if len(arrays) == 2 else ("x",)
-        _validate.check_inputs(name, BUILTIN["leaky_relu"], "forward", wrapped, labels)
+        _validate.check_inputs(name, _validate.FLOATS_ONLY, "forward", wrapped, labels)
         like = wrapped[-1]
         if not _is_gpu(values):  # a host array (any array-like) in x's dtype
             values = np.ascontiguousarray(np.asarray(values).reshape(-1), dtype=like.dtype)
@@ -321,14 +319,12 @@ class CudaBackend(Backend):
     def gated_backward_device(self, gated, grad, gate, up, out, name):
         """Both gradients in one pass (kernels.make_gated_backward_kernel)."""
         _refuse_bfloat16_tensors(name, gate)
-        from ..definitions import BUILTIN
-
         cuda = numba_cuda()
         _formulas_jitable(gated)
         originals = (grad, gate, up)
         stream = _stream(cuda, (*originals, *(out or ())))
         wrapped = [_to_device(cuda, a, stream) for a in originals]
-        _validate.check_inputs(name, BUILTIN["silu"], "forward", wrapped, ("grad", "gate", "up"))
+        _validate.check_inputs(name, _validate.FLOATS_ONLY, "forward", wrapped, ("grad", "gate", "up"))
         like = wrapped[1]
         if out is None:
             results = [_empty(cuda, gate, like.shape, like.dtype, stream) for _ in range(2)]

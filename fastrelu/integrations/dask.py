@@ -10,9 +10,6 @@ import sys
 import numpy as np
 
 from .. import _validate, dispatch
-from ..definitions import BUILTIN
-
-_FLOATS_ONLY = BUILTIN["silu"]  # the gated activations' dtype rule
 
 
 def is_chunked(obj):
@@ -62,7 +59,7 @@ def gated(definition, gate, up, backend, name):
     lead = gate if is_chunked(gate) else up
     gate, up = (a if is_chunked(a) else da.from_array(np.asarray(a), chunks=lead.chunks)
                 for a in (gate, up))
-    _validate.check_inputs(name, _FLOATS_ONLY, "forward", [gate, up], ("gate", "up"))
+    _validate.check_inputs(name, _validate.FLOATS_ONLY, "forward", [gate, up], ("gate", "up"))
     up = up.rechunk(gate.chunks)
     backend = dispatch.chunk_backend(backend, gate._meta)
     return da.map_blocks(_GatedBlocks(definition, "forward", backend), gate, up,
@@ -76,7 +73,7 @@ def gated_backward(definition, grad, gate, up, backend, name):
     lead = next(a for a in (grad, gate, up) if is_chunked(a))
     arrays = [a if is_chunked(a) else da.from_array(np.asarray(a), chunks=lead.chunks)
               for a in (grad, gate, up)]
-    _validate.check_inputs(name, _FLOATS_ONLY, "forward", arrays, ("grad", "gate", "up"))
+    _validate.check_inputs(name, _validate.FLOATS_ONLY, "forward", arrays, ("grad", "gate", "up"))
     grad, gate, up = (a.rechunk(arrays[1].chunks) for a in arrays)
     backend = dispatch.chunk_backend(backend, gate._meta)
     # Both gradients of a chunk come from one call, stacked on a new first
