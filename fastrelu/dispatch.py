@@ -107,8 +107,9 @@ def auto_backend(array, limits=None):
     return auto_cpu(array.size * array.dtype.itemsize, limits)
 
 
-# When the last call of at least PARALLEL_THRESHOLD_BYTES ended: whether the
-# thread pool's workers are still awake, and fastrelu's calls come back to back.
+# When the last call of at least its first break-even size (parallel_limits)
+# ended: whether the thread pool's workers are still awake, and fastrelu's
+# calls come back to back.
 _last_large_call = -math.inf
 
 
@@ -162,7 +163,7 @@ def parallel_limits(activation, direction, dtype):
 
 
 def large_call_ended():
-    """Note that a call of at least PARALLEL_THRESHOLD_BYTES has just ended."""
+    """Note that a call of at least its first break-even size has just ended."""
     global _last_large_call
     _last_large_call = time.perf_counter()
 
