@@ -1,4 +1,12 @@
-"""The public activation functions: thin Python over the engine."""
+"""The public activation functions and their gradients.
+
+Most are made from their Definition by :func:`make_activation`, with
+``dispatch.public_function`` building each function (a short path for
+the common call, the checks and the backend's kernel for the rest); the
+gradients from the output are built the same way from
+``definitions.FROM_OUTPUT``.  gelu (its ``approximate``), prelu (a weight
+per channel) and rrelu (random slopes) are written out here.
+"""
 
 from __future__ import annotations
 

@@ -778,45 +778,52 @@ def relu_mask_ref(x):
     return np.packbits(np.ravel(x) > 0, bitorder="little")
 
 
-# --- gradients from the output: sigmoid and tanh -----------------------------
-#
-# Their derivatives are functions of the output y: sigmoid' = y (1 - y) and
-# tanh' = 1 - y^2.  PyTorch's autograd keeps y and differentiates from it, and
-# so can a layer whose output the next layer keeps anyway: one array fewer
-# to keep per layer, and a multiply-add per element instead of an exp.
+# --- gradients from the output ---------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class FromOutput:
+    """An activation's gradient from its output ``y``: ``backward(g, y,
+    *params)``, grad times the derivative in terms of y, and its NumPy twin.
+
+    The backends run it as they run a Definition's backward (direction
+    ``"backward"``), so it has what they read there; it takes float arrays
+    only and has no loops on 16-bit floats' bits.
+    """
+
+    name: str
+    backward: object  # b(g, y, *params) -> g * f'(x), scalar
+    reference_backward: object  # NumPy b(g, y, *params) -> array
+    params: tuple = ()  # ((name, default), ...) in call order
+    torch_equivalent: str = ""
+    # Not fields: the rest of what the backends read of a Definition's backward.
+    integers = False
+    half_backward = None
+    bfloat16_backward = None
+
+    __reduce_ex__ = Definition.__reduce_ex__  # by name, as the built-ins
+
+
+# sigmoid's and tanh's derivatives are functions of the output y:
+# sigmoid' = y (1 - y) and tanh' = 1 - y^2.  PyTorch's autograd keeps y and
+# differentiates from it, and so can a layer whose output the next layer
+# keeps anyway: one array fewer to keep per layer, and a multiply-add per
+# element instead of an exp.
 # Where y rounds to +-1 (|x| above about 9 in float32) the factor rounds to 0
 # (or to a few ulp of the true one), while the gradient from x keeps full
-# relative accuracy: the absolute error stays below an ulp of 1.  Each is a
-# Definition whose forward is the derivative in terms of y and whose backward
-# is grad times it, so every backend compiles it like any activation.
-
-
-def sigmoid_derivative_from_output(y):
-    return y * (_in_precision_of(y, 1.0) - y)
+# relative accuracy: the absolute error stays below an ulp of 1.
 
 
 def sigmoid_backward_from_output(g, y):
     return g * (y * (_in_precision_of(y, 1.0) - y))
 
 
-def sigmoid_derivative_from_output_ref(y):
-    return y * (1 - y)
-
-
 def sigmoid_backward_from_output_ref(g, y):
     return g * (y * (1 - y))
 
 
-def tanh_derivative_from_output(y):
-    return _in_precision_of(y, 1.0) - y * y
-
-
 def tanh_backward_from_output(g, y):
     return g * (_in_precision_of(y, 1.0) - y * y)
-
-
-def tanh_derivative_from_output_ref(y):
-    return 1 - y * y
 
 
 def tanh_backward_from_output_ref(g, y):
@@ -828,48 +835,24 @@ def tanh_backward_from_output_ref(g, y):
 # too) differentiate from y, the only array left.  y > 0 exactly where x > 0.
 
 
-def elu_derivative_from_output(y, alpha):
-    return _in_precision_of(y, 1.0) if y > 0 else y + alpha
-
-
 def elu_backward_from_output(g, y, alpha):
     return g if y > 0 else g * (y + alpha)
-
-
-def elu_derivative_from_output_ref(y, alpha):
-    return np.where(y > 0, 1, y + alpha).astype(y.dtype, copy=False)
 
 
 def elu_backward_from_output_ref(g, y, alpha):
     return np.where(y > 0, g, g * (y + alpha))
 
 
-def celu_derivative_from_output(y, alpha):
-    return _in_precision_of(y, 1.0) if y > 0 else y / alpha + 1
-
-
 def celu_backward_from_output(g, y, alpha):
     return g if y > 0 else g * (y / alpha + 1)
-
-
-def celu_derivative_from_output_ref(y, alpha):
-    return np.where(y > 0, 1, y / alpha + 1).astype(y.dtype, copy=False)
 
 
 def celu_backward_from_output_ref(g, y, alpha):
     return np.where(y > 0, g, g * (y / alpha + 1))
 
 
-def selu_derivative_from_output(y):
-    return SELU_SCALE if y > 0 else y + SELU_SCALE * SELU_ALPHA
-
-
 def selu_backward_from_output(g, y):
     return g * SELU_SCALE if y > 0 else g * (y + SELU_SCALE * SELU_ALPHA)
-
-
-def selu_derivative_from_output_ref(y):
-    return np.where(y > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA).astype(y.dtype, copy=False)
 
 
 def selu_backward_from_output_ref(g, y):
@@ -877,23 +860,18 @@ def selu_backward_from_output_ref(g, y):
                                                                                   copy=False)
 
 
-#: By activation name: the Definition of its gradient from the output.
+#: By activation name: its gradient from the output.
 FROM_OUTPUT = {
-    "sigmoid": Definition("sigmoid_from_output", sigmoid_derivative_from_output,
-                          sigmoid_backward_from_output, sigmoid_derivative_from_output_ref,
+    "sigmoid": FromOutput("sigmoid_from_output", sigmoid_backward_from_output,
                           sigmoid_backward_from_output_ref,
                           torch_equivalent="torch.ops.aten.sigmoid_backward"),
-    "tanh": Definition("tanh_from_output", tanh_derivative_from_output, tanh_backward_from_output,
-                       tanh_derivative_from_output_ref, tanh_backward_from_output_ref,
-                       torch_equivalent="torch.ops.aten.tanh_backward"),
-    "elu": Definition("elu_from_output", elu_derivative_from_output, elu_backward_from_output,
-                      elu_derivative_from_output_ref, elu_backward_from_output_ref,
+    "tanh": FromOutput("tanh_from_output", tanh_backward_from_output,
+                       tanh_backward_from_output_ref, torch_equivalent="torch.ops.aten.tanh_backward"),
+    "elu": FromOutput("elu_from_output", elu_backward_from_output, elu_backward_from_output_ref,
                       params=(("alpha", 1.0),), torch_equivalent="torch.ops.aten.elu_backward"),
-    "celu": Definition("celu_from_output", celu_derivative_from_output, celu_backward_from_output,
-                       celu_derivative_from_output_ref, celu_backward_from_output_ref,
+    "celu": FromOutput("celu_from_output", celu_backward_from_output, celu_backward_from_output_ref,
                        params=(("alpha", 1.0),), torch_equivalent="F.celu's in-place backward"),
-    "selu": Definition("selu_from_output", selu_derivative_from_output, selu_backward_from_output,
-                       selu_derivative_from_output_ref, selu_backward_from_output_ref,
+    "selu": FromOutput("selu_from_output", selu_backward_from_output, selu_backward_from_output_ref,
                        torch_equivalent="torch.ops.aten.elu_backward (selu)"),
 }
 
@@ -1059,7 +1037,8 @@ _FROM_OUTPUT_BY_NAME = {d.name: d for d in FROM_OUTPUT.values()}
 
 
 def builtin(name):
-    """The built-in Definition called ``name`` (prelu: the per-element slope one), or None."""
+    """The built-in Definition (or FromOutput) called ``name`` (prelu: the
+    per-element slope one), or None."""
     if name == "prelu":
         return PER_ELEMENT_SLOPE
     return BUILTIN.get(name) or _FROM_OUTPUT_BY_NAME.get(name)

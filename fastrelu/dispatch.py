@@ -18,8 +18,6 @@ from typing import Any
 import numpy as np
 
 from . import _buffers, _config, _dtypes, _validate, registry
-from .cpu import streaming
-from .definitions import BUILTIN
 
 _F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 
@@ -109,8 +107,9 @@ def auto_backend(array, limits=None):
     return auto_cpu(array.size * array.dtype.itemsize, limits)
 
 
-# When the last call of at least PARALLEL_THRESHOLD_BYTES ended: whether the
-# thread pool's workers are still awake, and fastrelu's calls come back to back.
+# When the last call of at least its first break-even size (parallel_limits)
+# ended: whether the thread pool's workers are still awake, and fastrelu's
+# calls come back to back.
 _last_large_call = -math.inf
 
 
@@ -164,7 +163,7 @@ def parallel_limits(activation, direction, dtype):
 
 
 def large_call_ended():
-    """Note that a call of at least PARALLEL_THRESHOLD_BYTES has just ended."""
+    """Note that a call of at least its first break-even size has just ended."""
     global _last_large_call
     _last_large_call = time.perf_counter()
 
@@ -419,9 +418,9 @@ class CheckedEntry:
     def __init__(self, backend, dispatcher, largest=None):
         self._backend = backend
         self._dispatcher = dispatcher
-        # Large relu results on the parallel backend are streamed
-        # (_streaming), on the general path: the entry takes arrays of
-        # fewer bytes than this.
+        # None, or the entry takes results of fewer bytes than this, and
+        # leaves larger ones to the general path (the backend's
+        # ``checked_entry_largest``).
         self._largest = largest
         # Until the dispatcher has a version it may not compile at call time.
         self.run = _not_compiled
@@ -434,9 +433,8 @@ class CheckedEntry:
         if not hasattr(backend, "checked_entry"):  # a replaced backend may lack it
             return _NO_ENTRY
         arity = 1 if direction == "forward" else 2
-        streams = activation is BUILTIN["relu"] and bits is None and name == "numba-parallel"
         return cls(backend, backend.checked_entry(activation, direction, arity, bits),
-                   streaming.SMALLEST if streams else None)
+                   backend.checked_entry_largest(activation, bits))
 
     def compile_and_run(self, arrays, params):
         """Compile the entry for these arrays if the short path takes them,

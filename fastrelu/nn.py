@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from . import api, fused, gated
+from ._renamed import renamed
 
 
 class Parameter:
@@ -334,13 +335,6 @@ def dead_fractions(model, x, batch_size=1024):
     return [float(1 - a.mean()) for a in alive]
 
 
-def __getattr__(name):
-    # The layer's old name, kept for a while: it was also the public functions'
-    # protocol's (fastrelu.Activation) and the torch module's.
-    if name == "Activation":
-        import warnings
-
-        warnings.warn("fastrelu.nn.Activation is now fastrelu.nn.ActivationLayer",
-                      DeprecationWarning, stacklevel=2)
-        return ActivationLayer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The layer's old name, kept for a while: it was also the public functions'
+# protocol's (fastrelu.Activation) and the torch module's.
+__getattr__ = renamed(globals(), {"Activation": "ActivationLayer"})

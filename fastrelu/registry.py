@@ -73,7 +73,9 @@ class Backend:
     def run(self, activation, direction, inputs, out, params):
         """The activation: ``out[...] = f(*inputs, *params)`` elementwise, with
         ``f`` the definition's forward (inputs ``(x,)``) or backward
-        (``(grad, x)``, or three arrays for a slope per element).  Inputs of
+        (``(grad, x)``, or three arrays for a slope per element; a
+        ``definitions.FromOutput``, a gradient from the output, has only a
+        backward, of ``(grad, y)``).  Inputs of
         one shape and dtype (float16 only for activations with kernels on
         its bits, bfloat16 only where ``bfloat16_kernels``), ``out`` of the
         same, any layout, possibly one of them."""

@@ -343,6 +343,11 @@ class _LoopBackend(_NumbaBackend):
         """What runs a checked entry: the entry itself, on this thread."""
         return entry
 
+    def checked_entry_largest(self, activation, bits=None):
+        """None, or the size in bytes from which a result goes the general
+        way instead of through the checked entry (see ParallelBackend)."""
+        return None
+
 
 def _make_loop(formula, widen, narrow, arity, parallel):
     """The loop applying ``narrow(formula(widen(x), ...))`` element by element
@@ -512,6 +517,13 @@ class ParallelBackend(_LoopBackend):
                          lambda: self._serial.kernel(activation, direction, len(inputs)))
             return
         super().run(activation, direction, inputs, out, params)
+
+    def checked_entry_largest(self, activation, bits=None):
+        # Large relu results are streamed past the caches (run, above), on
+        # the general path.
+        if activation is definitions.BUILTIN["relu"] and bits is None:
+            return streaming.SMALLEST
+        return None
 
     def entry_runner(self, entry):
         """What runs a checked entry: through the guard of the thread pool."""

@@ -1,8 +1,9 @@
 """Dask arrays: every activation maps over the chunks, lazily.
 
 Nothing here imports Dask until a Dask array is passed in.  Each chunk is a
-NumPy (or CuPy) array and runs through the same engine as a direct call, on
-whichever worker holds it: threads, processes or a ``distributed`` cluster.
+NumPy (or CuPy) array and runs through ``dispatch.elementwise``, a direct
+call's general path, on whichever worker holds it: threads, processes or a
+``distributed`` cluster.
 """
 
 import sys

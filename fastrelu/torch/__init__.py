@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .. import api, gated
+from .._renamed import renamed
 from . import functional
 from ._autograd import (_gated_apply, _RReLUFunction, apply, geglu, glu, prelu, reglu, relu_mask,
                         supports_inplace, swiglu)
@@ -176,16 +177,9 @@ class RReLU(torch.nn.Module):
         return f"lower={self.lower}, upper={self.upper}"
 
 
-def __getattr__(name):
-    # The old name, kept for a while: it was also fastrelu.Activation's (the
-    # public functions' protocol) and the nn layer's.
-    if name == "Activation":
-        import warnings
-
-        warnings.warn("fastrelu.torch.Activation is now fastrelu.torch.ActivationModule",
-                      DeprecationWarning, stacklevel=2)
-        return ActivationModule
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The old name, kept for a while: it was also fastrelu.Activation's (the
+# public functions' protocol) and the nn layer's.
+__getattr__ = renamed(globals(), {"Activation": "ActivationModule"})
 
 
 # --- drop-in modules: torch.nn's names, parameters and defaults -----------------
