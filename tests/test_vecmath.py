@@ -152,3 +152,18 @@ def test_float32_exp_of_nonpositive_arguments_matches_the_general_one_bit_for_bi
     accuracy.loop(vecmath.exp_nonpositive_f32)(x, nonpositive)
     np.testing.assert_array_equal(nonpositive.view(np.uint32), general.view(np.uint32))
     assert (general[(x < -87.4) & (x > -103)] < np.finfo(np.float32).tiny).all()  # subnormals seen
+
+
+def test_float64_exp_of_nonpositive_arguments_matches_the_general_one_bit_for_bit():
+    """exp_nonpositive (float64's, as float32's) gives exp's bits for x <= 0:
+    subnormal results, the clamp, -0, -inf and NaN included."""
+    rng = np.random.default_rng(4)
+    bits = rng.integers(1 << 63, 1 << 64, 1_000_000, dtype=np.uint64, endpoint=False)
+    others = np.concatenate([-np.abs(rng.standard_normal(200_000) * 200), np.linspace(-760, 0, 100_001),
+                             [0.0, -0.0, -np.inf, np.nan, -708.4, -745.1, -746.0, -746.1]])
+    x = np.concatenate([bits.view(np.float64), others])
+    general, nonpositive = np.empty_like(x), np.empty_like(x)
+    accuracy.loop(vecmath.exp)(x, general)
+    accuracy.loop(vecmath.exp_nonpositive)(x, nonpositive)
+    np.testing.assert_array_equal(nonpositive.view(np.uint64), general.view(np.uint64))
+    assert (general[(x < -708.5) & (x > -744)] < np.finfo(np.float64).tiny).all()  # subnormals seen

@@ -64,6 +64,7 @@ POW2_BIAS = 4503599627371519.0  # 2^52 + 1023
 SQRT2 = 1.4142135623730951
 SQRT_HALF = 0.7071067811865476
 LN2 = 0.6931471805599453
+TWO_M64 = 2.0 ** -64
 
 # 1/k!: float32's exp series below takes them to k = 8 (within 2^-30 on
 # |r| <= ln(2)/2).
@@ -133,6 +134,18 @@ def exp(x):
     # subnormals are rounded once, by the last multiplication.
     half = (n * 0.5 + ROUNDER) - ROUNDER
     return (p * _pow2(half)) * _pow2(n - half)
+
+
+@register_jitable(fastmath={"contract"}, error_model="numpy")
+def exp_nonpositive(x):
+    """exp for x <= 0 (NaN kept), as the activations call it: e^-|x|.
+    Computed times 2^64, a normal number down to the clamp, so one factor
+    2^n serves where exp needs two; the last product by 2^-64 rounds a
+    subnormal result once, as exp does (exp_nonpositive_f32's form)."""
+    x = np.float64(x)
+    xc = -746.0 if x < -746.0 else x
+    n, r = _reduce(xc)
+    return ((1.0 + _expm1_series(r)) * _pow2(n + 64.0)) * TWO_M64
 
 
 @register_jitable(fastmath={"contract"}, error_model="numpy")
@@ -749,6 +762,6 @@ CPU_VERSIONS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     name: (FUNCTIONS[name], FUNCTIONS_F32[name]) for name in FUNCTIONS}
 CPU_VERSIONS["normal_cdf_gauss"] = (normal_cdf_gauss, normal_cdf_gauss_f32)
 CPU_VERSIONS["exp_times"] = (exp_times, exp_times_f32)
-CPU_VERSIONS["exp_nonpositive"] = (exp, exp_nonpositive_f32)
+CPU_VERSIONS["exp_nonpositive"] = (exp_nonpositive, exp_nonpositive_f32)
 CPU_VERSIONS["log1p_plus"] = (log1p_plus, log1p_plus_f32)
 
