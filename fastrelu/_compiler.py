@@ -159,9 +159,9 @@ def _install_vector_width():
         _vector_width_installed = True
 
 
-def _with_vector_width(dispatcher, keep_float32):
+def _with_vector_width(dispatcher, except_float32):
     """Compile ``dispatcher``'s loops with ``_config.PREFER_VECTOR_BITS``,
-    but those over float32 arrays with LLVM's own width if ``keep_float32``."""
+    but those over float32 arrays with LLVM's own width if ``except_float32``."""
     from numba import types
 
     from . import _config
@@ -171,7 +171,7 @@ def _with_vector_width(dispatcher, keep_float32):
 
     def compile(signature):
         float32 = any(getattr(arg, "dtype", None) == types.float32 for arg in signature)
-        bits = None if keep_float32 and float32 else _config.PREFER_VECTOR_BITS
+        bits = None if except_float32 and float32 else _config.PREFER_VECTOR_BITS
         outer = getattr(_compiling, "vector_bits", None)
         _compiling.vector_bits = bits
         try:
@@ -244,11 +244,16 @@ def _source_file(func):
     return path if path and path.endswith(".py") else None
 
 
-def njit(func, *, parallel=False, cache=False, reduction=False, keep_float32_width=False):
+def njit(func, *, parallel=False, cache=False, reduction=False, wide_vectors=False,
+         except_float32=False):
     """Compile a generated CPU loop, cached on disk where possible;
     ``reduction=True`` for loops that add up sums (``REDUCTION_FASTMATH``);
-    ``keep_float32_width=True`` for loops whose float32 formula computes in
-    float64 (``definitions.FLOAT64_INSIDE``): wider vectors slowed them.
+    ``wide_vectors=True`` for loops bound by arithmetic rather than memory,
+    which then use ``_config.PREFER_VECTOR_BITS`` (memory-bound loops gain
+    nothing from wider vectors, and small calls of relu lost 3-8% with
+    them); ``except_float32=True`` keeps LLVM's width for their float32
+    versions (formulas that compute float32 in float64,
+    ``definitions.FLOAT64_INSIDE``: wider vectors slowed them).
 
     Numba raises at decoration time where it cannot write a cache (a
     read-only install, a function typed at the prompt); we then compile
@@ -258,12 +263,17 @@ def njit(func, *, parallel=False, cache=False, reduction=False, keep_float32_wid
 
     fastmath = REDUCTION_FASTMATH if reduction else FASTMATH
     options = dict(parallel=parallel, fastmath=set(fastmath), error_model=ERROR_MODEL)
+
+    def compiled(**cache_option):
+        dispatcher = numba.njit(**cache_option, **options)(func)
+        return _with_vector_width(dispatcher, except_float32) if wide_vectors else dispatcher
+
     if cache:
         try:
-            return _with_vector_width(numba.njit(cache=True, **options)(func), keep_float32_width)
+            return compiled(cache=True)
         except RuntimeError:
             pass
-    return _with_vector_width(numba.njit(**options)(func), keep_float32_width)
+    return compiled()
 
 
 def vectorize(func, *calls):

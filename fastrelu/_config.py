@@ -35,8 +35,9 @@ OMP_SPINCOUNT = os.environ.get("FASTRELU_OMP_SPINCOUNT", "5000").strip().lower()
 #: of them, Skylake-X); PyTorch's kernels use 512 there, and the loops that
 #: compute ran 1.2-2x faster with 512 on an Ice Lake-class core (1e6
 #: elements, serial: float32 gelu 1.4x, silu 1.35x, float64 sigmoid 2x).
-#: Set 256 to keep LLVM's choice.  Only fastrelu's loops get it
-#: (``_compiler.njit``); the few it slowed keep LLVM's width
+#: Set 256 to keep LLVM's choice.  Only fastrelu's loops that compute get
+#: it (``_compiler.njit``): not those bound by memory
+#: (``definitions.MEMORY_BOUND``), nor the float32 ones it slowed
 #: (``definitions.FLOAT64_INSIDE``).
 PREFER_VECTOR_BITS = int(os.environ.get("FASTRELU_PREFER_VECTOR_BITS", "512"))
 

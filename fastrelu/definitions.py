@@ -985,6 +985,14 @@ def _gated(name):
 
 # --- the table ----------------------------------------------------------------
 
+# The activations whose CPU loops are bound by memory, not arithmetic:
+# under twice relu's serial time per element (perf/bench_auto.py), and the
+# gradients from the output (a few multiplications).  Their loops keep
+# LLVM's vector width; the others use the widest the CPU has
+# (_compiler.njit's wide_vectors).
+MEMORY_BOUND = frozenset({"relu", "leaky_relu", "relu6", "prelu", "hardswish", "hardsigmoid",
+                          *(gradient.name for gradient in FROM_OUTPUT.values())})
+
 # Formulas whose float32 version computes in float64 (tanh's quotient and
 # log1p, for their accuracy): their float32 CPU loops keep LLVM's vector
 # width, since 512-bit vectors, which speed up the others, slowed these

@@ -28,7 +28,7 @@ def _parallel_loop(x, out):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_loops_get_the_vector_width(dtype):
     x = np.arange(100, dtype=dtype)
-    loop = _compiler.njit(_loop)
+    loop = _compiler.njit(_loop, wide_vectors=True)
     out = np.empty_like(x)
     loop(x, out)
     np.testing.assert_array_equal(out, 2 * x)
@@ -39,7 +39,7 @@ def test_prange_bodies_get_the_vector_width(monkeypatch):
     # The outlined prange body is lowered and optimised apart, then inlined
     # into a wrapper Numba writes itself: its vectors show the width it got.
     monkeypatch.setattr(_config, "PREFER_VECTOR_BITS", 128)
-    loop = _compiler.njit(_parallel_loop, parallel=True)
+    loop = _compiler.njit(_parallel_loop, parallel=True, wide_vectors=True)
     x = np.arange(1000.0)
     out = np.empty_like(x)
     loop(x, out)
@@ -50,7 +50,7 @@ def test_prange_bodies_get_the_vector_width(monkeypatch):
 
 
 def test_float32_loops_that_compute_in_float64_keep_llvms_width():
-    loop = _compiler.njit(_loop, keep_float32_width=True)
+    loop = _compiler.njit(_loop, wide_vectors=True, except_float32=True)
     x32, x64 = np.ones(8, np.float32), np.ones(8)
     loop(x32, np.empty_like(x32))
     loop(x64, np.empty_like(x64))
@@ -59,8 +59,15 @@ def test_float32_loops_that_compute_in_float64_keep_llvms_width():
     assert WIDTH in ir64
 
 
-def test_the_users_own_functions_keep_numbas_choice():
+def test_memory_bound_loops_keep_llvms_width():
     loop = _compiler.njit(_loop)
+    x = np.ones(8)
+    loop(x, np.empty_like(x))
+    assert "prefer-vector-width" not in _ir(loop)
+
+
+def test_the_users_own_functions_keep_numbas_choice():
+    loop = _compiler.njit(_loop, wide_vectors=True)
     x = np.ones(8)
     loop(x, np.empty_like(x))  # installs the hook
 

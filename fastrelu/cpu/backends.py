@@ -186,10 +186,13 @@ class _NumbaBackend(Backend):
                 kernel = self._kernels.get(key)
                 if kernel is None:
                     formulas = scalar_formula(activation, direction, bits)
-                    kernel = self._kernels[key] = self.compile(formulas, arity)
+                    wide = activation.name not in definitions.MEMORY_BOUND
+                    kernel = self._kernels[key] = self.compile(formulas, arity, wide)
         return kernel
 
-    def compile(self, formulas, arity):
+    def compile(self, formulas, arity, wide_vectors):
+        """The kernel of ``formulas`` over ``arity`` arrays; ``wide_vectors``:
+        whether it computes enough to gain from the widest vectors."""
         raise NotImplementedError
 
     #: Whether ``run`` takes bfloat16 arrays (computing in float32 on their bits).
@@ -219,7 +222,7 @@ class _LoopBackend(_NumbaBackend):
     in_place_loops = True
     operations = frozenset(OPERATIONS)
 
-    def compile(self, formulas, arity):
+    def compile(self, formulas, arity, wide_vectors):
         _compiler.register_helpers()
         formula, widen, narrow = formulas
         loop = _make_loop(_compiler.jitable(formula), widen, narrow, arity, self.parallel)
@@ -231,8 +234,8 @@ class _LoopBackend(_NumbaBackend):
             threads = "parallel" if self.parallel else "serial"
             lifted = "" if widen is definitions.same else "_" + widen.__name__
             loop.__qualname__ = f"{formula.__name__}{lifted}_{kind}_{threads}_{stamp}"
-        return _compiler.njit(loop, parallel=self.parallel, cache=cache,
-                              keep_float32_width=formula in definitions.FLOAT64_INSIDE)
+        return _compiler.njit(loop, parallel=self.parallel, cache=cache, wide_vectors=wide_vectors,
+                              except_float32=formula in definitions.FLOAT64_INSIDE)
 
     def launch(self, kernel, inputs, out, params):
         if out.size == 0:
@@ -560,7 +563,7 @@ class UfuncBackend(_NumbaBackend):
     # the caller computes it in float32.
     bfloat16_kernels = False
 
-    def compile(self, formulas, arity):
+    def compile(self, formulas, arity, wide_vectors):
         return _Ufunc(formulas[0])  # only float values come here: no widening
 
     def launch(self, kernel, inputs, out, params):

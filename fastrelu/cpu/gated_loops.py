@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from .. import _compiler
+from .. import _compiler, definitions
 from .pool import run_loop
 
 _kernels: dict = {}
@@ -41,7 +41,8 @@ def _build(gated, kind, parallel):
     if cache:  # named after a stamp of all it inlines: Numba's cache sees this file only
         threads = "parallel" if parallel else "serial"
         loop.__qualname__ = f"{gated.name}_{kind}_{threads}_{_compiler.loop_stamp(*gated.formulas)}"
-    return _compiler.njit(loop, parallel=parallel, cache=cache)
+    wide = gated.activation.name not in definitions.MEMORY_BOUND  # reglu's is relu
+    return _compiler.njit(loop, parallel=parallel, cache=cache, wide_vectors=wide)
 
 
 def _loops(gated, parallel):
