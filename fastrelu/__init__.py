@@ -21,7 +21,9 @@ from .gated import (geglu, geglu_backward, glu, glu_backward, make_gated, reglu,
                     swiglu, swiglu_backward)
 from .masks import relu_backward_mask, relu_mask
 from . import api
-from .api import Activation, activations, gelu, gelu_backward, prelu, prelu_backward, rrelu, rrelu_backward
+# (The activations written out in api.py are also in api.PUBLIC_NAMES, below.)
+from .api import (Activation, activations, gelu, gelu_backward, prelu,  # noqa: F401
+                  prelu_backward, rrelu, rrelu_backward)
 from .registry import (
     Backend,
     all_backends,
