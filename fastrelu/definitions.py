@@ -3,7 +3,10 @@
 Each activation is a scalar formula and its backward formula, plain Python
 that Numba compiles for every backend (serial loop, parallel loop, ufunc, GPU
 kernel), plus a NumPy expression of the same function: the ``numpy`` backend
-and the reference the tests compare against.
+and the reference the tests compare against, and its true value in mpmath
+(the accuracy measure's).  Its entry in ``BUILTIN`` says the rest, and the
+public functions, fastrelu.torch, the Numba overloads, the accuracy cases
+and the API reference are made from it.
 
 Conventions (those of ``torch.nn.functional``):
 
