@@ -168,12 +168,13 @@ MADE: dict[str, Activation] = {}
 for _definition in BUILTIN.values():
     if _definition.public and not _definition.written_out:
         _activation = MADE[_definition.name] = make_activation(_definition)
-        globals()[_activation.__name__] = _activation
+        globals()[_definition.name] = _activation
         globals()[_activation.backward.__name__] = _activation.backward
         if _definition.name in FROM_OUTPUT:
-            _activation.backward_from_output = _backward_from_output(  # type: ignore[attr-defined]
-                _activation)
-            globals()[_activation.backward_from_output.__name__] = _activation.backward_from_output
+            _from_output = _backward_from_output(_activation)
+            _activation.backward_from_output = _from_output  # type: ignore[attr-defined]
+            globals()[_from_output.__name__] = _from_output
+            del _from_output
 del _definition, _activation
 _gelu_exact = make_activation(BUILTIN["gelu"], qualname="_gelu_exact")
 _gelu_tanh = make_activation(BUILTIN["gelu_tanh"], qualname="_gelu_tanh")
