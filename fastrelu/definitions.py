@@ -292,7 +292,7 @@ def leaky_relu_backward_ref(g, x, negative_slope):
 
 
 def leaky_relu_true(mp, x, negative_slope):
-    slope = mp.mpf(negative_slope)
+    slope = mp.mpf(repr(negative_slope))  # the slope as written (0.01), not its float64
     return (x if x > 0 else slope * x), (mp.mpf(1) if x > 0 else slope)
 
 
