@@ -18,8 +18,7 @@ import inspect
 import numpy as np
 import torch
 
-from .. import api, gated
-from ..definitions import BUILTIN
+from .. import api, definitions, gated
 from .._renamed import renamed
 from . import functional
 from ._autograd import (_gated_apply, _RReLUFunction, apply, geglu, glu, prelu, reglu, relu_mask,
@@ -29,7 +28,7 @@ from ._bridge import _function, supported
 __all__ = [
     "apply", "supports_inplace", "supported", "ActivationModule", "relu_mask", "ReLUMask",
     "reglu", "geglu", "swiglu", "glu", "ReGLU", "SwiGLU", "GEGLU", "GLU", "prelu", "PReLU",
-    "RReLU", *(d.torch_class for d in BUILTIN.values() if d.torch_class), "DROP_INS",
+    "RReLU", *(d.torch_class for d in definitions.BUILTIN.values() if d.torch_class), "DROP_INS",
     "replace_activations", "functional",
 ]
 
@@ -234,7 +233,7 @@ def _drop_in(class_name, name, params=(), inplace=True, shows_inplace=True):
 #: GELU, whose ``approximate`` picks gelu or gelu_tanh, is written here.
 _MADE = {d.torch_class: _drop_in(d.torch_class, d.name, d.params, inplace=d.torch_inplace,
                                  shows_inplace=d.repr_inplace)
-         for d in BUILTIN.values() if d.torch_class and not d.written_out}
+         for d in definitions.BUILTIN.values() if d.torch_class and not d.written_out}
 globals().update(_MADE)
 GELU = _drop_in("GELU", "gelu", (("approximate", "none"),), inplace=False)
 

@@ -14,7 +14,7 @@ import inspect
 
 import numpy as np
 
-from ..definitions import BUILTIN
+from .. import definitions
 from ._autograd import _RReLUFunction, apply
 from ._autograd import glu as _glu
 from ._autograd import prelu as _prelu
@@ -51,7 +51,8 @@ def _functional(definition):
 
 
 #: The functions made from their Definition, by name.
-_MADE = {d.name: _functional(d) for d in BUILTIN.values() if d.torch_class and not d.written_out}
+_MADE = {d.name: _functional(d) for d in definitions.BUILTIN.values()
+         if d.torch_class and not d.written_out}
 globals().update(_MADE)
 
 
