@@ -8,6 +8,8 @@ Importing fastrelu compiles nothing and never touches CUDA: kernels are
 built on first use, per activation and dtype.
 """
 
+from typing import TYPE_CHECKING
+
 from .cpu import backends as _cpu_backends
 from .cpu.backends import CompileError
 from .cuda.backend import CudaBackend as _CudaBackend
@@ -18,47 +20,10 @@ from .fused import bias_relu, bias_relu_backward
 from .gated import (geglu, geglu_backward, glu, glu_backward, make_gated, reglu, reglu_backward,
                     swiglu, swiglu_backward)
 from .masks import relu_backward_mask, relu_mask
-from .api import (
-    Activation,
-    activations,
-    celu,
-    celu_backward,
-    elu,
-    elu_backward,
-    gelu,
-    gelu_backward,
-    hardsigmoid,
-    hardsigmoid_backward,
-    hardswish,
-    hardswish_backward,
-    leaky_relu,
-    leaky_relu_backward,
-    mish,
-    mish_backward,
-    prelu,
-    prelu_backward,
-    relu,
-    relu6,
-    relu6_backward,
-    relu_backward,
-    rrelu,
-    rrelu_backward,
-    selu,
-    selu_backward,
-    sigmoid,
-    sigmoid_backward,
-    sigmoid_backward_from_output,
-    elu_backward_from_output,
-    celu_backward_from_output,
-    selu_backward_from_output,
-    silu,
-    silu_backward,
-    softplus,
-    softplus_backward,
-    tanh,
-    tanh_backward,
-    tanh_backward_from_output,
-)
+from . import api
+# (The activations written out in api.py are also in api.PUBLIC_NAMES, below.)
+from .api import (Activation, activations, gelu, gelu_backward, prelu,  # noqa: F401
+                  prelu_backward, rrelu, rrelu_backward)
 from .registry import (
     Backend,
     all_backends,
@@ -75,17 +40,17 @@ for _backend in (_cpu_backends.NumpyBackend(), _cpu_backends.SerialBackend(),
     register_backend(_backend)
 del _backend
 
+# The activations made from their entry in definitions.BUILTIN: relu,
+# relu_backward, sigmoid_backward_from_output, ... (api.PUBLIC_NAMES).
+globals().update({name: getattr(api, name) for name in api.PUBLIC_NAMES})
+
+if TYPE_CHECKING:  # the names made above, for type checkers
+    def __getattr__(name: str) -> Activation: ...
+
 __all__ = [
     "__version__", "Activation", "Backend", "CompileError", "activation", "activations",
     "bias_relu", "bias_relu_backward", "relu_mask", "relu_backward_mask",
     "all_backends", "backends", "get_backend", "register_backend", "set_backend",
-    "use_backend", "use_stream", "relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "relu6",
-    "relu6_backward", "prelu", "prelu_backward", "rrelu", "rrelu_backward", "elu",
-    "elu_backward", "selu", "selu_backward", "celu", "celu_backward", "gelu", "gelu_backward",
-    "silu", "silu_backward", "softplus", "softplus_backward", "mish", "mish_backward",
-    "hardswish", "hardswish_backward", "hardsigmoid", "hardsigmoid_backward", "sigmoid",
-    "sigmoid_backward", "sigmoid_backward_from_output", "tanh", "tanh_backward",
-    "tanh_backward_from_output", "elu_backward_from_output", "celu_backward_from_output",
-    "selu_backward_from_output", "glu", "glu_backward", "reglu", "reglu_backward", "geglu",
-    "geglu_backward", "swiglu", "swiglu_backward", "make_gated",
+    "use_backend", "use_stream", *api.PUBLIC_NAMES, "glu", "glu_backward", "reglu",
+    "reglu_backward", "geglu", "geglu_backward", "swiglu", "swiglu_backward", "make_gated",
 ]

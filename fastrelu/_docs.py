@@ -84,28 +84,15 @@ Raises:
     NotImplementedError: A backend that does not implement the operation.
 """)
 
-# The example input of every activation, and (forward, backward with grad 1)
-# of each there, rounded to 4 digits.
+# The example input of every activation; the values it gives are its
+# Definition's ``example``.
 EXAMPLE_INPUT = "np.array([-2.0, 0.0, 1.5])"
-EXAMPLES = {
-    "relu": ([0.0, 0.0, 1.5], [0.0, 0.0, 1.0]),
-    "leaky_relu": ([-0.02, 0.0, 1.5], [0.01, 0.01, 1.0]),
-    "relu6": ([0.0, 0.0, 1.5], [0.0, 0.0, 1.0]),
-    "elu": ([-0.8647, 0.0, 1.5], [0.1353, 1.0, 1.0]),
-    "selu": ([-1.5202, 0.0, 1.5761], [0.2379, 1.7581, 1.0507]),
-    "celu": ([-0.8647, 0.0, 1.5], [0.1353, 1.0, 1.0]),
-    "silu": ([-0.2384, 0.0, 1.2264], [-0.0908, 0.5, 1.0413]),
-    "mish": ([-0.2525, 0.0, 1.4034], [-0.1084, 0.6, 1.0885]),
-    "softplus": ([0.1269, 0.6931, 1.7014], [0.1192, 0.5, 0.8176]),
-    "hardswish": ([-0.3333, 0.0, 1.125], [-0.1667, 0.5, 1.0]),
-    "hardsigmoid": ([0.1667, 0.5, 0.75], [0.1667, 0.1667, 0.1667]),
-    "sigmoid": ([0.1192, 0.5, 0.8176], [0.105, 0.25, 0.1491]),
-    "tanh": ([-0.964, 0.0, 0.9051], [0.0707, 1.0, 0.1807]),
-}
 
 
-def docstring(summary, name, arrays, params, direction):
-    """A Google-style docstring: summary, Args, Returns, Raises, Example."""
+def docstring(summary, name, arrays, params, direction, example=()):
+    """A Google-style docstring: summary, Args, Returns, Raises, and an
+    Example where ``example`` gives the activation's (forward, backward)
+    values at EXAMPLE_INPUT."""
     lines = [summary.strip(), "", "Args:"]
     for array in arrays:
         lines.append(f"    {array}: {ARRAYS[array]}")
@@ -113,8 +100,8 @@ def docstring(summary, name, arrays, params, direction):
         lines.append(f"    {param}: {PARAMETERS.get(param, f'Parameter (default {default}).')}")
     text = "\n".join(lines) + "\n" + COMMON
     base = name.removesuffix("_backward").removesuffix("_backward_from_output")
-    if base in EXAMPLES:
-        forward, backward = EXAMPLES[base]
+    if example:
+        forward, backward = example
         if direction == "forward":
             call, values = f"fastrelu.{name}(x)", forward
         elif name.endswith("_from_output"):

@@ -28,10 +28,10 @@ def init():
     from .definitions import BUILTIN
 
     _compiler.register_helpers()
-    for name in api.activations():
-        if name in ("prelu", "rrelu", "gelu"):  # prelu, rrelu: weights, random slopes
-            continue
-        definition, forward = BUILTIN[name], getattr(api, name)
+    # The activations made from their Definition; prelu and rrelu (a weight,
+    # random slopes) have none, gelu's is below.
+    for forward in api.MADE.values():
+        definition = forward.definition
         for direction, function, formula in (("forward", forward, definition.forward),
                                              ("backward", forward.backward, definition.backward)):
             _register(function, direction, definition.params, lambda chosen, f=formula: f)

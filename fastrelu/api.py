@@ -1,11 +1,11 @@
 """The public activation functions and their gradients.
 
-Most are made from their Definition by :func:`make_activation`, with
-``dispatch.public_function`` building each function (a short path for
-the common call, the checks and the backend's kernel for the rest); the
-gradients from the output are built the same way from
-``definitions.FROM_OUTPUT``.  gelu (its ``approximate``), prelu (a weight
-per channel) and rrelu (random slopes) are written out here.
+Most are made from their entry in ``definitions.BUILTIN`` by
+:func:`make_activation`, with ``dispatch.public_function`` building each
+function (a short path for the common call, the checks and the backend's
+kernel for the rest); the gradients from the output are built the same
+way from ``definitions.FROM_OUTPUT``.  gelu (its ``approximate``), prelu
+(a weight per channel) and rrelu (random slopes) are written out here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -57,8 +57,9 @@ def make_activation(definition: Definition, doc: str | None = None,
               for p, d in definition.params]
     forward = dispatch.public_function(definition, "forward", _param_parser(definition, name),
                                        ("x",), name)
-    _describe(forward, name, module, qualname or name, doc or (
-        f"{name} activation (PyTorch: {definition.torch_equivalent})."), ("x",), params)
+    example = getattr(definition, "example", ())
+    _describe(forward, name, module, qualname or name, doc or definition.summary or (
+        f"{name} activation (PyTorch: {definition.torch_equivalent})."), ("x",), params, example)
     backward_name = name + "_backward"
     if getattr(definition.backward, "missing_gradient", False):
         def backward(*args, **kwargs):
@@ -72,7 +73,7 @@ def make_activation(definition: Definition, doc: str | None = None,
     backward_qualname = backward_name if module == __name__ and qualname is None else (
         (qualname or name) + ".backward")
     _describe(backward, backward_name, module, backward_qualname,
-              f"Gradient of {name}: grad * {name}'(x).", ("grad", "x"), params)
+              f"Gradient of {name}: grad * {name}'(x).", ("grad", "x"), params, example)
     activation = cast(Activation, forward)
     activation.name = name
     activation.definition = definition
@@ -80,12 +81,12 @@ def make_activation(definition: Definition, doc: str | None = None,
     return activation
 
 
-def _describe(function, name, module, qualname, doc, arrays, params):
+def _describe(function, name, module, qualname, doc, arrays, params, example=()):
     """Name and document a generated function; its signature for help()."""
     function.__name__, function.__module__, function.__qualname__ = name, module, qualname
     direction = "forward" if arrays == ("x",) else "backward"
     function.__doc__ = _docs.docstring(doc, name, arrays, [(p.name, p.default) for p in params],
-                                       direction)
+                                       direction, example)
     positional = inspect.Parameter.POSITIONAL_ONLY  # as a ufunc's
     keywords = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None)
                 for k in ("out", "backend", "stream")]
@@ -141,16 +142,16 @@ def _backward_from_output(activation):
         _parse_params(definition, name, args, kwargs)), ("grad", "y"), name)
     params = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
               for p, d in definition.params]
+    note = _ROUNDS if activation.definition.saves_output else _IN_PLACE
     _describe(function, name, __name__, name, (
-        f"Gradient of {activation.name} from its output y: "
-        f"grad * ({_FORMULA[activation.name]}).\n\n" + _FROM_OUTPUT_NOTE[activation.name]),
-        ("grad", "y"), params)
+        f"Gradient of {activation.name} from its output y: grad * ({definition.formula}).\n\n"
+        + note.format(name=activation.name)), ("grad", "y"), params,
+        activation.definition.example)
     return function
 
 
-_FORMULA = {"sigmoid": "y * (1 - y)", "tanh": "1 - y * y", "elu": "1 if y > 0 else y + alpha",
-            "celu": "1 if y > 0 else y / alpha + 1",
-            "selu": "scale if y > 0 else y + scale * alpha"}
+# The note of a gradient from the output: as autograd keeps y (the
+# Definition's saves_output), or as the in-place form has only y.
 _ROUNDS = ("As PyTorch's autograd computes it: a layer need not keep x.  Where y\n"
            "rounds to +-1 the result has an absolute error below an ulp of grad;\n"
            "{name}_backward(grad, x) keeps full relative accuracy there.")
@@ -158,30 +159,29 @@ _IN_PLACE = ("As PyTorch's in-place form computes it (alpha >= 0): the input is 
              "once y is written over it.  Where y rounds to -alpha the result has an\n"
              "absolute error below an ulp of grad; {name}_backward(grad, x) keeps\n"
              "full relative accuracy there.")
-_FROM_OUTPUT_NOTE = {"sigmoid": _ROUNDS.format(name="sigmoid"), "tanh": _ROUNDS.format(name="tanh"),
-                     "elu": _IN_PLACE.format(name="elu"), "celu": _IN_PLACE.format(name="celu"),
-                     "selu": _IN_PLACE.format(name="selu")}
 
 
-relu = make_activation(BUILTIN["relu"], """ReLU: max(x, 0), keeping NaN; -0 gives +0.
-
-Takes float16, bfloat16, float32, float64 and integer arrays.
-``relu.backward(grad, x)`` (also ``relu_backward``) gives ``grad`` where
-``x > 0`` and 0 where ``x <= 0`` (PyTorch: F.relu).""")
-leaky_relu = make_activation(BUILTIN["leaky_relu"])
-relu6 = make_activation(BUILTIN["relu6"])
-elu = make_activation(BUILTIN["elu"])
-selu = make_activation(BUILTIN["selu"])
-celu = make_activation(BUILTIN["celu"])
-silu = make_activation(BUILTIN["silu"])
-mish = make_activation(BUILTIN["mish"])
-softplus = make_activation(BUILTIN["softplus"])
-hardswish = make_activation(BUILTIN["hardswish"])
-hardsigmoid = make_activation(BUILTIN["hardsigmoid"])
-sigmoid = make_activation(BUILTIN["sigmoid"])
-tanh = make_activation(BUILTIN["tanh"])
+#: The public activations made from their Definition, by name: each is also
+#: this module's ``NAME``, with ``NAME_backward`` and, where FROM_OUTPUT has
+#: its gradient from the output, ``NAME_backward_from_output``.
+MADE: dict[str, Activation] = {}
+for _definition in BUILTIN.values():
+    if _definition.public and not _definition.written_out:
+        _activation = MADE[_definition.name] = make_activation(_definition)
+        globals()[_definition.name] = _activation
+        globals()[_activation.backward.__name__] = _activation.backward
+        if _definition.name in FROM_OUTPUT:
+            _from_output = _backward_from_output(_activation)
+            _activation.backward_from_output = _from_output  # type: ignore[attr-defined]
+            globals()[_from_output.__name__] = _from_output
+            del _from_output
+del _definition, _activation
 _gelu_exact = make_activation(BUILTIN["gelu"], qualname="_gelu_exact")
 _gelu_tanh = make_activation(BUILTIN["gelu_tanh"], qualname="_gelu_tanh")
+leaky_relu = MADE["leaky_relu"]  # rrelu's evaluation form
+
+if TYPE_CHECKING:  # the names made above, for type checkers
+    def __getattr__(name: str) -> Activation: ...
 
 
 @_docs.filled
@@ -483,34 +483,15 @@ def rrelu_backward(grad: Array, x: Array, lower: float = 1.0 / 8, upper: float =
 gelu.backward = gelu_backward  # type: ignore[attr-defined]
 prelu.backward = prelu_backward  # type: ignore[attr-defined]
 rrelu.backward = rrelu_backward  # type: ignore[attr-defined]
-relu_backward = relu.backward
-leaky_relu_backward = leaky_relu.backward
-relu6_backward = relu6.backward
-elu_backward = elu.backward
-selu_backward = selu.backward
-celu_backward = celu.backward
-silu_backward = silu.backward
-mish_backward = mish.backward
-softplus_backward = softplus.backward
-hardswish_backward = hardswish.backward
-hardsigmoid_backward = hardsigmoid.backward
-sigmoid_backward = sigmoid.backward
-tanh_backward = tanh.backward
-# sigmoid and tanh also differentiate from their output, as PyTorch does.
-sigmoid_backward_from_output = _backward_from_output(sigmoid)
-tanh_backward_from_output = _backward_from_output(tanh)
-elu_backward_from_output = _backward_from_output(elu)
-celu_backward_from_output = _backward_from_output(celu)
-selu_backward_from_output = _backward_from_output(selu)
-for _activation, _from_output in ((sigmoid, sigmoid_backward_from_output),
-                                  (tanh, tanh_backward_from_output),
-                                  (elu, elu_backward_from_output), (celu, celu_backward_from_output),
-                                  (selu, selu_backward_from_output)):
-    _activation.backward_from_output = _from_output  # type: ignore[attr-defined]
-del _activation, _from_output
 
-_PUBLIC = ["relu", "leaky_relu", "relu6", "prelu", "rrelu", "elu", "selu", "celu", "gelu",
-           "silu", "softplus", "mish", "hardswish", "hardsigmoid", "sigmoid", "tanh"]
+# The public activations in the table's order, with the two written out for
+# their second array (prelu's weight, rrelu's slopes) after relu6, as PyTorch
+# lists them.
+_PUBLIC = [d.name for d in BUILTIN.values() if d.public]
+_PUBLIC[_PUBLIC.index("relu6") + 1:_PUBLIC.index("relu6") + 1] = ["prelu", "rrelu"]
+#: Every public name of this module, for ``fastrelu.__all__``.
+PUBLIC_NAMES = [n for a in _PUBLIC for n in (a, a + "_backward", a + "_backward_from_output")
+                if n in globals()]
 
 
 def activations() -> list[str]:

@@ -3,7 +3,10 @@
 Each activation is a scalar formula and its backward formula, plain Python
 that Numba compiles for every backend (serial loop, parallel loop, ufunc, GPU
 kernel), plus a NumPy expression of the same function: the ``numpy`` backend
-and the reference the tests compare against.
+and the reference the tests compare against, and its true value in mpmath
+(the accuracy measure's).  Its entry in ``BUILTIN`` says the rest, and the
+public functions, fastrelu.torch, the Numba overloads, the accuracy cases
+and the API reference are made from it.
 
 Conventions (those of ``torch.nn.functional``):
 
@@ -120,6 +123,37 @@ class Definition:
     bfloat16_forward: object = None
     bfloat16_backward: object = None
     torch_equivalent: str = ""
+    # --- what the public layers make of it: the one entry of an activation ---
+    # Its true value for the accuracy measure (perf/accuracy.py): mpmath
+    # ``true(mp, x, *params) -> (f(x), f'(x))``, in forms that do not cancel,
+    # with ``mp`` the mpmath context passed in (this module imports no mpmath).
+    true: object = None
+    # The public function ``fastrelu.NAME`` (and ``NAME_backward``), made by
+    # api.make_activation; False: none of its own (gelu_tanh is
+    # ``gelu(x, "tanh")``).  ``written_out``: public, but written out by hand
+    # in api.py and fastrelu.torch (gelu, whose ``approximate`` picks gelu or
+    # gelu_tanh).
+    public: bool = True
+    written_out: bool = False
+    # The docstring's summary (default: "NAME activation (PyTorch: ...)."),
+    # and its example's values, forward and backward (grad 1) at
+    # x = [-2, 0, 1.5], rounded to 4 digits (_docs.docstring).
+    summary: str = ""
+    example: tuple = ()
+    # fastrelu.torch: the drop-in module named as torch.nn's class, whose
+    # signature (and functional's) has ``inplace`` where ``torch_inplace``,
+    # shown in its repr unless not ``repr_inplace`` (PyTorch's Hardswish).
+    torch_class: str = ""
+    torch_inplace: bool = False
+    repr_inplace: bool = True
+    # Its in-place form and what its gradient comes from there: "output"
+    # (the result y, as PyTorch's in-place forms: y > 0 exactly where x > 0;
+    # FROM_OUTPUT's gradient where it has one, else the backward applied to
+    # y), "input" (a copy of x kept for backward), or "" (no in-place form).
+    in_place: str = ""
+    # Out of place, autograd keeps the output y and differentiates from it
+    # (FROM_OUTPUT), as PyTorch does for sigmoid and tanh: x is not kept.
+    saves_output: bool = False
 
     def __reduce_ex__(self, protocol):
         # Built-ins pickle by name, so that a worker process (Dask) finds its
@@ -127,6 +161,30 @@ class Definition:
         if builtin(self.name) is self:
             return builtin, (self.name,)
         return super().__reduce_ex__(protocol)
+
+
+# --- the true values ------------------------------------------------------------
+# mpmath helpers of the ``true`` formulas (see Definition.true): ``mp`` is the
+# mpmath context the caller passes, at its working precision.
+
+
+def _exp_neg(mp, a):
+    """e^-a for a >= 0; 0 beyond 4000, far below any float's smallest subnormal."""
+    return mp.mpf(0) if a > 4000 else mp.exp(-a)
+
+
+def _sigmoid_pair(mp, x):
+    """(sigmoid(x), sigmoid(x) sigmoid(-x)) without cancellation."""
+    e = _exp_neg(mp, abs(x))
+    s = 1 / (1 + e) if x >= 0 else e / (1 + e)
+    return s, e / ((1 + e) * (1 + e))
+
+
+def _normal_cdf_pdf(mp, x):
+    if x < -60:  # Phi(-60) < 1e-780
+        return mp.mpf(0), mp.mpf(0)
+    cdf = mp.mpf(1) if x > 60 else mp.erfc(-x / mp.sqrt(2)) / 2
+    return cdf, _exp_neg(mp, x * x / 2) / mp.sqrt(2 * mp.pi)
 
 
 # --- relu -----------------------------------------------------------------
@@ -210,6 +268,10 @@ def relu_backward_ref(g, x):
     return np.where(x <= 0, g.dtype.type(0), g)
 
 
+def relu_true(mp, x):
+    return (x if x > 0 else mp.mpf(0)), mp.mpf(1 if x > 0 else 0)
+
+
 # --- leaky relu, relu6, the hard ones ---------------------------------------
 
 
@@ -227,6 +289,11 @@ def leaky_relu_ref(x, negative_slope):
 
 def leaky_relu_backward_ref(g, x, negative_slope):
     return np.where(x > 0, g, g * negative_slope)
+
+
+def leaky_relu_true(mp, x, negative_slope):
+    slope = mp.mpf(repr(negative_slope))  # the slope as written (0.01), not its float64
+    return (x if x > 0 else slope * x), (mp.mpf(1) if x > 0 else slope)
 
 
 def relu6(x):
@@ -247,6 +314,10 @@ def relu6_ref(x):
 
 def relu6_backward_ref(g, x):
     return np.where((x > 0) & (x < 6), g, g.dtype.type(0))
+
+
+def relu6_true(mp, x):
+    return min(max(x, mp.mpf(0)), mp.mpf(6)), mp.mpf(1 if 0 < x < 6 else 0)
 
 
 # The hard activations compute in x's precision (a Python int or float
@@ -278,6 +349,11 @@ def hardsigmoid_backward_ref(g, x):
     return np.where((x > -3) & (x < 3), g / 6, g.dtype.type(0))
 
 
+def hardsigmoid_true(mp, x):
+    y = min(max(x + 3, mp.mpf(0)), mp.mpf(6)) / 6
+    return y, (mp.mpf(1) / 6 if -3 < x < 3 else mp.mpf(0))
+
+
 def hardswish(x):
     three = _in_precision_of(x, 3.0)
     y = x * (x + three) / _in_precision_of(x, 6.0)
@@ -301,6 +377,11 @@ def hardswish_ref(x):
 def hardswish_backward_ref(g, x):
     d = g * ((2 * x + 3) / 6)
     return np.where(x <= -3, 0, np.where(x >= 3, g, d)).astype(g.dtype, copy=False)
+
+
+def hardswish_true(mp, x):  # at the kinks PyTorch's derivatives: 0 at -3, 1 at 3
+    forward = mp.mpf(0) if x < -3 else x * (x + 3) / 6 if x <= 3 else x
+    return forward, mp.mpf(0) if x <= -3 else mp.mpf(1) if x >= 3 else (2 * x + 3) / 6
 
 
 # --- exponential family -------------------------------------------------------
@@ -337,6 +418,16 @@ def elu_backward_ref(g, x, alpha):
     return np.where(x > 0, g, g * alpha * np.exp(np.minimum(x, 0)))
 
 
+def _elu_like_true(mp, x, alpha, scale):
+    if x > 0:
+        return scale * x, scale
+    return scale * alpha * mp.expm1(max(x, mp.mpf(-5000))), scale * alpha * _exp_neg(mp, -x)
+
+
+def elu_true(mp, x, alpha):
+    return _elu_like_true(mp, x, mp.mpf(alpha), mp.mpf(1))
+
+
 def selu(x):
     negative = SELU_SCALE * SELU_ALPHA * _expm1(_not_positive(x))
     return SELU_SCALE * x if x > 0 else negative
@@ -357,6 +448,11 @@ def selu_backward_ref(g, x):
     return np.where(x > 0, g * SELU_SCALE, neg).astype(g.dtype, copy=False)
 
 
+def selu_true(mp, x):
+    return _elu_like_true(mp, x, mp.mpf("1.6732632423543772848170429916717"),
+                          mp.mpf("1.0507009873554804934193349852946"))
+
+
 def celu(x, alpha):
     negative = alpha * _expm1(_in_precision_of(x, _not_positive(x) / alpha))
     return x if x > 0 else negative
@@ -373,6 +469,13 @@ def celu_ref(x, alpha):
 
 def celu_backward_ref(g, x, alpha):
     return np.where(x > 0, g, g * np.exp(np.minimum(x, 0) / alpha))
+
+
+def celu_true(mp, x, alpha):
+    a = mp.mpf(alpha)
+    if x > 0:
+        return x, mp.mpf(1)
+    return a * mp.expm1(max(x / a, mp.mpf(-5000))), _exp_neg(mp, -x / a)
 
 
 @helper
@@ -436,6 +539,10 @@ def sigmoid_backward_ref(g, x):
     return g * (e / ((1 + e) * (1 + e)))
 
 
+def sigmoid_true(mp, x):
+    return _sigmoid_pair(mp, x)
+
+
 def tanh(x):
     return _tanh(x)
 
@@ -458,6 +565,17 @@ def tanh_backward_ref(g, x):
     # in the tails (1 - t * t is 0 from |x| = 19 in float64, e^-2|x| is not).
     e = np.exp(-2 * np.abs(x))
     return g * (4 * e / ((1 + e) * (1 + e)))
+
+
+def tanh_true(mp, x):
+    a = abs(x)
+    if a < mp.mpf("0.5"):
+        t = mp.tanh(a)
+    else:
+        e = _exp_neg(mp, 2 * a)
+        t = (1 - e) / (1 + e)
+    _, s_one_minus_s = _sigmoid_pair(mp, 2 * x)
+    return (t if x >= 0 else -t), 4 * s_one_minus_s
 
 
 def silu(x):
@@ -492,6 +610,11 @@ def silu_backward_ref(g, x):
     return np.where(x == -np.inf, 0 * g, d).astype(g.dtype, copy=False)
 
 
+def silu_true(mp, x):
+    s, s_one_minus_s = _sigmoid_pair(mp, x)
+    return x * s, s + x * s_one_minus_s
+
+
 @helper
 def _softplus(x, beta, threshold):
     z = x * beta
@@ -524,6 +647,15 @@ def softplus_ref(x, beta, threshold):
 def softplus_backward_ref(g, x, beta, threshold):
     z = x * beta
     return np.where(z > threshold, g, g * _sigmoid_ref(z)).astype(g.dtype, copy=False)
+
+
+def softplus_true(mp, x, beta, threshold):  # x above the threshold (PyTorch's definition)
+    b = mp.mpf(beta)
+    z = b * x
+    if z > threshold:
+        return x, mp.mpf(1)
+    s, _ = _sigmoid_pair(mp, z)
+    return (max(z, mp.mpf(0)) + mp.log1p(_exp_neg(mp, abs(z)))) / b, s
 
 
 @helper
@@ -573,6 +705,21 @@ def mish_backward_ref(g, x):
         d = g * (t + x * _sigmoid_ref(x) * (4 * w / ((1 + w) * (1 + w))))
     d = np.where(x == np.inf, g, d)
     return np.where(x == -np.inf, 0 * g, d).astype(g.dtype, copy=False)
+
+
+def mish_true(mp, x):
+    # tanh(softplus(x)) = (1 - w) / (1 + w) with w = e^(-2 softplus(x)), in forms
+    # with no cancellation (e = e^-|x|).
+    e = _exp_neg(mp, abs(x))
+    if x >= 0:
+        t = (1 + 2 * e) / ((1 + e) ** 2 + e * e)
+        w = (e / (1 + e)) ** 2
+    else:
+        t = e * (2 + e) / ((1 + e) ** 2 + 1)
+        w = 1 / (1 + e) ** 2
+    sech2 = 4 * w / (1 + w) ** 2
+    s, _ = _sigmoid_pair(mp, x)
+    return x * t, t + x * s * sech2
 
 
 # --- gelu ---------------------------------------------------------------------
@@ -661,6 +808,11 @@ def gelu_backward_ref(g, x):
     return (g * d).astype(g.dtype)
 
 
+def gelu_true(mp, x):
+    cdf, pdf = _normal_cdf_pdf(mp, x)
+    return x * cdf, cdf + x * pdf
+
+
 def _gelu_tanh_parts(x):
     x64 = x.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -684,6 +836,14 @@ def gelu_tanh_backward_ref(g, x):
         d = s + 2 * x64 * s * s_minus * du
     d = np.where(np.isnan(d) & ~np.isnan(x64), np.where(x64 > 0, 1.0, 0.0), d)
     return (g * d).astype(g.dtype)
+
+
+def gelu_tanh_true(mp, x):
+    c = mp.sqrt(2 / mp.pi)
+    k = mp.mpf("0.044715")
+    u = c * (x + k * x ** 3)
+    s, s_one_minus_s = _sigmoid_pair(mp, 2 * u)  # (1 + tanh(u)) / 2 = sigmoid(2u)
+    return x * s, s + 2 * x * s_one_minus_s * c * (1 + 3 * k * x * x)
 
 
 # --- prelu and rrelu: a slope per element, given as a second array -----------
@@ -796,6 +956,7 @@ class FromOutput:
     reference_backward: object  # NumPy b(g, y, *params) -> array
     params: tuple = ()  # ((name, default), ...) in call order
     torch_equivalent: str = ""
+    formula: str = ""  # the derivative in terms of y, for the docstring
     # Not fields: the rest of what the backends read of a Definition's backward.
     integers = False
     half_backward = None
@@ -864,15 +1025,19 @@ def selu_backward_from_output_ref(g, y):
 FROM_OUTPUT = {
     "sigmoid": FromOutput("sigmoid_from_output", sigmoid_backward_from_output,
                           sigmoid_backward_from_output_ref,
-                          torch_equivalent="torch.ops.aten.sigmoid_backward"),
+                          torch_equivalent="torch.ops.aten.sigmoid_backward", formula="y * (1 - y)"),
     "tanh": FromOutput("tanh_from_output", tanh_backward_from_output,
-                       tanh_backward_from_output_ref, torch_equivalent="torch.ops.aten.tanh_backward"),
+                       tanh_backward_from_output_ref, torch_equivalent="torch.ops.aten.tanh_backward",
+                       formula="1 - y * y"),
     "elu": FromOutput("elu_from_output", elu_backward_from_output, elu_backward_from_output_ref,
-                      params=(("alpha", 1.0),), torch_equivalent="torch.ops.aten.elu_backward"),
+                      params=(("alpha", 1.0),), torch_equivalent="torch.ops.aten.elu_backward",
+                      formula="1 if y > 0 else y + alpha"),
     "celu": FromOutput("celu_from_output", celu_backward_from_output, celu_backward_from_output_ref,
-                       params=(("alpha", 1.0),), torch_equivalent="F.celu's in-place backward"),
+                       params=(("alpha", 1.0),), torch_equivalent="F.celu's in-place backward",
+                       formula="1 if y > 0 else y / alpha + 1"),
     "selu": FromOutput("selu_from_output", selu_backward_from_output, selu_backward_from_output_ref,
-                       torch_equivalent="torch.ops.aten.elu_backward (selu)"),
+                       torch_equivalent="torch.ops.aten.elu_backward (selu)",
+                       formula="scale if y > 0 else y + scale * alpha"),
 }
 
 
@@ -1000,43 +1165,83 @@ MEMORY_BOUND = frozenset({"relu", "leaky_relu", "relu6", "prelu", "hardswish", "
 FLOAT64_INSIDE = frozenset({tanh, softplus, mish})
 
 
+# One entry per activation: its formulas, references and true value; its
+# parameters and their defaults (checked as real numbers by _validate); the
+# dtypes it takes (floats, and integers where ``integers``); its PyTorch
+# names and in-place rule.  The public functions, their docstrings,
+# fastrelu.__all__, fastrelu.jit, the Numba overloads, fastrelu.torch's
+# drop-in modules and functional names, the accuracy measure's cases and
+# the API reference are made from it (docs/architecture.md).
 BUILTIN = {
     d.name: d
     for d in [
         Definition("relu", relu, relu_backward, relu_ref, relu_backward_ref, integers=True,
                    half_forward=relu_half, half_backward=relu_backward_half,
                    bfloat16_forward=relu_bfloat16, bfloat16_backward=relu_backward_bfloat16,
-                   torch_equivalent="F.relu"),
+                   torch_equivalent="F.relu", true=relu_true, torch_class="ReLU",
+                   torch_inplace=True, in_place="output",
+                   summary="""ReLU: max(x, 0), keeping NaN; -0 gives +0.
+
+Takes float16, bfloat16, float32, float64 and integer arrays.
+``relu.backward(grad, x)`` (also ``relu_backward``) gives ``grad`` where
+``x > 0`` and 0 where ``x <= 0`` (PyTorch: F.relu).""",
+                   example=([0.0, 0.0, 1.5], [0.0, 0.0, 1.0])),
         Definition("leaky_relu", leaky_relu, leaky_relu_backward, leaky_relu_ref,
                    leaky_relu_backward_ref, params=(("negative_slope", 0.01),),
-                   torch_equivalent="F.leaky_relu"),
+                   torch_equivalent="F.leaky_relu", true=leaky_relu_true,
+                   torch_class="LeakyReLU", torch_inplace=True, in_place="output",
+                   example=([-0.02, 0.0, 1.5], [0.01, 0.01, 1.0])),
         Definition("relu6", relu6, relu6_backward, relu6_ref, relu6_backward_ref,
-                   torch_equivalent="F.relu6"),
+                   torch_equivalent="F.relu6", true=relu6_true, torch_class="ReLU6",
+                   torch_inplace=True, in_place="output",
+                   example=([0.0, 0.0, 1.5], [0.0, 0.0, 1.0])),
         Definition("elu", elu, elu_backward, elu_ref, elu_backward_ref,
-                   params=(("alpha", 1.0),), torch_equivalent="F.elu"),
+                   params=(("alpha", 1.0),), torch_equivalent="F.elu", true=elu_true,
+                   torch_class="ELU", torch_inplace=True, in_place="output",
+                   example=([-0.8647, 0.0, 1.5], [0.1353, 1.0, 1.0])),
         Definition("selu", selu, selu_backward, selu_ref, selu_backward_ref,
-                   torch_equivalent="F.selu"),
+                   torch_equivalent="F.selu", true=selu_true, torch_class="SELU",
+                   torch_inplace=True, in_place="output",
+                   example=([-1.5202, 0.0, 1.5761], [0.2379, 1.7581, 1.0507])),
         Definition("celu", celu, celu_backward, celu_ref, celu_backward_ref,
-                   params=(("alpha", 1.0),), torch_equivalent="F.celu"),
+                   params=(("alpha", 1.0),), torch_equivalent="F.celu", true=celu_true,
+                   torch_class="CELU", torch_inplace=True, in_place="output",
+                   example=([-0.8647, 0.0, 1.5], [0.1353, 1.0, 1.0])),
         Definition("gelu", gelu, gelu_backward, gelu_ref, gelu_backward_ref,
-                   torch_equivalent="F.gelu"),
+                   torch_equivalent="F.gelu", true=gelu_true, written_out=True,
+                   torch_class="GELU"),
         Definition("gelu_tanh", gelu_tanh, gelu_tanh_backward, gelu_tanh_ref,
-                   gelu_tanh_backward_ref, torch_equivalent="F.gelu(approximate='tanh')"),
+                   gelu_tanh_backward_ref, torch_equivalent="F.gelu(approximate='tanh')",
+                   true=gelu_tanh_true, public=False),
         Definition("silu", silu, silu_backward, silu_ref, silu_backward_ref,
-                   torch_equivalent="F.silu"),
-        Definition("mish", mish, mish_backward, mish_ref, mish_backward_ref,
-                   torch_equivalent="F.mish"),
+                   torch_equivalent="F.silu", true=silu_true, torch_class="SiLU",
+                   torch_inplace=True, in_place="input",
+                   example=([-0.2384, 0.0, 1.2264], [-0.0908, 0.5, 1.0413])),
         Definition("softplus", softplus, softplus_backward, softplus_ref,
                    softplus_backward_ref, params=(("beta", 1.0), ("threshold", 20.0)),
-                   torch_equivalent="F.softplus"),
+                   torch_equivalent="F.softplus", true=softplus_true, torch_class="Softplus",
+                   example=([0.1269, 0.6931, 1.7014], [0.1192, 0.5, 0.8176])),
+        Definition("mish", mish, mish_backward, mish_ref, mish_backward_ref,
+                   torch_equivalent="F.mish", true=mish_true, torch_class="Mish",
+                   torch_inplace=True, in_place="input",
+                   example=([-0.2525, 0.0, 1.4034], [-0.1084, 0.6, 1.0885])),
         Definition("hardswish", hardswish, hardswish_backward, hardswish_ref,
-                   hardswish_backward_ref, torch_equivalent="F.hardswish"),
+                   hardswish_backward_ref, torch_equivalent="F.hardswish", true=hardswish_true,
+                   torch_class="Hardswish", torch_inplace=True, repr_inplace=False,
+                   in_place="input", example=([-0.3333, 0.0, 1.125], [-0.1667, 0.5, 1.0])),
         Definition("hardsigmoid", hardsigmoid, hardsigmoid_backward, hardsigmoid_ref,
-                   hardsigmoid_backward_ref, torch_equivalent="F.hardsigmoid"),
+                   hardsigmoid_backward_ref, torch_equivalent="F.hardsigmoid",
+                   true=hardsigmoid_true, torch_class="Hardsigmoid", torch_inplace=True,
+                   repr_inplace=False, in_place="input",
+                   example=([0.1667, 0.5, 0.75], [0.1667, 0.1667, 0.1667])),
         Definition("sigmoid", sigmoid, sigmoid_backward, sigmoid_ref, sigmoid_backward_ref,
-                   torch_equivalent="torch.sigmoid"),
+                   torch_equivalent="torch.sigmoid", true=sigmoid_true, torch_class="Sigmoid",
+                   in_place="output", saves_output=True,
+                   example=([0.1192, 0.5, 0.8176], [0.105, 0.25, 0.1491])),
         Definition("tanh", tanh, tanh_backward, tanh_ref, tanh_backward_ref,
-                   torch_equivalent="torch.tanh"),
+                   torch_equivalent="torch.tanh", true=tanh_true, torch_class="Tanh",
+                   in_place="output", saves_output=True,
+                   example=([-0.964, 0.0, 0.9051], [0.0707, 1.0, 0.1807])),
     ]
 }
 

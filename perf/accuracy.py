@@ -64,126 +64,19 @@ PRECISION_BITS = 160
 
 # --- the true values ------------------------------------------------------------
 
-def _exp_neg(mp, a):
-    """e^-a for a >= 0; 0 beyond 4000, far below any float's smallest subnormal."""
-    return mp.mpf(0) if a > 4000 else mp.exp(-a)
+
+def activations():
+    """The activations measured: every one of definitions.BUILTIN, each with
+    its true value (its Definition's ``true``); one without is an error, not
+    a case left out."""
+    missing = [d.name for d in fastrelu.definitions.BUILTIN.values() if d.true is None]
+    if missing:
+        raise ValueError(f"no true value (Definition.true) for {', '.join(missing)}: "
+                         "the accuracy measure needs one for every activation")
+    return list(fastrelu.definitions.BUILTIN)
 
 
-def _sigmoid_pair(mp, x):
-    """(sigmoid(x), sigmoid(x) sigmoid(-x)) without cancellation."""
-    e = _exp_neg(mp, abs(x))
-    s = 1 / (1 + e) if x >= 0 else e / (1 + e)
-    return s, e / ((1 + e) * (1 + e))
-
-
-def _normal_cdf_pdf(mp, x):
-    if x < -60:  # Phi(-60) < 1e-780
-        return mp.mpf(0), mp.mpf(0)
-    cdf = mp.mpf(1) if x > 60 else mp.erfc(-x / mp.sqrt(2)) / 2
-    return cdf, _exp_neg(mp, x * x / 2) / mp.sqrt(2 * mp.pi)
-
-
-def _true_relu(mp, x):
-    return (x if x > 0 else mp.mpf(0)), mp.mpf(1 if x > 0 else 0)
-
-
-def _true_leaky_relu(mp, x):
-    slope = mp.mpf("0.01")
-    return (x if x > 0 else slope * x), (mp.mpf(1) if x > 0 else slope)
-
-
-def _true_relu6(mp, x):
-    return min(max(x, mp.mpf(0)), mp.mpf(6)), mp.mpf(1 if 0 < x < 6 else 0)
-
-
-def _elu_like(mp, x, alpha, scale):
-    if x > 0:
-        return scale * x, scale
-    return scale * alpha * mp.expm1(max(x, mp.mpf(-5000))), scale * alpha * _exp_neg(mp, -x)
-
-
-def _true_elu(mp, x):
-    return _elu_like(mp, x, mp.mpf(1), mp.mpf(1))
-
-
-def _true_celu(mp, x):  # alpha = 1: elu
-    return _elu_like(mp, x, mp.mpf(1), mp.mpf(1))
-
-
-def _true_selu(mp, x):
-    return _elu_like(mp, x, mp.mpf("1.6732632423543772848170429916717"),
-                     mp.mpf("1.0507009873554804934193349852946"))
-
-
-def _true_gelu(mp, x):
-    cdf, pdf = _normal_cdf_pdf(mp, x)
-    return x * cdf, cdf + x * pdf
-
-
-def _true_gelu_tanh(mp, x):
-    c = mp.sqrt(2 / mp.pi)
-    k = mp.mpf("0.044715")
-    u = c * (x + k * x ** 3)
-    s, s_one_minus_s = _sigmoid_pair(mp, 2 * u)  # (1 + tanh(u)) / 2 = sigmoid(2u)
-    return x * s, s + 2 * x * s_one_minus_s * c * (1 + 3 * k * x * x)
-
-
-def _true_silu(mp, x):
-    s, s_one_minus_s = _sigmoid_pair(mp, x)
-    return x * s, s + x * s_one_minus_s
-
-
-def _true_mish(mp, x):
-    # tanh(softplus(x)) = (1 - w) / (1 + w) with w = e^(-2 softplus(x)), in forms
-    # with no cancellation (e = e^-|x|).
-    e = _exp_neg(mp, abs(x))
-    if x >= 0:
-        t = (1 + 2 * e) / ((1 + e) ** 2 + e * e)
-        w = (e / (1 + e)) ** 2
-    else:
-        t = e * (2 + e) / ((1 + e) ** 2 + 1)
-        w = 1 / (1 + e) ** 2
-    sech2 = 4 * w / (1 + w) ** 2
-    s, _ = _sigmoid_pair(mp, x)
-    return x * t, t + x * s * sech2
-
-
-def _true_softplus(mp, x):  # beta = 1, threshold = 20: x above it (PyTorch's definition)
-    if x > 20:
-        return x, mp.mpf(1)
-    s, _ = _sigmoid_pair(mp, x)
-    return max(x, mp.mpf(0)) + mp.log1p(_exp_neg(mp, abs(x))), s
-
-
-def _true_hardswish(mp, x):  # at the kinks PyTorch's derivatives: 0 at -3, 1 at 3
-    forward = mp.mpf(0) if x < -3 else x * (x + 3) / 6 if x <= 3 else x
-    return forward, mp.mpf(0) if x <= -3 else mp.mpf(1) if x >= 3 else (2 * x + 3) / 6
-
-
-def _true_hardsigmoid(mp, x):
-    y = min(max(x + 3, mp.mpf(0)), mp.mpf(6)) / 6
-    return y, (mp.mpf(1) / 6 if -3 < x < 3 else mp.mpf(0))
-
-
-def _true_sigmoid(mp, x):
-    return _sigmoid_pair(mp, x)
-
-
-def _true_tanh(mp, x):
-    a = abs(x)
-    if a < mp.mpf("0.5"):
-        t = mp.tanh(a)
-    else:
-        e = _exp_neg(mp, 2 * a)
-        t = (1 - e) / (1 + e)
-    _, s_one_minus_s = _sigmoid_pair(mp, 2 * x)
-    return (t if x >= 0 else -t), 4 * s_one_minus_s
-
-
-#: name -> its true (f(x), f'(x)) at the default parameters.
-TRUE = {name[len("_true_"):]: func for name, func in list(globals().items())
-        if name.startswith("_true_")}
-ACTIVATIONS = [name for name in fastrelu.definitions.BUILTIN if name in TRUE]
+ACTIVATIONS = activations()
 
 # Interior zeros of the derivatives (gelu' etc. are sums of terms that cancel there).
 DERIVATIVE_ZEROS = {"gelu": -0.7517915247, "gelu_tanh": -0.7524614221, "silu": -1.2784645428,
@@ -200,15 +93,17 @@ def _split(value):
 
 
 def true_values(name, x, g):
-    """float64 (forward hi, lo, backward hi, lo) of activation ``name`` at x, g."""
+    """float64 (forward hi, lo, backward hi, lo) of activation ``name`` at x, g,
+    at its default parameters."""
     import mpmath
 
     mp = mpmath.mp
-    func = TRUE[name]
+    definition = fastrelu.definitions.BUILTIN[name]
+    defaults = [default for _, default in definition.params]
     out = np.empty((4, x.size))
     with mpmath.workprec(PRECISION_BITS):
         for i, (xi, gi) in enumerate(zip(x.tolist(), g.tolist())):
-            f, d = func(mp, mp.mpf(xi))
+            f, d = definition.true(mp, mp.mpf(xi), *defaults)
             out[0, i], out[1, i] = _split(f)
             out[2, i], out[3, i] = _split(mp.mpf(gi) * d)
     return out

@@ -2,7 +2,10 @@
 every example in it runs and prints what it says."""
 
 import doctest
+import importlib.util
 import inspect
+import pathlib
+import re
 
 import pytest
 
@@ -49,3 +52,24 @@ def test_docstring_examples_run(qualified, obj, registry_restored):
     messages = []
     runner.run(test, out=messages.append)
     assert runner.failures == 0, "".join(messages)
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def reference_pages():
+    """The API reference pages' text as MkDocs builds them: the activations'
+    entries put in by docs/hooks/reference.py (made from the table)."""
+    spec = importlib.util.spec_from_file_location("reference_hook",
+                                                  ROOT / "docs" / "hooks" / "reference.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    return "\n".join(hook.expand(page.read_text())
+                     for page in sorted((ROOT / "docs" / "reference").glob("*.md")))
+
+
+def test_every_public_name_is_in_the_api_reference():
+    entries = set(re.findall(r"^::: fastrelu\.(\w+)$", reference_pages(), re.M))
+    missing = [name for name in fastrelu.__all__ if name != "__version__" and name not in entries]
+    assert not missing, f"not in docs/reference/*.md: {missing}"
+    assert {*fastrelu.activations(), "relu_backward", "tanh_backward_from_output"} <= entries

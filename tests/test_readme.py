@@ -3,6 +3,9 @@
 import re
 from pathlib import Path
 
+import pytest
+
+import fastrelu
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -55,11 +58,31 @@ def test_the_architecture_pages_backend_example_runs():
 
     page = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
     blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
-    assert len(blocks) == 1
+    assert len(blocks) == 2
     try:
-        exec(compile(blocks[0], "docs/architecture.md", "exec"), {})
+        exec(compile(blocks[1], "docs/architecture.md", "exec"), {})
     finally:
         registry._registry.pop("halved", None)
+
+
+def test_the_architecture_pages_activation_entry_is_consistent():
+    """The page's one entry (softsign) defines an activation whose formulas,
+    references and true value agree (tests/test_one_entry.py adds it)."""
+    import mpmath
+    import numpy as np
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
+    entry = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)[0]
+    namespace = dict(vars(fastrelu.definitions))
+    exec(compile(entry, "docs/architecture.md", "exec"), namespace)
+    x = np.array([-2.0, 0.0, 1.5])
+    forward, backward = namespace["softsign_ref"](x), namespace["softsign_backward_ref"](np.ones(3), x)
+    for i, v in enumerate(x.tolist()):
+        assert namespace["softsign"](v) == forward[i]
+        assert namespace["softsign_backward"](1.0, v) == backward[i]
+        true = namespace["softsign_true"](mpmath.mp, mpmath.mpf(v))
+        assert (float(true[0]), float(true[1])) == pytest.approx((forward[i], backward[i]), rel=1e-15)
+    assert np.round(forward, 4).tolist() == [-0.6667, 0.0, 0.6]
 
 
 def test_the_architecture_pages_tree_lists_every_module():

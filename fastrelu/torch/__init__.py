@@ -18,7 +18,7 @@ import inspect
 import numpy as np
 import torch
 
-from .. import api, gated
+from .. import api, definitions, gated
 from .._renamed import renamed
 from . import functional
 from ._autograd import (_gated_apply, _RReLUFunction, apply, geglu, glu, prelu, reglu, relu_mask,
@@ -28,8 +28,7 @@ from ._bridge import _function, supported
 __all__ = [
     "apply", "supports_inplace", "supported", "ActivationModule", "relu_mask", "ReLUMask",
     "reglu", "geglu", "swiglu", "glu", "ReGLU", "SwiGLU", "GEGLU", "GLU", "prelu", "PReLU",
-    "RReLU", "ReLU", "LeakyReLU", "ReLU6", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
-    "Softplus", "Hardswish", "Hardsigmoid", "Sigmoid", "Tanh", "DROP_INS",
+    "RReLU", *(d.torch_class for d in definitions.BUILTIN.values() if d.torch_class), "DROP_INS",
     "replace_activations", "functional",
 ]
 
@@ -230,25 +229,17 @@ def _drop_in(class_name, name, params=(), inplace=True, shows_inplace=True):
         "_values": _values, "__doc__": doc, "__module__": __name__})
 
 
-ReLU = _drop_in("ReLU", "relu")
-LeakyReLU = _drop_in("LeakyReLU", "leaky_relu", (("negative_slope", 0.01),))
-ReLU6 = _drop_in("ReLU6", "relu6")
-ELU = _drop_in("ELU", "elu", (("alpha", 1.0),))
-SELU = _drop_in("SELU", "selu")
-CELU = _drop_in("CELU", "celu", (("alpha", 1.0),))
+#: The drop-ins made from their Definition (its torch_class), by class name;
+#: GELU, whose ``approximate`` picks gelu or gelu_tanh, is written here.
+_MADE = {d.torch_class: _drop_in(d.torch_class, d.name, d.params, inplace=d.torch_inplace,
+                                 shows_inplace=d.repr_inplace)
+         for d in definitions.BUILTIN.values() if d.torch_class and not d.written_out}
+globals().update(_MADE)
 GELU = _drop_in("GELU", "gelu", (("approximate", "none"),), inplace=False)
-SiLU = _drop_in("SiLU", "silu")
-Mish = _drop_in("Mish", "mish")
-Softplus = _drop_in("Softplus", "softplus", (("beta", 1.0), ("threshold", 20.0)), inplace=False)
-Hardswish = _drop_in("Hardswish", "hardswish", shows_inplace=False)
-Hardsigmoid = _drop_in("Hardsigmoid", "hardsigmoid", shows_inplace=False)
-Sigmoid = _drop_in("Sigmoid", "sigmoid", inplace=False)
-Tanh = _drop_in("Tanh", "tanh", inplace=False)
 
 #: torch.nn's activation module -> fastrelu's drop-in, for replace_activations.
-DROP_INS = {getattr(torch.nn, cls.__name__): cls
-            for cls in (ReLU, LeakyReLU, ReLU6, ELU, SELU, CELU, GELU, SiLU, Mish, Softplus,
-                        Hardswish, Hardsigmoid, Sigmoid, Tanh, PReLU, GLU)}
+DROP_INS = {getattr(torch.nn, cls.__name__): cls for cls in (*_MADE.values(), GELU, PReLU, GLU)
+            if hasattr(torch.nn, cls.__name__)}
 
 
 def replace_activations(model, include=None, exclude=None, *, backend=None):

@@ -7,12 +7,14 @@ neither."""
 import torch
 
 from .. import api, gated, masks, registry
+from ..definitions import BUILTIN
 from . import ops
 from ._bridge import _FROM_OUTPUT, _function, _host_or_device, _keeps_output, _tensor
 
 
-#: In place with a gradient that needs the input: like PyTorch, keep a copy of it.
-_FROM_SAVED_INPUT = {"hardswish", "hardsigmoid", "silu", "mish"}
+#: In place with a gradient that needs the input: like PyTorch, keep a copy
+#: of it (the Definition's in_place "input").
+_FROM_SAVED_INPUT = {d.name for d in BUILTIN.values() if d.in_place == "input"}
 
 
 #: Activations whose PyTorch CPU kernels give fastrelu's values and

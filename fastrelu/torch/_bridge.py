@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from .. import _dtypes, api
+from ..definitions import BUILTIN
 
 
 def _host_or_device(t):
@@ -41,45 +42,34 @@ def _tensor(result, like):
     return _from_numpy(result)
 
 
-def _refuse_negative(what, value):
-    # PyTorch's words and rule (RuntimeError at backward time).
-    if value < 0:
-        raise RuntimeError(f"In-place {what} backward calculation is triggered with a negative "
-                           "slope which is not supported. Call the out-of-place version instead.")
+# PyTorch's names in its refusal below, where they differ from ours.
+_PYTORCH_WORD = {"leaky_relu": "leakyReLu"}
 
 
-def _leaky_from_output(g, y, slope):
-    _refuse_negative("leakyReLu", slope)
-    return _tensor(api.leaky_relu.backward(_host_or_device(g), _host_or_device(y), slope), y)
+def _gradient_from_output(definition):
+    """``gradient(g, y, *params)``: the in-place form's gradient, from the
+    output y: FROM_OUTPUT's where it has one, else the backward applied to
+    y (relu, leaky_relu, relu6: y > 0 exactly where x > 0)."""
+    name = definition.name
+    backward = getattr(api, name + "_backward_from_output", None) or getattr(api, name).backward
+    what = _PYTORCH_WORD.get(name, name)
 
+    def gradient(g, y, *params):
+        # With a negative slope or alpha y > 0 no longer says x > 0: PyTorch's
+        # words and rule (RuntimeError at backward time).
+        if params and params[0] < 0:
+            raise RuntimeError(f"In-place {what} backward calculation is triggered with a negative "
+                               "slope which is not supported. Call the out-of-place version instead.")
+        return _tensor(backward(_host_or_device(g), _host_or_device(y), *params), y)
 
-def _elu_from_output(g, y, alpha):
-    _refuse_negative("elu", alpha)
-    return _tensor(api.elu_backward_from_output(_host_or_device(g), _host_or_device(y), alpha), y)
-
-
-def _celu_from_output(g, y, alpha):
-    _refuse_negative("celu", alpha)
-    return _tensor(api.celu_backward_from_output(_host_or_device(g), _host_or_device(y), alpha), y)
+    return gradient
 
 
 #: In place, the input is gone: these gradients are written in terms of the
-#: output y, as PyTorch's in-place forms do (y > 0 exactly where x > 0).
-_FROM_OUTPUT = {
-    "relu": lambda g, y: _tensor(api.relu.backward(_host_or_device(g), _host_or_device(y)), y),
-    "leaky_relu": _leaky_from_output,
-    "relu6": lambda g, y: _tensor(api.relu6.backward(_host_or_device(g), _host_or_device(y)), y),
-    "elu": _elu_from_output,
-    "celu": _celu_from_output,
-    "selu": lambda g, y: _tensor(api.selu_backward_from_output(_host_or_device(g),
-                                                               _host_or_device(y)), y),
-    "sigmoid": lambda g, y: _tensor(api.sigmoid_backward_from_output(_host_or_device(g),
-                                                                     _host_or_device(y)), y),
-    "tanh": lambda g, y: _tensor(api.tanh_backward_from_output(_host_or_device(g),
-                                                               _host_or_device(y)), y),
-}
-#: Differentiated from their output in place or not.
-_KEEP_OUTPUT = {"sigmoid", "tanh"}
+#: output y, as PyTorch's in-place forms do (the Definition's in_place "output").
+_FROM_OUTPUT = {d.name: _gradient_from_output(d) for d in BUILTIN.values() if d.in_place == "output"}
+#: Differentiated from their output in place or not (the Definition's saves_output).
+_KEEP_OUTPUT = {d.name for d in BUILTIN.values() if d.saves_output}
 
 
 def _keeps_output(name, x):
@@ -95,10 +85,10 @@ def _function(name):
     special = {"gelu": api._gelu_exact, "gelu_tanh": api._gelu_tanh}
     if name in special:
         return special[name]
-    if name in ("prelu", "rrelu") or name not in api.activations():
+    if name not in api.MADE:
         raise ValueError(f"fastrelu.torch.apply supports {', '.join(supported())}, not {name!r} "
                          "(PReLU and RReLU are modules: fastrelu.torch.PReLU, fastrelu.torch.RReLU)")
-    return getattr(api, name)
+    return api.MADE[name]
 
 
 def supported():

@@ -5,72 +5,61 @@ fastrelu's kernels: tensors in, tensors out, autograd included.
     y = FF.gelu(x, approximate="tanh")
     FF.relu(h, inplace=True)
 
-Each also takes a keyword ``backend=``.
+Each also takes a keyword ``backend=``.  The elementwise ones are made from
+their Definition (its parameters and defaults, and ``inplace`` where
+PyTorch's function has it); gelu, prelu, rrelu and glu are written here.
 """
+
+import inspect
 
 import numpy as np
 
+from .. import definitions
 from ._autograd import _RReLUFunction, apply
 from ._autograd import glu as _glu
 from ._autograd import prelu as _prelu
 
 
-def relu(input, inplace=False, *, backend=None):
-    return apply("relu", input, backend=backend, inplace=inplace)
+def _functional(definition):
+    """``F.NAME(input, *params, inplace=False, *, backend=None)`` for ``definition``:
+    its parameters with their defaults, then ``inplace`` where PyTorch's
+    function has it (``torch_inplace``), by position or by name."""
+    name, count = definition.name, len(definition.params)
+    P = inspect.Parameter
+    parameters = [P("input", P.POSITIONAL_OR_KEYWORD)]
+    parameters += [P(p, P.POSITIONAL_OR_KEYWORD, default=d) for p, d in definition.params]
+    if definition.torch_inplace:
+        parameters.append(P("inplace", P.POSITIONAL_OR_KEYWORD, default=False))
+    signature = inspect.Signature(parameters)
+    defaults = tuple(d for _, d in definition.params)
+
+    def function(*args, backend=None, **kwargs):
+        if kwargs or not 1 <= len(args) <= len(parameters):  # by name: bound as PyTorch's
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            args = tuple(bound.arguments.values())
+        params = args[1:1 + count] + defaults[len(args) - 1:]
+        inplace = args[1 + count] if len(args) > 1 + count else False
+        return apply(name, args[0], *params, backend=backend, inplace=inplace)
+
+    function.__name__ = function.__qualname__ = name
+    function.__module__ = __name__
+    function.__doc__ = f"``{definition.torch_equivalent}`` on fastrelu's kernels, plus ``backend=``."
+    function.__signature__ = signature.replace(parameters=[  # type: ignore[attr-defined]
+        *parameters, P("backend", P.KEYWORD_ONLY, default=None)])
+    return function
 
 
-def leaky_relu(input, negative_slope=0.01, inplace=False, *, backend=None):
-    return apply("leaky_relu", input, negative_slope, backend=backend, inplace=inplace)
-
-
-def relu6(input, inplace=False, *, backend=None):
-    return apply("relu6", input, backend=backend, inplace=inplace)
-
-
-def elu(input, alpha=1.0, inplace=False, *, backend=None):
-    return apply("elu", input, alpha, backend=backend, inplace=inplace)
-
-
-def selu(input, inplace=False, *, backend=None):
-    return apply("selu", input, backend=backend, inplace=inplace)
-
-
-def celu(input, alpha=1.0, inplace=False, *, backend=None):
-    return apply("celu", input, alpha, backend=backend, inplace=inplace)
+#: The functions made from their Definition, by name.
+_MADE = {d.name: _functional(d) for d in definitions.BUILTIN.values()
+         if d.torch_class and not d.written_out}
+globals().update(_MADE)
 
 
 def gelu(input, approximate="none", *, backend=None):
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
     return apply("gelu" if approximate == "none" else "gelu_tanh", input, backend=backend)
-
-
-def silu(input, inplace=False, *, backend=None):
-    return apply("silu", input, backend=backend, inplace=inplace)
-
-
-def mish(input, inplace=False, *, backend=None):
-    return apply("mish", input, backend=backend, inplace=inplace)
-
-
-def softplus(input, beta=1.0, threshold=20.0, *, backend=None):
-    return apply("softplus", input, beta, threshold, backend=backend)
-
-
-def hardswish(input, inplace=False, *, backend=None):
-    return apply("hardswish", input, backend=backend, inplace=inplace)
-
-
-def hardsigmoid(input, inplace=False, *, backend=None):
-    return apply("hardsigmoid", input, backend=backend, inplace=inplace)
-
-
-def sigmoid(input, *, backend=None):
-    return apply("sigmoid", input, backend=backend)
-
-
-def tanh(input, *, backend=None):
-    return apply("tanh", input, backend=backend)
 
 
 def prelu(input, weight, *, backend=None):
@@ -82,7 +71,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False, *,
     """``F.rrelu``; in training the slopes come from ``generator`` (a NumPy
     Generator; default a new one).  ``inplace`` is refused in training."""
     if not training:
-        return leaky_relu(input, (lower + upper) / 2, inplace, backend=backend)
+        return _MADE["leaky_relu"](input, (lower + upper) / 2, inplace, backend=backend)
     if inplace:
         raise ValueError("rrelu: inplace=True in training is not supported; use the result")
     rng = np.random.default_rng() if generator is None else generator
