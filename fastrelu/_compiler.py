@@ -3,6 +3,7 @@
 Numba is imported here lazily, so ``import fastrelu`` stays light.
 """
 
+import functools
 import inspect
 import sys
 import threading
@@ -226,6 +227,7 @@ def code_stamp(*funcs):
     return digest.hexdigest()[:12]
 
 
+@functools.lru_cache(maxsize=None)
 def loop_stamp(*funcs):
     """The stamp of a CPU loop over formulas ``funcs``: their code and all a
     formula may inline (the helpers, exp & co. in both versions)."""
@@ -237,6 +239,20 @@ def loop_stamp(*funcs):
     vecmath_functions = [f for _, f in inspect.getmembers(vecmath, inspect.isfunction)
                          if f.__module__ == vecmath.__name__]
     return code_stamp(*funcs, _in_precision_of, *HELPERS, *VECTOR_MATH.values(), *vecmath_functions)
+
+
+def stamped_name(func, name, *inlined):
+    """Name ``func`` (a loop about to be compiled with a disk cache) ``name``
+    and a stamp of the code it inlines, ``inlined`` and all a formula may
+    (``loop_stamp``); returns ``func``.
+
+    Numba's cache keys on the loop's name and invalidates it when the
+    loop's own file changes, not when a formula it inlines from another
+    file does: the stamp in the name keeps the cache honest.  Every cached
+    loop is named here.
+    """
+    func.__qualname__ = f"{name}_{loop_stamp(*inlined)}"
+    return func
 
 
 def _source_file(func):
@@ -290,8 +306,8 @@ def vectorize(func, *calls):
     if cacheable(func) and all(cacheable(called) for called in calls):
         named = types.FunctionType(func.__code__, func.__globals__, func.__name__,
                                    func.__defaults__, func.__closure__)
-        named.__qualname__ = f"{func.__name__}_ufunc_{loop_stamp(func, *calls)}"
         named.__module__ = func.__module__
+        stamped_name(named, f"{func.__name__}_ufunc", func, *calls)
         try:
             return numba.vectorize(cache=True, **options)(named)
         except RuntimeError:  # nowhere to write a cache

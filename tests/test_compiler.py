@@ -78,3 +78,20 @@ def test_the_users_own_functions_keep_numbas_choice():
 
     users(x, np.empty_like(x))
     assert "prefer-vector-width" not in _ir(users)
+
+
+def _formula_a(x):
+    return x * 2.0
+
+
+def _formula_b(x):
+    return x * 3.0
+
+
+def test_cached_loops_are_named_after_the_code_they_inline():
+    first = _compiler.stamped_name(_loop.__class__(_loop.__code__, globals()), "loop", _formula_a)
+    second = _compiler.stamped_name(_loop.__class__(_loop.__code__, globals()), "loop", _formula_b)
+    again = _compiler.stamped_name(_loop.__class__(_loop.__code__, globals()), "loop", _formula_a)
+    assert re.fullmatch(r"loop_[0-9a-f]{12}", first.__qualname__)
+    assert first.__qualname__ != second.__qualname__  # another formula: another cache entry
+    assert first.__qualname__ == again.__qualname__

@@ -229,11 +229,11 @@ class _LoopBackend(_NumbaBackend):
         cache = _compiler.cacheable(formula)
         if cache:  # one cache file per formula, renamed when the formula changes
             # (partly_overlaps_flat: what the loop's checked entry inlines)
-            stamp = _compiler.loop_stamp(formula, partly_overlaps_flat)
             kind = "in_place" if arity == 0 else "loop"
             threads = "parallel" if self.parallel else "serial"
             lifted = "" if widen is definitions.same else "_" + widen.__name__
-            loop.__qualname__ = f"{formula.__name__}{lifted}_{kind}_{threads}_{stamp}"
+            _compiler.stamped_name(loop, f"{formula.__name__}{lifted}_{kind}_{threads}", formula,
+                                   partly_overlaps_flat)
         return _compiler.njit(loop, parallel=self.parallel, cache=cache, wide_vectors=wide_vectors,
                               except_float32=formula in definitions.FLOAT64_INSIDE)
 
@@ -338,7 +338,7 @@ class _LoopBackend(_NumbaBackend):
                     entry = _make_checked_entry(loop, in_place, arity)
                     cache = _compiler.cacheable(scalar_formula(activation, direction, bits)[0])
                     if cache:
-                        entry.__qualname__ = loop.py_func.__qualname__ + "_checked"
+                        _compiler.stamped_name(entry, loop.py_func.__qualname__ + "_checked")
                     entry = self._kernels[key] = _compiler.njit(entry, cache=cache)
         return entry
 

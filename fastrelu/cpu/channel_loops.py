@@ -86,14 +86,12 @@ def _compiled(name, parallel):
     if not _kernels:
         for formula in (prelu, prelu_backward, prelu_weight_gradient):
             _compiler.jitable(formula)
-        # Numba's cache sees this file change, not the formulas': the
-        # cached loops are named after a stamp of the formulas' code.
-        stamp = _compiler.code_stamp(prelu, prelu_backward, prelu_weight_gradient)
         built = {}
         for threaded in (False, True):
             for fn in _loops():  # new function objects for each: the name is the cache's key
                 kind = "parallel" if threaded else "serial"
-                fn.__qualname__ = f"prelu_{fn.__name__}_{kind}_{stamp}"
+                _compiler.stamped_name(fn, f"prelu_{fn.__name__}_{kind}", prelu, prelu_backward,
+                                       prelu_weight_gradient)
                 built[fn.__name__, threaded] = _compiler.njit(fn, parallel=threaded, cache=True,
                                                          reduction=fn.__name__.startswith("backward"))
         _kernels.update(built)  # all at once: another thread may be reading

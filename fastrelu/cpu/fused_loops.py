@@ -18,16 +18,14 @@ def _compiled(name, parallel):
         _compiler.register_helpers()
         _compiler.jitable(bias_relu)
         _compiler.jitable(bias_relu_backward)
-        # Numba's cache sees this file change, not the formulas': the
-        # cached loops are named after a stamp of the formulas' code.
-        stamp = _compiler.code_stamp(bias_relu, bias_relu_backward, relu, relu_backward)
         built = {}
         for threaded in (False, True):
             # New function objects for each: Numba's cache keys on the
             # function's name and code, not on parallel=.
             for fn in _loops():
                 kind = "parallel" if threaded else "serial"
-                fn.__qualname__ = f"bias_relu_{fn.__name__}_{kind}_{stamp}"
+                _compiler.stamped_name(fn, f"bias_relu_{fn.__name__}_{kind}", bias_relu,
+                                       bias_relu_backward, relu, relu_backward)
                 built[fn.__name__, threaded] = _compiler.njit(fn, parallel=threaded, cache=True)
         _kernels.update(built)  # all at once: another thread may be reading
     return _kernels[name, parallel]

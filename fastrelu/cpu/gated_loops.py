@@ -38,9 +38,9 @@ def _build(gated, kind, parallel):
     # A user's gated activation (make_gated) closes over its functions:
     # compiled per process, as a user's activation is.
     cache = all(_compiler.cacheable(f) for f in gated.formulas)
-    if cache:  # named after a stamp of all it inlines: Numba's cache sees this file only
+    if cache:
         threads = "parallel" if parallel else "serial"
-        loop.__qualname__ = f"{gated.name}_{kind}_{threads}_{_compiler.loop_stamp(*gated.formulas)}"
+        _compiler.stamped_name(loop, f"{gated.name}_{kind}_{threads}", *gated.formulas)
     wide = gated.activation.name not in definitions.MEMORY_BOUND  # reglu's is relu
     return _compiler.njit(loop, parallel=parallel, cache=cache, wide_vectors=wide)
 

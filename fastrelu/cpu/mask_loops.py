@@ -206,11 +206,10 @@ def _shares_bytes(a, b):
     return start < other + b.size * b.itemsize and other < start + a.size * a.itemsize
 
 
-# Numba's cache sees this file change, not the helpers the loops inline
-# from others: every cached loop here is named after a stamp of their code.
-_STAMP = _compiler.code_stamp(relu, mask_size, _partly_overlaps, _store_fence)
+# What the loops here inline from other files, for their cache names.
+_INLINED = (relu, mask_size, _partly_overlaps, _store_fence)
 for _helper in (_forward_chunk, _last_byte_backward, _last_byte):
-    _helper.__qualname__ += "_" + _STAMP
+    _compiler.stamped_name(_helper, _helper.__name__, *_INLINED)
 del _helper
 _forward_chunk = _compiler.njit(_forward_chunk, cache=True)
 _last_byte_backward = _compiler.njit(_last_byte_backward, cache=True)
@@ -293,7 +292,7 @@ def _make_loops(parallel):
     loops = {}
     for fn in (forward, forward_float, backward):
         # Distinct names: Numba's cache files are named after the function.
-        fn.__qualname__ = f"relu_mask_{fn.__name__}_{kind}_{_STAMP}"
+        _compiler.stamped_name(fn, f"relu_mask_{fn.__name__}_{kind}", *_INLINED)
         loops[fn.__name__] = _compiler.njit(fn, parallel=parallel, cache=True)
     for fn in (forward_float, backward):
         # A second dispatcher of each for the short path, which compiles it

@@ -116,8 +116,8 @@ def relu_backward_streaming(grad, x, out):
         out[i] = relu_backward(grad[i], x[i])
 
 
-# Named after relu's code, so that a change to it is not hidden by the cache.
-relu_streaming.__qualname__ += "_" + _compiler.code_stamp(relu)
-relu_streaming = _compiler.njit(relu_streaming, parallel=True, cache=True)
-relu_backward_streaming.__qualname__ += "_" + _compiler.code_stamp(relu_backward)
-relu_backward_streaming = _compiler.njit(relu_backward_streaming, parallel=True, cache=True)
+relu_streaming = _compiler.njit(_compiler.stamped_name(relu_streaming, "relu_streaming", relu),
+                                parallel=True, cache=True)
+relu_backward_streaming = _compiler.njit(
+    _compiler.stamped_name(relu_backward_streaming, "relu_backward_streaming", relu_backward),
+    parallel=True, cache=True)
