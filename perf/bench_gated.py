@@ -5,7 +5,7 @@
 float32, ``--n`` elements per operand (2^23 by default), every call form
 side by side in one process, interleaved, best of ``--rounds`` batches:
 
-* allocating: ``fastrelu.swiglu(g, u)`` (and reglu, geglu) against
+* allocating: ``fastrelu.swiglu(g, u)`` (and reglu, geglu in both forms) against
   ``F.silu(g) * u``; forward + backward against PyTorch's forward and its
   autograd backward of the same composition (``torch.autograd.grad``);
 * with ``out=``: reglu's three streams and the backward's five (grad, gate,
@@ -18,6 +18,7 @@ Writes perf/results/cpu_gated.json and .md.
 """
 
 import argparse
+import functools
 import gc
 import json
 import pathlib
@@ -95,9 +96,13 @@ def measure(n, rounds):
     g, u, dy = (rng.standard_normal(n, dtype=np.float32) for _ in range(3))
     tg, tu, tdy = (torch.from_numpy(a) for a in (g, u, dy))
     rows = []
-    for name, act in (("swiglu", F.silu), ("reglu", F.relu), ("geglu", F.gelu)):
-        forward = getattr(fastrelu, name)
-        backward = getattr(fastrelu, name + "_backward")
+    cases = [(name, getattr(fastrelu, name), getattr(fastrelu, name + "_backward"), act)
+             for name, act in (("swiglu", F.silu), ("reglu", F.relu), ("geglu", F.gelu))]
+    tanh_form = functools.partial
+    cases.append(("geglu (tanh)", tanh_form(fastrelu.geglu, approximate="tanh"),
+                  tanh_form(fastrelu.geglu_backward, approximate="tanh"),
+                  tanh_form(F.gelu, approximate="tanh")))
+    for name, forward, backward, act in cases:
         tgr, tur = tg.clone().requires_grad_(), tu.clone().requires_grad_()
 
         def torch_both():
