@@ -72,7 +72,7 @@ def operations_table():
     lines.append("dtypes:")
     for name in names:
         lines.append(f"  {name:15} {' '.join(_registry[name].dtypes)}"
-                     + (" (and integers for relu)" if not _registry[name].device else ""))
+                     + (" (and integers for relu)" if _registry[name].integers else ""))
     from ._dtypes import bfloat16
 
     if bfloat16() is None:

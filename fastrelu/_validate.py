@@ -109,17 +109,8 @@ def check_params(name, names, values):
     return tuple(checked)
 
 
-def partly_overlaps(out, array):
-    """True when writing ``out`` element by element could clobber unread ``array`` elements."""
-    if out is array or not np.may_share_memory(out, array):
-        return False
-    same_view = (out.__array_interface__["data"][0] == array.__array_interface__["data"][0]
-                 and out.strides == array.strides)
-    return not same_view
-
-
 def partly_overlaps_flat(a, out):
-    """Compiled twin of :func:`partly_overlaps` for C-contiguous arrays of
+    """Compiled twin of ``_arrays.partly_overlaps`` for C-contiguous arrays of
     one shape (the loops' checked entries): other memory, or the very same
     array (the loops read each element before writing it), is safe."""
     start, out_start = a.ctypes.data, out.ctypes.data

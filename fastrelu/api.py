@@ -212,9 +212,7 @@ def gelu(x: Array, approximate: str = "none", *, out: Array = None,
         >>> fastrelu.gelu(np.array([-2.0, 0.0, 1.5]), "tanh").round(4).tolist()
         [-0.0454, 0.0, 1.3996]
     """
-    if stream is not None:
-        return dispatch.on_stream(stream, gelu, x, approximate, out=out, backend=backend)
-    return _gelu_variant(approximate)(x, out=out, backend=backend)
+    return _gelu_variant(approximate)(x, out=out, backend=backend, stream=stream)
 
 
 @_docs.filled
@@ -240,9 +238,7 @@ def gelu_backward(grad: Array, x: Array, approximate: str = "none", *, out: Arra
         >>> fastrelu.gelu_backward(np.ones(3), np.array([-2.0, 0.0, 1.5])).round(4).tolist()
         [-0.0852, 0.5, 1.1275]
     """
-    if stream is not None:
-        return dispatch.on_stream(stream, gelu_backward, grad, x, approximate, out=out, backend=backend)
-    return _gelu_variant(approximate).backward(grad, x, out=out, backend=backend)
+    return _gelu_variant(approximate).backward(grad, x, out=out, backend=backend, stream=stream)
 
 
 def _gelu_variant(approximate):
@@ -271,8 +267,10 @@ def _check_weight(name, x, weight):
 
 
 def _host_float_array(name, x):
+    """rrelu's ``x``: an array (host, GPU or chunked), of a float dtype
+    where the host checks it (the device backend checks its own)."""
     x = x if dispatch.is_chunked(x) else _validate.as_arrays((x,), name)[0]
-    if not registry.is_device_array(x):  # (the device backend checks its own)
+    if not registry.is_device_array(x):
         _validate.check_dtype(name, PER_ELEMENT_SLOPE, x.dtype)
     return x
 
@@ -300,25 +298,7 @@ def prelu(x: Array, weight: Array, *, out: Array = None,
         >>> fastrelu.prelu(x, np.array([0.1, 0.5])).tolist()
         [[-0.2, 1.0], [3.0, -2.0]]
     """
-    if stream is not None:
-        return dispatch.on_stream(stream, prelu, x, weight, out=out, backend=backend)
-    x = _host_float_array("prelu", x)
-    weight = _check_weight("prelu", x, weight)
-    if dispatch.is_chunked(x):
-        slopes = dispatch.chunked.per_channel(weight, x, definitions.channel_axis(x))
-        return dispatch.elementwise(PER_ELEMENT_SLOPE, "forward", (x, slopes), ("x", "weight"),
-                                    (), out, backend, "prelu")
-    chosen = dispatch.backend_for("prelu", backend, x, "prelu", weight, out)
-    if chosen.device:
-        return chosen.prelu_device(x, weight, out, "prelu")
-    if out is None:
-        out = np.empty(x.shape, x.dtype)
-    else:
-        _validate.check_out("prelu", out, x)
-    if x.size:
-        slopes = np.ascontiguousarray(weight.reshape(-1), dtype=x.dtype)
-        dispatch.run_into(out, [x], lambda source, target: chosen.prelu(source, slopes, target))
-    return out
+    return dispatch.call(_PRELU, "prelu", (x,), out, backend, stream, (weight,))
 
 
 @_docs.filled
@@ -351,38 +331,67 @@ def prelu_backward(grad: Array, x: Array, weight: Array, *, out: Array = None,
         >>> grad_x.tolist(), grad_weight.tolist()
         ([[0.1, 1.0], [1.0, 0.5]], [-2.0, -4.0])
     """
-    if stream is not None:
-        return dispatch.on_stream(stream, prelu_backward, grad, x, weight, out=out, backend=backend)
-    name = "prelu_backward"
-    x = _host_float_array(name, x)
-    weight = _check_weight(name, x, weight)
-    if registry.is_device_array(x) or registry.is_device_array(weight):
-        (grad,) = _validate.as_arrays((grad,), name)
-        chosen = dispatch.backend_for("prelu_backward", backend, x, name, grad, weight, out)
-        return chosen.prelu_backward_device(grad, x, weight, out, name)
-    result_dtype = weight.dtype if weight.dtype.kind == "f" else x.dtype
-    if dispatch.is_chunked(x):
+    return dispatch.call(_PRELU_BACKWARD, "prelu_backward", (grad, x), out, backend, stream,
+                         (weight,))
+
+
+class _Prelu(dispatch.Operation):
+    """PReLU: ``others`` the weight, one slope or one per channel
+    (``_check_weight``), given to the backend 1-D in x's dtype."""
+
+    operation = "prelu"
+    rule = PER_ELEMENT_SLOPE
+
+    def chunked(self, name, arrays, out, backend, others):
+        """A slope per element, chunked like x: the activation of them."""
+        x = arrays[-1]
+        weight = _check_weight(name, x, others[0])
         slopes = dispatch.chunked.per_channel(weight, x, definitions.channel_axis(x))
-        grad_x = dispatch.elementwise(PER_ELEMENT_SLOPE, "backward", (grad, x, slopes),
-                                      ("grad", "x", "weight"), (), out, backend, name)
+        return dispatch.elementwise(PER_ELEMENT_SLOPE, self.direction, (*arrays, slopes),
+                                    (*self.labels, "weight"), (), out, backend, name)
+
+    def others(self, name, kind, arrays, others, compute):
+        x = arrays[-1]
+        weight = _check_weight(name, x, others[0])
+        slopes = dispatch.values_like(name, "weight", kind, x, weight, compute)
+        if slopes.ndim != 1:  # one value given as a 0-d or (1, 1) array
+            slopes = slopes.reshape(slopes.size)
+        return slopes, weight
+
+    def run(self, backend, sources, targets, others):
+        return getattr(backend, self.operation)(*sources, others[0], *targets)
+
+
+class _PreluBackward(_Prelu):
+    """Returns ``(grad_x, grad_weight)``: the backend sums the weight's
+    gradient per channel in float64; it comes back of the weight's kind and
+    shape, rounded to its dtype."""
+
+    operation = "prelu_backward"
+    labels = ("grad", "x")
+    direction = "backward"
+
+    def chunked(self, name, arrays, out, backend, others):
+        grad_x = super().chunked(name, arrays, out, backend, others)
+        grad, x = arrays
+        weight = _check_weight(name, x, others[0])
         grad_weight = definitions.prelu_weight_gradient_sum_ref(grad, x, weight.size)
-        return grad_x, grad_weight.reshape(weight.shape).astype(result_dtype)
-    (grad,) = _validate.as_arrays((grad,), name)
-    chosen = dispatch.backend_for("prelu_backward", backend, x, name, grad, out)
-    _validate.check_inputs(name, PER_ELEMENT_SLOPE, "backward", [grad, x], ("grad", "x"))
-    if chosen.device:  # host arrays on a device backend
-        grad_x, grad_weight = chosen.prelu_backward_device(grad, x, weight, out, name)
-        return grad_x, grad_weight.reshape(weight.shape).astype(result_dtype)
-    if out is None:
-        out = np.empty(x.shape, x.dtype)
-    else:
-        _validate.check_out(name, out, x)
-    if not x.size:
-        return out, np.zeros(weight.shape, result_dtype)
-    slopes = np.ascontiguousarray(weight.reshape(-1), dtype=x.dtype)
-    grad_weight = dispatch.run_into(out, [grad, x], lambda g, source, target: (
-        chosen.prelu_backward(g, source, slopes, target)))
-    return out, grad_weight.reshape(weight.shape).astype(result_dtype)
+        return grad_x, grad_weight.reshape(weight.shape).astype(_weight_gradient_dtype(x, weight))
+
+    def returned(self, kind, results, value, others):
+        slopes, weight = others
+        sums = kind.like(weight, np.zeros(slopes.size) if value is None else value)
+        shape = tuple(weight.shape)
+        if isinstance(sums, np.ndarray):
+            sums = sums.reshape(shape).astype(_weight_gradient_dtype(slopes, weight))
+        return kind.returned(results[0]), sums.reshape(shape)
+
+
+def _weight_gradient_dtype(x, weight):
+    return weight.dtype if isinstance(weight.dtype, np.dtype) and weight.dtype.kind == "f" else x.dtype
+
+
+_PRELU, _PRELU_BACKWARD = _Prelu(), _PreluBackward()
 
 
 @_docs.filled
@@ -419,13 +428,11 @@ def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bo
         >>> y.round(4).tolist()
         [-0.5154, 1.0]
     """
-    if stream is not None:
-        return dispatch.on_stream(stream, rrelu, x, lower, upper, training, rng, out=out, backend=backend)
     lower, upper = _validate.check_params("rrelu", ("lower", "upper"), (lower, upper))
     if not lower <= upper:
         raise ValueError(f"rrelu: lower ({lower}) must not exceed upper ({upper})")
     if not training:
-        return leaky_relu(x, (lower + upper) / 2, out=out, backend=backend)
+        return leaky_relu(x, (lower + upper) / 2, out=out, backend=backend, stream=stream)
     x = _host_float_array("rrelu", x)
     rng = np.random.default_rng() if rng is None else rng
     if dispatch.is_chunked(x):
@@ -433,9 +440,10 @@ def rrelu(x: Array, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bo
     else:
         slopes = rng.uniform(lower, upper, size=x.shape).astype(x.dtype)
         if registry.is_device_array(x):  # drawn on the host, kept beside x
-            slopes = dispatch.backend_for("activation", backend, x, "rrelu").array_like(x, slopes)
+            chosen = dispatch.backend_for("activation", backend, x, "rrelu")
+            slopes = chosen.arrays((x,), "rrelu").like(x, slopes)
     y = dispatch.elementwise(PER_ELEMENT_SLOPE, "forward", (x, slopes), ("x", "slopes"),
-                             (), out, backend, "rrelu")
+                             (), out, backend, "rrelu", stream)
     return y, slopes
 
 
@@ -467,16 +475,15 @@ def rrelu_backward(grad: Array, x: Array, lower: float = 1.0 / 8, upper: float =
         >>> fastrelu.rrelu_backward(np.ones(2), x, training=True, slopes=slopes).round(4).tolist()
         [0.2577, 1.0]
     """
-    if stream is not None:
-        return dispatch.on_stream(stream, rrelu_backward, grad, x, lower, upper, training, slopes,
-                                  out=out, backend=backend)
     lower, upper = _validate.check_params("rrelu_backward", ("lower", "upper"), (lower, upper))
     if not training:
-        return leaky_relu.backward(grad, x, (lower + upper) / 2, out=out, backend=backend)
+        return leaky_relu.backward(grad, x, (lower + upper) / 2, out=out, backend=backend,
+                                   stream=stream)
     if slopes is None:
         raise ValueError("rrelu_backward: training=True needs the slopes that rrelu returned")
     return dispatch.elementwise(PER_ELEMENT_SLOPE, "backward", (grad, x, slopes),
-                                ("grad", "x", "slopes"), (), out, backend, "rrelu_backward")
+                                ("grad", "x", "slopes"), (), out, backend, "rrelu_backward",
+                                stream)
 
 
 # Every activation has ``.backward``, the functions written by hand too.

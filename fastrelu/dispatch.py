@@ -1,11 +1,13 @@
-"""Which backend and which kernel run a call: the one place that decides.
+"""Which backend and which kernel run a call, and how: the one place that decides.
 
-A call is classified once (chunked array, device array or host ndarray;
-dtype; size; layout) and resolved once to a backend (``resolve``, with the
-``auto`` rule in ``auto_backend``) and, for the common call, to a compiled
-entry (``public_function``'s short path).  Everything else takes
-``elementwise``, the general path, which validates, explains errors,
-allocates, stages and hands the arrays to the backend's operation.
+A call is resolved once to a backend (``resolve``, with the ``auto`` rule
+in ``auto_backend``).  The common call of an activation takes a short path
+(``public_function``): a compiled entry on ndarrays, or the device
+backend's ``short_call`` on its arrays.  Every other call of every
+operation takes ``call``, the general path: stream, chunked and masked
+arrays, conversion, backend, validation, results, staging and the
+result's kind, each step written once there, with what differs between
+operations in their ``Operation``.
 """
 
 import functools
@@ -49,28 +51,12 @@ def backend_for(operation, backend, array, name, *others, limits=None):
         raise NotImplementedError(
             f"{name}: backend {chosen.name!r} does not implement {operation} "
             f"(it implements: {', '.join(o for o in registry.OPERATIONS if o in chosen.operations)})")
-    if not chosen.device and any(registry.is_device_array(a) for a in (array, *others)):
-        raise TypeError(f"{name}: backend {chosen.name!r} takes host (NumPy) arrays, "
-                        "but a GPU array was given; use backend='cuda' or 'auto'")
+    if not chosen.device:
+        for a in (array, *others):
+            if type(a) is not np.ndarray and registry.is_device_array(a):
+                raise TypeError(f"{name}: backend {chosen.name!r} takes host (NumPy) arrays, "
+                                "but a GPU array was given; use backend='cuda' or 'auto'")
     return chosen
-
-
-def run_into(out, sources, operation):
-    """``operation(*sources, target)``: the backends' contract for operations
-    that write an array.  The sources go in C-contiguous, and ``target`` is
-    ``out`` where it is C-contiguous and no more than the very same view of
-    a source, else a new array copied into ``out`` afterwards.  Returns what
-    the operation returns (a weight gradient, say)."""
-    sources = [np.ascontiguousarray(s) for s in sources]
-    target = out
-    if (type(out) is not np.ndarray or not out.dtype.isnative or not out.flags.c_contiguous
-            or any(_validate.partly_overlaps(out, s) for s in sources)):
-        target = np.empty(out.shape, _validate.native(out.dtype))
-    result = operation(*sources, target)
-    if target is not out:
-        np.copyto(out, target)
-    note_size(out.nbytes)
-    return result
 
 
 def note_size(nbytes, limits=None):
@@ -80,11 +66,34 @@ def note_size(nbytes, limits=None):
         large_call_ended()
 
 
-def loop_parallelism(backend, x):
-    """For the loops that stand outside the backends (masks):
-    True or False where the call runs on ``numba-parallel`` or ``numba``
-    (``auto`` picks by size), None for any other backend."""
-    return getattr(resolve(backend, x), "parallel", None)
+def loop_entry(backend, x, loop):
+    """For the compiled loops that stand outside the activations (masks):
+    ``(backend, entry)``, the backend a call on ``x`` runs on and the
+    :class:`CheckedEntry` of its loop named ``loop`` (its ``loop(name)``),
+    or None where it has no such loop."""
+    chosen = resolve(backend, x)
+    if not hasattr(chosen, "loop"):
+        return chosen, None
+    key = (chosen, loop)
+    entry = _loop_entries.get(key)
+    if entry is None:
+        entry = _loop_entries.setdefault(key, CheckedEntry(chosen, chosen.loop(loop)))
+    return chosen, entry
+
+
+_loop_entries: dict = {}
+
+
+def run_entry(entry, arrays, others):
+    """Run a CheckedEntry on ``arrays`` (C-contiguous and aligned, of one
+    dtype, the result last) and ``others``: True when it ran, False
+    (nothing written) where the call must go the general way."""
+    try:
+        done = entry.run(*arrays, *others)
+    except Exception:  # not compiled for these arrays
+        done = entry.compile_and_run(arrays, others)
+    note_size(arrays[0].nbytes)
+    return done
 
 
 def chunk_backend(backend, meta):
@@ -95,15 +104,19 @@ def chunk_backend(backend, meta):
     name = backend_name(backend)
     resolve(name, meta)
     if name == registry.AUTO:
-        return "cuda" if registry.is_device_array(meta) else "numba"
+        return DEVICE_AUTO if registry.is_device_array(meta) else "numba"
     return name
+
+
+#: The backend ``auto`` picks for GPU arrays.
+DEVICE_AUTO = "cuda"
 
 
 def auto_backend(array, limits=None):
     """The backend ``auto`` picks for ``array``: ``cuda`` for a device array,
     else by size (``auto_cpu``)."""
     if registry.is_device_array(array):
-        return "cuda"
+        return DEVICE_AUTO
     return auto_cpu(array.size * array.dtype.itemsize, limits)
 
 
@@ -187,43 +200,23 @@ def is_chunked(obj):
     return chunked is not None and chunked.is_chunked(obj)
 
 
-def refuse_chunked(name, *objs):
-    """A clear error (instead of a silent compute of the whole array) for the
-    functions that have no chunked form."""
-    if any(is_chunked(o) for o in objs):
-        raise TypeError(f"{name} does not take Dask arrays; call it on NumPy arrays, "
-                        "or chunk by chunk with map_blocks")
-
-
 # --- the short path -----------------------------------------------------------
 
 
 _MISSING = object()
 
-#: A device backend's short path, by the array type it takes: ``call(
-#: activation, direction, arrays, out, backend, params)`` returns the result,
-#: or None where the general path must take the call (``elementwise``).
-#: Filled by the backend once it has run (the cuda backend: Numba's device
-#: arrays), so that nothing here imports a GPU library.
-DEVICE_CALLS: dict = {}
-
-
-def on_stream(stream, function, *args, **kwargs):
-    """``function(*args, **kwargs)`` with its GPU work on ``stream`` (see
-    :func:`fastrelu.use_stream`): the ``stream=`` of every operation."""
-    with registry.use_stream(stream):
-        return function(*args, **kwargs)
-
 
 def public_function(definition, direction, parse_params, labels, name):
-    """The public ``f(*arrays, *params, out=None, backend=None)`` of
-    ``definition``'s ``direction`` (``labels``: the arrays' names, one or two).
+    """The public ``f(*arrays, *params, out=None, backend=None, stream=None)``
+    of ``definition``'s ``direction`` (``labels``: the arrays' names, one or two).
 
     The call a training loop makes (ndarrays, default parameters; see
     :class:`FastPath`) runs on the short path written out in ``short``:
     with what it reads bound to the closure, each Python call or global
-    lookup saved is a few percent of a small call.  Anything else, or a call
-    the entry declines, takes :func:`elementwise`, which explains errors.
+    lookup saved is a few percent of a small call.  GPU arrays go to their
+    backend's ``short_call`` where it has one.  Anything else, or a call
+    either declines, takes :func:`elementwise`, which explains errors.
+    Host arrays take no stream: ``stream`` only reaches GPU work.
     """
     fast = FastPath(definition, direction)
     entries, params32, params64 = fast.entries, fast.params[_F32], fast.params[_F64]
@@ -234,23 +227,19 @@ def public_function(definition, direction, parse_params, labels, name):
     ndarray, f16, f32, f64, empty, pooled = np.ndarray, _F16, _F32, _F64, np.empty, _buffers.SMALLEST
 
     two = arity == 2
-    device_calls = DEVICE_CALLS
 
-    def general(arrays, params, out, backend):
-        quick = device_calls.get(type(arrays[-1]))
-        if quick is not None:
-            result = quick(definition, direction, arrays, out, backend, params)
-            if result is not None:
-                return result
-        return elementwise(definition, direction, arrays, labels, params, out, backend, name)
+    def general(arrays, params, out, backend, stream):
+        result = device_short_call(backend, stream, definition, direction, arrays, out, params)
+        if result is not None:
+            return result
+        return elementwise(definition, direction, arrays, labels, params, out, backend, name,
+                           stream)
 
     # One body for both arities: ``a`` is x for a forward, grad for a
     # backward (whose x is ``b``).  The arrays are positional, as a ufunc's.
     # b's default: None for a forward (x is a), for a backward a marker that
     # is no array, so that a call without x goes the general way and fails.
     def short(a, b=None if arity == 1 else _MISSING, /, *, out=None, backend=None, stream=None):
-        if stream is not None:
-            return on_stream(stream, short, a, b, out=out, backend=backend)
         x = a if b is None else b  # a forward given b (a parameter it lacks) goes the general way
         if type(x) is ndarray and type(a) is ndarray and (out is None or type(out) is ndarray):
             dtype = x.dtype
@@ -290,30 +279,76 @@ def public_function(definition, direction, parse_params, labels, name):
         if b is _MISSING:
             raise TypeError(f"{name} takes two arrays, {labels[0]} and {labels[1]}")
         if not two and b is not None:  # a parameter the activation does not have
-            return general((a,), parse_params((b,), {}), out, backend)
+            return general((a,), parse_params((b,), {}), out, backend, stream)
         params = parse_params((), {}) if defaults is None else defaults
-        return general((a, x) if two else (a,), params, out, backend)
+        return general((a, x) if two else (a,), params, out, backend, stream)
 
     # Apart, because taking ``*args, **kwargs`` costs a small call a tenth of
     # its time: only activations with parameters take them.
     def one_array(x, /, *args, out=None, backend=None, stream=None, **kwargs):
-        if stream is not None:
-            return on_stream(stream, one_array, x, *args, out=out, backend=backend, **kwargs)
         if args or kwargs:
-            return general((x,), parse_params(args, kwargs), out, backend)
-        return short(x, out=out, backend=backend)
+            return general((x,), parse_params(args, kwargs), out, backend, stream)
+        return short(x, out=out, backend=backend, stream=stream)
 
     def two_arrays(grad, x, /, *args, out=None, backend=None, stream=None, **kwargs):
-        if stream is not None:
-            return on_stream(stream, two_arrays, grad, x, *args, out=out, backend=backend,
-                             **kwargs)
         if args or kwargs:
-            return general((grad, x), parse_params(args, kwargs), out, backend)
-        return short(grad, x, out=out, backend=backend)
+            return general((grad, x), parse_params(args, kwargs), out, backend, stream)
+        return short(grad, x, out=out, backend=backend, stream=stream)
 
     function = (one_array if arity == 1 else two_arrays) if definition.params else short
     function.fast_path = fast
     return function
+
+
+def device_short_call(backend, stream, operand, direction, arrays, out, params=()):
+    """The short path of GPU arrays: their backend's ``short_call(operand,
+    direction, arrays, out, params)`` (``operand``: an activation, or a
+    gated activation's forward), where the call's backend has one and no
+    stream is asked for; None where it has none or declines, and the
+    general path takes the call."""
+    if (stream is not None or not registry.is_device_array(arrays[-1])
+            or registry._block_stream.get() is not None):
+        return None
+    name = backend if backend is not None else registry._block_default.get() or registry._process_default
+    try:
+        short_call = _device_short_calls[name]
+    except (KeyError, TypeError):  # TypeError: an unhashable backend=
+        short_call = _find_device_short_call(name)
+    if short_call is None:
+        return None
+    return short_call(operand, direction, arrays, out, params)
+
+
+# Backend name -> its short_call for GPU arrays (None: it has none).
+_device_short_calls: dict = {}
+
+
+def _find_device_short_call(name):
+    """The ``short_call`` of the backend ``name`` stands for on GPU arrays
+    (``auto``: DEVICE_AUTO), kept for later calls; None where there is none,
+    or the general path must explain the name."""
+    if not isinstance(name, str):
+        return None
+    generation = registry.generation
+    try:
+        chosen = registry.lookup(DEVICE_AUTO if name == registry.AUTO else name)
+    except (ValueError, RuntimeError):  # unknown or unavailable: explained later
+        return None
+    short_call = getattr(chosen, "short_call", None) if chosen.device else None
+    if generation == registry.generation:  # else it may be a replaced backend's
+        _device_short_calls[name] = short_call
+    return short_call
+
+
+class _Forget:
+    """Empties the short calls found when a backend is registered."""
+
+    def forget(self):
+        _device_short_calls.clear()
+
+
+_FORGET = _Forget()
+registry.on_change(_FORGET.forget)
 
 
 class FastPath:
@@ -427,10 +462,11 @@ class CheckedEntry:
 
     @classmethod
     def find(cls, name, activation, direction, bits=None):
-        if name not in ("numba", "numba-parallel"):
+        try:
+            backend = registry.lookup(name)
+        except (ValueError, RuntimeError):  # unknown or unavailable: the general path explains
             return _NO_ENTRY
-        backend = registry.lookup(name)
-        if not hasattr(backend, "checked_entry"):  # a replaced backend may lack it
+        if not hasattr(backend, "checked_entry"):  # the loop backends have one
             return _NO_ENTRY
         arity = 1 if direction == "forward" else 2
         return cls(backend, backend.checked_entry(activation, direction, arity, bits),
@@ -484,74 +520,207 @@ def _not_compiled(*args):
 
 
 # --- the general path ---------------------------------------------------------
+#
+# Every operation's calls that the short paths do not take come here, to
+# ``call``, which does each step once: the stream, chunked and masked
+# arrays, conversion, the backend, validation, the results and their
+# staging, and the result's kind.  An ``Operation`` says the rest: its
+# arrays' names and dtype rule, its other arguments' checks, and how a
+# backend runs it.  The arrays a backend gets are of its own kind (its
+# ``arrays(...)``: ndarrays on the host, Numba device arrays on the GPU).
 
 
-def elementwise(activation, direction, arrays, labels, params, out, backend, name=None):
-    """Apply ``activation`` (forward or backward) elementwise and return ``out``.
+class Operation:
+    """One operation's own part of the general path (see :func:`call`).
 
-    ``arrays`` are the array arguments (``(x,)`` or ``(grad, x)``), ``labels``
-    their names for error messages, ``params`` the checked scalar parameters,
-    ``name`` the public function's name (default: the activation's, with
-    ``_backward`` for the backward).
-    """
-    if name is None:
-        name = activation.name if direction == "forward" else activation.name + "_backward"
-    if chunked is not None and any(chunked.is_chunked(a) for a in (*arrays, out)):
-        return chunked.elementwise(activation, direction, arrays, labels, params, out, backend, name)
-    if any(isinstance(a, np.ma.MaskedArray) for a in arrays):
-        return _masked(activation, direction, arrays, labels, params, out, backend, name)
-    arrays = _validate.as_arrays(arrays, name)
-    limits = parallel_limits(activation.name, direction, arrays[0].dtype)
-    chosen = backend_for("activation", backend, arrays[0], name, *arrays[1:], out, limits=limits)
-    if chosen.device:
-        return chosen.run_device(activation, direction, arrays, labels, out, params, name)
-    _validate.check_inputs(name, activation, direction, arrays, labels)
-    like = arrays[0]
-    if out is not None:
+    Subclasses set the attributes and override what differs; an instance
+    may carry what the operation is of (an activation and its direction, a
+    gated activation)."""
+
+    #: The Backend method that runs it, of ``registry.OPERATIONS``.
+    operation = "activation"
+    #: The names of its arrays, in call order, for error messages.
+    labels: tuple = ("x",)
+    #: Its dtype rule (``_validate.check_dtype``) and direction.
+    rule: Any = _validate.FLOATS_ONLY
+    direction = "forward"
+    #: Whose break-even sizes ``auto`` takes (``parallel_limits``).
+    cost_of = "relu"
+    #: Whether it takes masked arrays (activations: computed on their data).
+    takes_masked = False
+
+    def chunked(self, name, arrays, out, backend, others):
+        """The call on chunked (Dask) arrays; by default refused, with a clear
+        error instead of a silent compute of the whole array."""
+        raise TypeError(f"{name} does not take Dask arrays; call it on NumPy arrays, "
+                        "or chunk by chunk with map_blocks")
+
+    def others(self, name, kind, arrays, others, compute):
+        """The other arguments (parameters, a bias, a weight, a mask),
+        checked and in the form the backend takes (arrays of values in the
+        ``compute`` dtype the arrays go to it in)."""
+        return others
+
+    def results(self, name, kind, arrays, out):
+        """The arrays the call returns and writes: ``out`` checked, or new
+        ones (``kind.new``).  By default one of the last array's shape."""
+        like = arrays[-1]
+        if out is None:
+            return [kind.new(like.shape, like.dtype)]
         _validate.check_out(name, out, like)
+        return [out]
 
-    if out is None:
-        out = np.empty_like(like)
-    given, out = out, np.asarray(out)  # an ndarray subclass is written through a plain view
-    if out.size == 0:
-        return given
-    dtype = _validate.native(out.dtype)
-    if dtype.kind == "u":
-        # The integer-taking activations (relu) are the identity on unsigned
-        # values; Numba would also type uint64 against a literal 0 as float64.
-        np.copyto(out, arrays[0])
-        return given
-    # Numba has no float16 or bfloat16 arithmetic on the CPU: without a
-    # loop on their bits, compute in float32 and round once at the end.
-    bits = _dtypes.bits_format(dtype)
-    if bits == "float16":
-        on_bits = getattr(activation, f"half_{direction}") is not None
-    else:
-        on_bits = bits == "bfloat16" and chosen.bfloat16_kernels
-    compute = _F32 if bits is not None and not on_bits else dtype
-    inputs = [a.astype(compute) if a.dtype != compute else a for a in arrays]
-    if compute.kind == "f" or bits == "bfloat16":  # bfloat16 loops compute in float32
-        params = tuple(np.float32(p) if compute.kind != "f" else compute.type(p) for p in params)
-    target = out
-    if compute != out.dtype or any(_validate.partly_overlaps(out, a) for a in inputs):
-        target = np.empty(out.shape, compute)  # (a non-native out too)
-    chosen.run(activation, direction, inputs, target, params)
-    if out.nbytes >= limits[0]:
-        large_call_ended()
-    if target is not out:
-        np.copyto(out, target, casting="unsafe")
-    return given
+    def run(self, backend, sources, targets, others):
+        """Run ``backend``'s method on the staged arrays; returns what it does."""
+        raise NotImplementedError
+
+    def returned(self, kind, results, value, others):
+        """What the call returns, of the caller's kind."""
+        return kind.returned(results[0])
 
 
-def _masked(activation, direction, arrays, labels, params, out, backend, name):
-    """An activation of masked arrays: computed on their data, the result
+def call(op, name, arrays, out, backend, stream=None, others=()):
+    """The general path of ``op`` for the public function ``name``: returns
+    what it returns.  ``arrays`` are the array arguments (of one shape and
+    dtype), ``others`` its other arguments."""
+    if stream is not None:
+        with registry.use_stream(stream):
+            return call(op, name, arrays, out, backend, None, others)
+    everything = (*arrays, *(() if out is None else out if type(out) is tuple else (out,)),
+                  *others)
+    if not _all_plain(everything):
+        if chunked is not None and any(chunked.is_chunked(a) for a in everything):
+            return op.chunked(name, arrays, out, backend, others)
+        if op.takes_masked and any(isinstance(a, np.ma.MaskedArray) for a in arrays):
+            return _masked(op, name, arrays, out, backend, others)
+    arrays = _validate.as_arrays(arrays, name)
+    lead = arrays[-1]
+    limits = (parallel_limits(op.cost_of, op.direction, lead.dtype)
+              if type(lead) is np.ndarray else None)
+    chosen = backend_for(op.operation, backend, lead, name, *everything, limits=limits)
+    kind = chosen.arrays(everything, name)
+    arrays = kind.take_all(arrays)
+    _validate.check_inputs(name, op.rule, op.direction, arrays, op.labels)
+    dtype = arrays[0].dtype
+    if not chosen.integers and dtype.kind in "iu":
+        raise TypeError(f"{name}: the {chosen.name} backend takes float16, bfloat16, float32 "
+                        f"or float64 arrays, not {dtype}")
+    compute = chosen.compute_dtype(op, dtype)
+    others = op.others(name, kind, arrays, others, compute)
+    results = op.results(name, kind, arrays, out)
+    value = None
+    if lead.size:
+        value = stage(kind, compute, chosen.layouts.get(op.operation, "c"), arrays, results,
+                      lambda sources, targets: op.run(chosen, sources, targets, others))
+        note_size(lead.nbytes, limits)
+    return op.returned(kind, results, value, others)
+
+
+def values_like(name, label, kind, x, values, compute):
+    """An operation's array of values beside ``x`` (a bias, a weight): a
+    host one (any array-like) cast to x's dtype, a GPU one of x's dtype; as
+    the backend takes it (``kind``), C-contiguous, in ``compute``."""
+    if not registry.is_device_array(values):
+        values = np.asarray(values, dtype=x.dtype)
+    values = kind.take(values)
+    if values.dtype != x.dtype:
+        raise TypeError(f"{name}: {label} is {values.dtype} but x is {x.dtype}")
+    return kind.arrange(values, compute, "c")
+
+
+def _all_plain(objs):
+    """Whether every argument is an ndarray or a number: no chunked or
+    masked array to look for (a few tenths of a microsecond a call)."""
+    for obj in objs:
+        if type(obj) not in _PLAIN:
+            return False
+    return True
+
+
+_PLAIN = frozenset({np.ndarray, float, int})
+
+
+def stage(kind, compute, layout, sources, results, run):
+    """``run(sources, targets)`` on a backend's terms, written once for every
+    operation: the sources in ``compute`` dtype and ``layout`` ("c":
+    C-contiguous, "rows": 2-D with each row's elements next to each other,
+    "any"), copied only where they are not; each target the result itself
+    where the backend can write it so and it is no more than the very same
+    view of a source it reads, else a new array copied into the result
+    afterwards.  Returns what ``run`` returns."""
+    arranged = [kind.arrange(s, compute, layout) for s in sources]
+    targets, staged = [], []
+    for result in results:
+        target = kind.writable(result, compute, layout)
+        if target is not None:
+            for source in arranged:
+                if kind.partly_overlaps(target, source):
+                    target = None
+                    break
+        if target is None:
+            target = kind.empty(arranged[0].shape, compute)
+            staged.append((target, result))
+        targets.append(target)
+    value = run(arranged, targets)
+    for target, result in staged:
+        kind.copy_back(target, result)
+    return value
+
+
+def _masked(op, name, arrays, out, backend, others):
+    """An operation on masked arrays: computed on their data, the result
     masked where any input is."""
     if out is not None:
         raise TypeError(f"{name}: out= is not supported with masked arrays; use the returned "
                         "masked array")
-    data = elementwise(activation, direction, [np.ma.getdata(a) for a in arrays], labels, params,
-                       None, backend, name)
+    data = call(op, name, [np.ma.getdata(a) for a in arrays], None, backend, None, others)
     mask = np.zeros(np.shape(data), bool)
     for a in arrays:
         mask |= np.ma.getmaskarray(a)
     return np.ma.masked_array(data, mask=mask)
+
+
+class Elementwise(Operation):
+    """An activation's forward or backward (a Definition, or a FromOutput's
+    backward): ``others`` are its checked parameters."""
+
+    takes_masked = True
+
+    def __init__(self, activation, direction, labels):
+        self.activation, self.direction, self.labels = activation, direction, labels
+        self.rule, self.cost_of = activation, activation.name
+
+    def chunked(self, name, arrays, out, backend, others):
+        return chunked.elementwise(self.activation, self.direction, arrays, self.labels, others,
+                                   out, backend, name)
+
+    def run(self, backend, sources, targets, params):
+        out = targets[0]
+        dtype = out.dtype
+        if dtype.kind == "u":
+            # The integer-taking activations (relu) are the identity on unsigned
+            # values; Numba would also type uint64 against a literal 0 as float64.
+            np.copyto(out, sources[0])
+            return None
+        if dtype.kind == "f" or _dtypes.is_bfloat16(dtype):  # 16-bit floats compute in float32
+            cast = np.float32 if dtype.itemsize == 2 else dtype.type
+            params = tuple(cast(p) for p in params)
+        return backend.run(self.activation, self.direction, sources, out, params)
+
+
+@functools.lru_cache(maxsize=256)  # users' activations come and go
+def elementwise_operation(activation, direction, labels):
+    return Elementwise(activation, direction, labels)
+
+
+def elementwise(activation, direction, arrays, labels, params, out, backend, name=None,
+                stream=None):
+    """``activation``'s forward or backward on ``arrays`` (``(x,)``, ``(grad,
+    x)``, or with a third for a slope per element; ``labels`` their names),
+    with the checked scalar ``params``: the general path of the activations.
+    ``name``: the public function's (default the activation's, with
+    ``_backward`` for the backward)."""
+    if name is None:
+        name = activation.name if direction == "forward" else activation.name + "_backward"
+    return call(elementwise_operation(activation, direction, tuple(labels)), name, arrays, out,
+                backend, stream, params)

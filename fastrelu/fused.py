@@ -9,27 +9,45 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
-from . import _docs, _dtypes, _validate, dispatch
+from . import _docs, dispatch
 from ._types import Array, BackendName
 
 
-def _prepare(name, operation, arrays, labels, bias, backend, out=None):
-    """The backend, the checked arrays (C-contiguous) and the bias (1-D, x's
-    dtype); a device backend checks GPU arrays itself."""
-    dispatch.refuse_chunked(name, *arrays, bias)
-    arrays = _validate.as_arrays(arrays, name)
-    chosen = dispatch.backend_for(operation, backend, arrays[-1], name, *arrays[:-1], bias, out)
-    if chosen.device:
-        return chosen, arrays, bias
-    _validate.check_inputs(name, _validate.FLOATS_ONLY, "forward", arrays, labels)
-    x = arrays[-1]
-    bias = np.ascontiguousarray(bias, dtype=x.dtype)
-    if x.ndim == 0 or bias.shape != (x.shape[-1],):
-        raise ValueError(f"{name}: bias must have shape ({x.shape[-1] if x.ndim else '...'},), "
-                         f"one value per column of x (last axis), got {bias.shape}")
-    return chosen, arrays, bias
+class _BiasRelu(dispatch.Operation):
+    """relu(x + bias) and its gradient: ``others`` is the bias, one value per
+    column of x (its last axis), in x's dtype and the backend's kind."""
+
+    def __init__(self, operation, labels):
+        self.operation, self.labels = operation, labels
+
+    def others(self, name, kind, arrays, others, compute):
+        x = arrays[-1]
+        bias = dispatch.values_like(name, "bias", kind, x, others[0], compute)
+        columns = tuple(x.shape)[-1:]  # (the simulator's shapes take no negative index)
+        if not columns or tuple(bias.shape) != columns:
+            raise ValueError(f"{name}: bias must have shape ({columns[0] if columns else '...'},), "
+                             f"one value per column of x (last axis), got {tuple(bias.shape)}")
+        return (bias,)
+
+    def run(self, backend, sources, targets, others):
+        return getattr(backend, self.operation)(*sources, *others, *targets)
+
+
+class _BiasReluBackward(_BiasRelu):
+    """grad_x in one pass (the backend's method), grad_bias its sum over rows."""
+
+    def results(self, name, kind, arrays, out):
+        like = arrays[-1]
+        return [kind.new(like.shape, like.dtype)]
+
+    def returned(self, kind, results, value, others):
+        grad_x, (bias,) = results[0], others
+        return kind.returned(grad_x), kind.returned(kind.column_sums(grad_x, bias))
+
+
+_FORWARD = _BiasRelu("bias_relu", ("x",))
+_BACKWARD = _BiasReluBackward("bias_relu_backward", ("grad", "x"))
 
 
 @_docs.filled
@@ -58,18 +76,7 @@ def bias_relu(x: Array, bias: Array, *, out: Array = None,
         >>> fastrelu.bias_relu(np.array([[-2.0, 0.0, 1.5]]), np.array([1.0, -1.0, 0.5])).tolist()
         [[0.0, 0.0, 2.0]]
     """
-    if stream is not None:
-        return dispatch.on_stream(stream, bias_relu, x, bias, out=out, backend=backend)
-    chosen, (x,), bias = _prepare("bias_relu", "bias_relu", (x,), ("x",), bias, backend, out)
-    if chosen.device:
-        return chosen.bias_relu_device(x, bias, out, "bias_relu")
-    if out is None:
-        out = np.empty(x.shape, x.dtype)
-    else:
-        _validate.check_out("bias_relu", out, x)
-    if x.size:
-        dispatch.run_into(out, [x], lambda source, target: chosen.bias_relu(source, bias, target))
-    return out
+    return dispatch.call(_FORWARD, "bias_relu", (x,), out, backend, stream, (bias,))
 
 
 @_docs.filled
@@ -100,17 +107,5 @@ def bias_relu_backward(grad: Array, x: Array, bias: Array, *,
         >>> grad_x.tolist(), grad_bias.tolist()
         ([[0.0, 0.0, 1.0]], [0.0, 0.0, 1.0])
     """
-    if stream is not None:
-        return dispatch.on_stream(stream, bias_relu_backward, grad, x, bias, backend=backend)
-    chosen, (grad, x), bias = _prepare("bias_relu_backward", "bias_relu_backward", (grad, x),
-                                       ("grad", "x"), bias, backend)
-    if chosen.device:
-        return chosen.bias_relu_backward_device(grad, x, bias, "bias_relu_backward")
-    grad_x = np.empty(x.shape, x.dtype)
-    if not x.size:
-        return grad_x, np.zeros_like(bias)
-    dispatch.run_into(grad_x, [grad, x],
-                      lambda g, source, target: chosen.bias_relu_backward(g, source, bias, target))
-    # 16-bit floats summed in float32, as PyTorch does: not rounded at each add.
-    accumulate = np.float32 if _dtypes.is_half(x.dtype) else x.dtype
-    return grad_x, grad_x.reshape(-1, x.shape[-1]).sum(axis=0, dtype=accumulate).astype(x.dtype)
+    return dispatch.call(_BACKWARD, "bias_relu_backward", (grad, x), None, backend, stream,
+                         (bias,))

@@ -14,15 +14,14 @@ gradients, which may go over ``gate`` and ``up`` themselves.  ``gate`` and
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
-from . import _docs, _dtypes, _validate, dispatch
+from . import _docs, _validate, dispatch
 from ._types import Array, BackendName
 from .definitions import GATED, Gated
-
-_F32 = np.dtype(np.float32)
 
 
 def _public(gated):
@@ -33,15 +32,11 @@ def _public(gated):
 
     def forward(gate: Array, up: Array, *, out: Array = None,
                 backend: BackendName = None, stream: Any = None) -> Array:
-        if stream is not None:
-            return dispatch.on_stream(stream, forward, gate, up, out=out, backend=backend)
-        return _forward(gated, gate, up, out, backend, name)
+        return _forward(gated, gate, up, out, backend, name, stream)
 
     def backward(grad: Array, gate: Array, up: Array, *, out: tuple[Array, Array] | None = None,
                  backend: BackendName = None, stream: Any = None) -> tuple[Array, Array]:
-        if stream is not None:
-            return dispatch.on_stream(stream, backward, grad, gate, up, out=out, backend=backend)
-        return _backward(gated, grad, gate, up, out, backend, backward_name)
+        return _backward(gated, grad, gate, up, out, backend, backward_name, stream)
 
     # Named as the module's attributes, so that the built-ins pickle by name.
     forward.__name__ = forward.__qualname__ = name
@@ -66,20 +61,15 @@ swiglu, swiglu_backward = _builtin("swiglu")
              approximate=True)
 def geglu(gate: Array, up: Array, approximate: str = "none", *, out: Array = None,
           backend: BackendName = None, stream: Any = None) -> Array:
-    if stream is not None:
-        return dispatch.on_stream(stream, geglu, gate, up, approximate, out=out, backend=backend)
-    return _forward(_geglu(approximate, "geglu"), gate, up, out, backend, "geglu")
+    return _forward(_geglu(approximate, "geglu"), gate, up, out, backend, "geglu", stream)
 
 
 @_docs.gated(approximate=True)
 def geglu_backward(grad: Array, gate: Array, up: Array, approximate: str = "none", *,
                    out: tuple[Array, Array] | None = None,
                    backend: BackendName = None, stream: Any = None) -> tuple[Array, Array]:
-    if stream is not None:
-        return dispatch.on_stream(stream, geglu_backward, grad, gate, up, approximate,
-                                  out=out, backend=backend)
     return _backward(_geglu(approximate, "geglu_backward"), grad, gate, up, out, backend,
-                     "geglu_backward")
+                     "geglu_backward", stream)
 
 
 @_docs.filled
@@ -106,12 +96,10 @@ def glu(x: Array, dim: int = -1, *, out: Array = None,
         >>> fastrelu.glu(np.array([[1.0, 2.0, 0.0, 1.0]])).round(4).tolist()
         [[0.5, 1.4621]]
     """
-    if stream is not None:
-        return dispatch.on_stream(stream, glu, x, dim, out=out, backend=backend)
     if not dispatch.is_chunked(x):
         (x,) = _validate.as_arrays((x,), "glu")
     up, gate = _halves("glu", x, dim)
-    return _forward(GATED["glu"], gate, up, out, backend, "glu")
+    return _forward(GATED["glu"], gate, up, out, backend, "glu", stream)
 
 
 @_docs.filled
@@ -140,8 +128,6 @@ def glu_backward(grad: Array, x: Array, dim: int = -1, *, out: Array = None,
         >>> fastrelu.glu_backward(np.ones((1, 2)), x).round(4).tolist()
         [[0.5, 0.7311, 0.25, 0.3932]]
     """
-    if stream is not None:
-        return dispatch.on_stream(stream, glu_backward, grad, x, dim, out=out, backend=backend)
     name = "glu_backward"
     if dispatch.is_chunked(grad) or dispatch.is_chunked(x):
         _no_out_for_chunked(name, out)
@@ -155,7 +141,7 @@ def glu_backward(grad: Array, x: Array, dim: int = -1, *, out: Array = None,
     else:
         _validate.check_out(name, out, x)
     grad_up, grad_gate = np.split(out, 2, axis=dim)
-    _backward(GATED["glu"], grad, gate, up, (grad_gate, grad_up), backend, name)
+    _backward(GATED["glu"], grad, gate, up, (grad_gate, grad_up), backend, name, stream)
     return out
 
 
@@ -249,98 +235,76 @@ def run_backward(gated, grad, gate, up, backend):
     return _backward(gated, grad, gate, up, None, backend, gated.name + "_backward")
 
 
-def _forward(gated, gate, up, out, backend, name):
-    if dispatch.is_chunked(gate) or dispatch.is_chunked(up):
-        _no_out_for_chunked(name, out)
-        return dispatch.chunked.gated(gated, gate, up, backend, name)
-    dispatch.refuse_chunked(name, out)
-    gate, up = _validate.as_arrays((gate, up), name)
-    # The gate activation's limits: the multiply by up adds little to its cost.
-    limits = dispatch.parallel_limits(gated.activation.name, "forward", gate.dtype)
-    chosen = dispatch.backend_for("gated", backend, gate, name, up, out, limits=limits)
-    if chosen.device:
-        return chosen.gated_device(gated, gate, up, out, name)
-    _validate.check_inputs(name, _validate.FLOATS_ONLY, "forward", [gate, up], ("gate", "up"))
-    if out is None:
-        out = np.empty(gate.shape, gate.dtype)
-    else:
-        _validate.check_out(name, out, gate)
-    if gate.size:
-        _run_rows([gate, up], [out], lambda g, u, o: chosen.gated(gated, g, u, o))
-        dispatch.note_size(out.nbytes, limits)
-    return out
+def _forward(gated, gate, up, out, backend, name, stream=None):
+    result = dispatch.device_short_call(backend, stream, gated, "forward", (gate, up), out)
+    if result is not None:
+        return result
+    return dispatch.call(_forward_operation(gated), name, (gate, up), out, backend, stream)
 
 
-def _backward(gated, grad, gate, up, out, backend, name):
+def _backward(gated, grad, gate, up, out, backend, name, stream=None):
     if out is not None and not (isinstance(out, tuple) and len(out) == 2):
         raise TypeError(f"{name}: out must be a pair (grad_gate, grad_up), "
                         f"not {type(out).__name__}")
-    results = () if out is None else out
-    if any(dispatch.is_chunked(a) for a in (grad, gate, up)):
+    return dispatch.call(_backward_operation(gated), name, (grad, gate, up), out, backend, stream)
+
+
+class _Forward(dispatch.Operation):
+    """act(gate) * up: a backend's ``gated``, the gate activation's cost."""
+
+    operation = "gated"
+    labels: tuple = ("gate", "up")
+
+    def __init__(self, gated):
+        self.gated, self.cost_of = gated, gated.activation.name
+
+    def chunked(self, name, arrays, out, backend, others):
         _no_out_for_chunked(name, out)
-        return dispatch.chunked.gated_backward(gated, grad, gate, up, backend, name)
-    dispatch.refuse_chunked(name, *results)
-    grad, gate, up = _validate.as_arrays((grad, gate, up), name)
-    limits = dispatch.parallel_limits(gated.activation.name, "backward", gate.dtype)
-    chosen = dispatch.backend_for("gated_backward", backend, gate, name, grad, up, *results,
-                                  limits=limits)
-    if chosen.device:
-        return chosen.gated_backward_device(gated, grad, gate, up, out, name)
-    _validate.check_inputs(name, _validate.FLOATS_ONLY, "forward", [grad, gate, up], ("grad", "gate", "up"))
-    if out is None:
-        grad_gate, grad_up = np.empty(gate.shape, gate.dtype), np.empty(gate.shape, gate.dtype)
-    else:
-        grad_gate, grad_up = out
+        return dispatch.chunked.gated(self.gated, *arrays, backend, name)
+
+    def run(self, backend, sources, targets, others):
+        backend.gated(self.gated, *sources, *targets)
+
+
+class _Backward(_Forward):
+    """Both gradients in one pass: ``out`` is None or the pair to write."""
+
+    operation = "gated_backward"
+    labels = ("grad", "gate", "up")
+    direction = "backward"
+
+    def chunked(self, name, arrays, out, backend, others):
+        _no_out_for_chunked(name, out)
+        return dispatch.chunked.gated_backward(self.gated, *arrays, backend, name)
+
+    def results(self, name, kind, arrays, out):
+        like = arrays[1]
+        if out is None:
+            return [kind.new(like.shape, like.dtype) for _ in range(2)]
         for result in out:
-            _validate.check_out(name, result, gate)
-        if np.shares_memory(grad_gate, grad_up):
+            _validate.check_out(name, result, like)
+        if kind.shares_memory(*out):
             raise ValueError(f"{name}: the two gradients of out must not share memory")
-    if gate.size:
-        _run_rows([grad, gate, up], [grad_gate, grad_up],
-                  lambda d, g, u, dg, du: chosen.gated_backward(gated, d, g, u, dg, du))
-        dispatch.note_size(gate.nbytes, limits)
-    return grad_gate, grad_up
+        return list(out)
+
+    def run(self, backend, sources, targets, others):
+        backend.gated_backward(self.gated, *sources, *targets)
+
+    def returned(self, kind, results, value, others):
+        return tuple(kind.returned(r) for r in results)
+
+
+@functools.lru_cache(maxsize=64)  # users' make_gated ones come and go
+def _forward_operation(gated):
+    return _Forward(gated)
+
+
+@functools.lru_cache(maxsize=64)
+def _backward_operation(gated):
+    return _Backward(gated)
 
 
 def _no_out_for_chunked(name, out):
     if out is not None:
         raise TypeError(f"{name}: out= is not supported with Dask arrays (they are immutable); "
                         "use the returned array, or da.store() it into a target")
-
-
-def _rows(a):
-    """``a`` as a 2-D ``(rows, columns)`` view whose columns are next to each
-    other in memory, or None where that takes a copy."""
-    if a.ndim == 0:
-        return a.reshape(1, 1)
-    if a.shape[-1] > 1 and a.strides[-1] != a.itemsize:
-        return None
-    view = a.view()
-    try:
-        view.shape = (a.size // a.shape[-1], a.shape[-1])  # raises where it needs a copy
-    except AttributeError:
-        return None
-    return view
-
-
-def _run_rows(sources, results, operation):
-    """``operation(*sources, *results)`` on the backends' layout (see
-    Backend.gated): row views, copies where a view cannot be had, float16
-    and bfloat16 computed in float32, and results staged where they partly
-    overlap a source, then copied back."""
-    compute = _F32 if _dtypes.is_half(sources[0].dtype) else sources[0].dtype
-    rows = []
-    for source in sources:
-        view = _rows(source) if source.dtype == compute else None
-        rows.append(view if view is not None else
-                    _rows(np.ascontiguousarray(source, dtype=compute)))
-    targets = []
-    for result in results:
-        view = _rows(result) if result.dtype == compute else None
-        if view is None or any(_validate.partly_overlaps(result, s) for s in sources):
-            view = np.empty(result.shape, compute).reshape(rows[0].shape)
-        targets.append(view)
-    operation(*rows, *targets)
-    for result, target in zip(results, targets):
-        if not np.shares_memory(result, target):
-            np.copyto(result, target.reshape(result.shape), casting="unsafe")

@@ -13,9 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .cpu import streaming
-from . import _docs, _validate, definitions, dispatch, registry
-from .dispatch import CheckedEntry
+from . import _docs, definitions, dispatch, registry
 from ._types import Array, BackendName
 from .definitions import BUILTIN
 
@@ -57,32 +55,17 @@ def relu_mask(x: Array, *, out: Array = None,
         >>> mask.tolist()
         [108, 1]
     """
-    if stream is not None:
-        return dispatch.on_stream(stream, relu_mask, x, out=out, backend=backend)
     if (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)
             and (out is None or type(out) is np.ndarray)):
-        parallel = dispatch.loop_parallelism(backend, x)
-        if parallel is not None:
+        chosen, entry = dispatch.loop_entry(backend, x, "forward_float_checked")
+        if entry is not None:
             result = np.empty(x.shape, x.dtype) if out is None else out
             mask = np.empty(mask_size(x.size), np.uint8)
-            streams = parallel and type(result) is np.ndarray and streaming.applies_to_mask(result)
-            if _short_path(parallel, "forward_float_checked", (x, result), (mask, streams)):
+            streams = chosen.streams("forward_float_checked", result)
+            if dispatch.run_entry(entry, (x, result), (mask, streams)):
                 return result, mask
             out = result  # declined: the general path writes into it
-    name = "relu_mask"
-    dispatch.refuse_chunked(name, x, out)  # the bits run across chunk boundaries
-    (x,) = _validate.as_arrays((x,), name)
-    chosen = dispatch.backend_for("relu_mask", backend, x, name, out)
-    if chosen.device:
-        return chosen.relu_mask_device(x, out, name)
-    _validate.check_inputs(name, BUILTIN["relu"], "forward", [x], ("x",))
-    if out is not None:
-        _validate.check_out(name, out, x)
-    else:
-        out = np.empty_like(x)
-    mask = np.empty(mask_size(x.size), np.uint8)
-    dispatch.run_into(out, [x], lambda source, target: chosen.relu_mask(source, target, mask))
-    return out, mask
+    return dispatch.call(_RELU_MASK, "relu_mask", (x,), out, backend, stream)
 
 
 @_docs.filled
@@ -109,73 +92,70 @@ def relu_backward_mask(grad: Array, mask: Array, *, out: Array = None,
         >>> fastrelu.relu_backward_mask(np.array([5.0, 5.0, 5.0]), mask).tolist()
         [0.0, 0.0, 5.0]
     """
-    if stream is not None:
-        return dispatch.on_stream(stream, relu_backward_mask, grad, mask, out=out, backend=backend)
     if (type(grad) is np.ndarray and (grad.dtype is _F32 or grad.dtype is _F64)
             and (out is None or type(out) is np.ndarray)
             and type(mask) is np.ndarray and mask.dtype is _U8 and mask.ndim == 1
             and mask.flags.c_contiguous):  # the loop reads the mask's bytes in a row
-        parallel = dispatch.loop_parallelism(backend, grad)
-        if parallel is not None:
+        chosen, entry = dispatch.loop_entry(backend, grad, "backward_checked")
+        if entry is not None:
             result = np.empty(grad.shape, grad.dtype) if out is None else out
-            streams = (parallel and type(result) is np.ndarray and result is not grad
-                       and streaming.applies_to_mask_backward(result))
-            if _short_path(parallel, "backward_checked", (grad, result), (mask, streams)):
+            streams = result is not grad and chosen.streams("backward_checked", result)
+            if dispatch.run_entry(entry, (grad, result), (mask, streams)):
                 return result
             out = result  # declined: the general path writes into it
-    name = "relu_backward_mask"
-    dispatch.refuse_chunked(name, grad, mask, out)
-    (grad,) = _validate.as_arrays((grad,), name)
-    chosen = dispatch.backend_for("relu_backward_mask", backend, grad, name, mask, out)
-    if chosen.device:
-        return chosen.relu_backward_mask_device(grad, mask, out, name)
-    _validate.check_dtype(name, BUILTIN["relu"], grad.dtype, "backward")
-    mask = check_mask(name, mask, grad.size)
-    if out is not None:
-        _validate.check_out(name, out, grad)
-    else:
-        out = np.empty_like(grad)
-    if np.may_share_memory(mask, out):  # out would overwrite mask bytes before they are read
-        mask = mask.copy()
-    dispatch.run_into(out, [grad], lambda source, target: chosen.relu_backward_mask(source, mask, target))
-    return out
+    return dispatch.call(_RELU_BACKWARD_MASK, "relu_backward_mask", (grad,), out, backend, stream,
+                         (mask,))
+
+
+class _ReluMask(dispatch.Operation):
+    """relu and its mask: the mask is a new array of the backend's kind."""
+
+    operation = "relu_mask"
+    rule = BUILTIN["relu"]
+
+    def others(self, name, kind, arrays, others, compute):
+        mask = kind.new((mask_size(arrays[0].size),), _U8)
+        return mask, kind.writable(mask, _U8, "c")
+
+    def run(self, backend, sources, targets, others):
+        backend.relu_mask(sources[0], targets[0], others[1])
+
+    def returned(self, kind, results, value, others):
+        return kind.returned(results[0]), kind.returned(others[0])
+
+
+class _ReluBackwardMask(dispatch.Operation):
+    operation = "relu_backward_mask"
+    labels = ("grad",)
+    rule = BUILTIN["relu"]
+    direction = "backward"
+
+    def others(self, name, kind, arrays, others, compute):
+        mask = check_mask(name, others[0], arrays[0].size)
+        return (kind.arrange(kind.take(mask), _U8, "c"),)
+
+    def run(self, backend, sources, targets, others):
+        (mask,) = others
+        if type(mask) is np.ndarray and np.may_share_memory(mask, targets[0]):
+            mask = mask.copy()  # out would overwrite mask bytes before they are read
+        backend.relu_backward_mask(sources[0], mask, targets[0])
+
+
+_RELU_MASK, _RELU_BACKWARD_MASK = _ReluMask(), _ReluBackwardMask()
 
 
 # --- the calls training loops make, in few steps ------------------------------
 
 
-_loops = None
-_entries: dict = {}  # (parallel, name) -> dispatch.CheckedEntry
-
-
-def _short_path(parallel, name, arrays, extras):
-    """The compiled entry ``name`` of cpu.mask_loops on ``arrays`` (C-contiguous
-    and aligned, of one dtype) and ``extras``: True when it ran, False
-    (nothing written) where the call must go the general way."""
-    entry = _entries.get((parallel, name))
-    if entry is None:
-        global _loops
-        if _loops is None:
-            from .cpu.mask_loops import LOOPS as _loops
-        backend = registry.lookup("numba-parallel" if parallel else "numba")
-        entry = _entries.setdefault((parallel, name), CheckedEntry(backend, _loops[parallel][name]))
-    try:
-        done = entry.run(*arrays, *extras)
-    except Exception:  # not compiled for these arrays
-        done = entry.compile_and_run(arrays, extras)
-    dispatch.note_size(arrays[0].nbytes)
-    return done
-
-
 def check_mask(name, mask, size):
-    """The mask as a 1-D uint8 array of the right length, or a clear error."""
-    if not isinstance(mask, np.ndarray):
+    """The mask (a host or GPU array), checked: 1-D uint8 of the right length."""
+    if not (isinstance(mask, np.ndarray) or registry.is_device_array(mask)):
         raise TypeError(f"{name}: mask must be the uint8 array relu_mask returned, "
                         f"not {type(mask).__name__}")
     if mask.dtype != np.uint8:
         raise TypeError(f"{name}: mask must have dtype uint8, not {mask.dtype}")
     expected = mask_size(size)
-    if mask.shape != (expected,):
-        raise ValueError(f"{name}: mask has shape {mask.shape}, expected ({expected},) "
+    if tuple(mask.shape) != (expected,):
+        raise ValueError(f"{name}: mask has shape {tuple(mask.shape)}, expected ({expected},) "
                          f"for a grad of {size} elements")
-    return np.ascontiguousarray(mask)
+    return mask

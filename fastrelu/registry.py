@@ -13,7 +13,11 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from . import _config
+import numpy as np
+
+from . import _arrays, _config, _dtypes
+
+_F32 = np.dtype(np.float32)
 
 AUTO = "auto"
 
@@ -31,10 +35,11 @@ class Backend:
 
     ``operations`` names them (of :data:`OPERATIONS`); a call asking for
     any other raises NotImplementedError naming the backend and the
-    operation.  Host backends get NumPy arrays the public function has
-    already checked: inputs of one dtype (float16 and bfloat16 only where
-    the backend says so, see ``run``), and results to write that are
-    C-contiguous where the method says so and never partly overlap an input.  Subclasses
+    operation.  Every method gets arrays the general path
+    (``dispatch.call``) has already checked and staged, of the backend's
+    kind (``arrays``: NumPy arrays for host backends): inputs of one
+    dtype, in its ``compute_dtype`` and in the layout ``layouts`` names,
+    and results to write that never partly overlap an input.  Subclasses
     compile whatever they need lazily, on first use.  docs/architecture.md
     walks through a whole one.
 
@@ -51,8 +56,11 @@ class Backend:
     """
 
     name: str | None = None
-    #: True for backends that take arrays in GPU memory.
+    #: True for backends that take arrays in GPU memory (their ``arrays``
+    #: says how).
     device: bool = False
+    #: Whether its activations take integer arrays where the activation does (relu).
+    integers: bool = True
     #: The operations this backend implements, of OPERATIONS.
     operations: frozenset = frozenset({"activation"})
     #: Whether ``run`` takes bfloat16 arrays itself (and computes them in
@@ -75,10 +83,10 @@ class Backend:
         ``f`` the definition's forward (inputs ``(x,)``) or backward
         (``(grad, x)``, or three arrays for a slope per element; a
         ``definitions.FromOutput``, a gradient from the output, has only a
-        backward, of ``(grad, y)``).  Inputs of
-        one shape and dtype (float16 only for activations with kernels on
-        its bits, bfloat16 only where ``bfloat16_kernels``), ``out`` of the
-        same, any layout, possibly one of them."""
+        backward, of ``(grad, y)``).  Inputs of one shape and dtype (its
+        ``compute_dtype``: on host backends float16 only for activations
+        with kernels on its bits, bfloat16 only where ``bfloat16_kernels``),
+        ``out`` of the same, any layout, possibly one of them."""
         raise self._missing("activation")
 
     def relu_mask(self, x, out, mask):
@@ -127,42 +135,39 @@ class Backend:
         very same views as the inputs (an in-place backward)."""
         raise self._missing("gated_backward")
 
-    # Device backends (device = True) take the caller's GPU arrays and the
-    # public function's name through these instead, and check them.
-    def run_device(self, activation, direction, arrays, labels, out, params, name):
-        raise self._missing("activation")
+    # -- the arrays it takes ---------------------------------------------
 
-    def relu_mask_device(self, x, out, name):
-        raise self._missing("relu_mask")
+    def arrays(self, originals, name):
+        """What the general path (``dispatch.call``) asks of the arrays of a
+        call on this backend whose arguments are ``originals``: an object
+        that converts them to the backend's kind (``take``), makes, stages
+        and checks results, and gives them back in the caller's kind
+        (``_arrays.HostArrays`` says what each method does); ``name``: the
+        public function's, for errors.  Host backends take NumPy arrays; a
+        device backend gives its own."""
+        return _arrays.HOST
 
-    def relu_backward_mask_device(self, grad, mask, out, name):
-        raise self._missing("relu_backward_mask")
+    #: The layout each operation's arrays come in ("c": C-contiguous,
+    #: "rows": 2-D rows of contiguous elements, "any"); "c" where unnamed.
+    layouts: dict = {"activation": "any", "gated": "rows", "gated_backward": "rows"}
 
-    def gated_device(self, gated, gate, up, out, name):
-        raise self._missing("gated")
-
-    def gated_backward_device(self, gated, grad, gate, up, out, name):
-        """Returns ``(grad_gate, grad_up)``; ``out`` None or such a pair."""
-        raise self._missing("gated_backward")
-
-    def prelu_device(self, x, weight, out, name):
-        raise self._missing("prelu")
-
-    def array_like(self, original, values):
-        """The host array ``values`` as an array of ``original``'s kind (a
-        device backend copies it to the device; a host backend returns it)."""
-        return values
-
-    def bias_relu_device(self, x, bias, out, name):
-        raise self._missing("bias_relu")
-
-    def bias_relu_backward_device(self, grad, x, bias, name):
-        """Returns ``(grad_x, grad_bias)``."""
-        raise self._missing("bias_relu_backward")
-
-    def prelu_backward_device(self, grad, x, weight, out, name):
-        """Returns ``(grad_x, grad_weight)``."""
-        raise self._missing("prelu_backward")
+    def compute_dtype(self, op, dtype):
+        """The dtype the backend computes ``op`` (a ``dispatch.Operation``) on
+        arrays of ``dtype`` in: the caller converts to it, and rounds the
+        results once.  Host backends compute float16 and bfloat16 in
+        float32, but for activations with loops on their bits (relu on
+        float16, every one on bfloat16 where ``bfloat16_kernels``), and
+        the operations whose methods convert themselves."""
+        bits = _dtypes.bits_format(dtype)
+        if bits is None:
+            return dtype
+        if op.operation == "activation":
+            if bits == "float16":
+                on_bits = getattr(op.activation, f"half_{op.direction}") is not None
+            else:
+                on_bits = self.bfloat16_kernels
+            return dtype if on_bits else _F32
+        return _F32 if op.operation in ("gated", "gated_backward") else dtype
 
 
 _registry: dict[str, Backend] = {}

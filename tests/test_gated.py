@@ -5,7 +5,6 @@ import pytest
 
 import fastrelu
 from conftest import CPU_BACKENDS, random_normal, special_values, stated_limits, torch_or_skip
-from fastrelu import gated as gated_module
 from fastrelu.definitions import GATED
 
 HALF_AND_FLOATS = [np.float16, np.float32, np.float64]
@@ -202,7 +201,7 @@ def test_gradients_against_finite_differences():
 def test_the_halves_of_one_packed_array_need_no_copy(backend):
     x = random_normal((16, 24), np.float32)
     up, gate = x[:, :12], x[:, 12:]
-    assert gated_module._rows(gate) is not None and gated_module._rows(up) is not None
+    assert fastrelu._arrays.rows(gate) is not None and fastrelu._arrays.rows(up) is not None
     from fastrelu.cpu import gated_loops
 
     # Each row's loop over contiguous spans, as fast as a flat loop (the

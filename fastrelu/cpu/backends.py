@@ -305,6 +305,22 @@ class _LoopBackend(_NumbaBackend):
 
         return channel_loops.backward(grad, x, weight, grad_x, self.parallel)
 
+    def loop(self, name):
+        """The compiled loop ``name`` of mask_loops for this backend's threads
+        (``dispatch.loop_entry``: the relu masks' short path)."""
+        from .mask_loops import LOOPS
+
+        return LOOPS[self.parallel][name]
+
+    def streams(self, name, out):
+        """Whether the mask loop ``name`` stores ``out`` (C-contiguous)
+        past the caches: large results of the parallel loops."""
+        if not self.parallel:
+            return False
+        if name == "backward_checked":
+            return streaming.applies_to_mask_backward(out)
+        return streaming.applies_to_mask(out)
+
     def gated(self, gated, gate, up, out):
         if out.size:
             from . import gated_loops

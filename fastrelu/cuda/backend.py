@@ -15,7 +15,8 @@ import threading
 
 import numpy as np
 
-from .. import _dtypes, _validate, registry
+from .. import _dtypes, registry
+from ..definitions import Gated
 from ..registry import Backend
 
 #: Threads per block of every launch; tests lower it so that several blocks
@@ -39,12 +40,19 @@ _F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float
 
 
 class CudaBackend(Backend):
+    """Kernels on Numba device arrays: the general path hands each method
+    the call's arrays on the device (``arrays``: ``_DeviceCall``), on the
+    call's stream, in the layout ``layouts`` names (C-contiguous where
+    unnamed), results apart from the inputs or the very same views."""
+
     name = "cuda"
     device = True
+    integers = False
     dtypes = ("float16", "bfloat16", "float32", "float64")
     operations = frozenset({"activation", "relu_mask", "relu_backward_mask", "prelu",
                             "prelu_backward", "gated", "gated_backward", "bias_relu",
                             "bias_relu_backward"})
+    layouts = {"activation": "any", "gated": "any"}
 
     def __init__(self):
         self._reason = None
@@ -59,72 +67,112 @@ class CudaBackend(Backend):
             self._checked = True
         return self._reason
 
-    def run_device(self, activation, direction, arrays, labels, out, params, name):
-        _refuse_bfloat16_tensors(name, *arrays)
-        cuda = numba_cuda()
-        if hasattr(arrays[-1], "copy_to_host"):  # Numba's arrays take the short path from now
-            from .. import dispatch
+    def arrays(self, originals, name):
+        _refuse_bfloat16_tensors(name, *originals)
+        return _DeviceCall(self, numba_cuda(), originals)
 
-            dispatch.DEVICE_CALLS.setdefault(type(arrays[-1]), self.short_call)
+    def compute_dtype(self, op, dtype):
+        return dtype  # the kernels convert 16-bit floats to float32 and back
 
-        host_result = not any(_is_gpu(a) for a in arrays)
-        stream = _stream(cuda, (*arrays, out))
-        wrapped = [_to_device(cuda, a, stream) for a in arrays]
-        _validate.check_inputs(name, activation, direction, wrapped, labels)
-        like = wrapped[0]
-        out_on_gpu = out is not None and _is_gpu(out)
-        gpu_out = _to_device(cuda, out, stream) if out_on_gpu else None
-        if out is not None:
-            _validate.check_out(name, gpu_out if out_on_gpu else out, like)
-        dtype = like.dtype
-        if dtype.kind in "iu":  # integers: relu only (validated above)
-            raise TypeError(f"{name}: the cuda backend takes {_FLOATS} arrays, not {dtype}")
-        if params:  # 16-bit floats are computed in float32
-            params = tuple((np.float32 if _dtypes.is_half(dtype) else dtype.type)(p) for p in params)
+    # -- the operations -------------------------------------------------------
+    # Kernels launch on the stream the arrays are bound to (``_DeviceCall``).
 
-        if out is None:
-            result_obj = _empty(cuda, arrays[0], like.shape, like.dtype, stream)
-            device_out = _to_device(cuda, result_obj, stream)
-        elif out_on_gpu:
-            result_obj, device_out = out, gpu_out
-        else:  # a NumPy out: compute on the GPU, then copy into it
-            result_obj, device_out = out, cuda.device_array(like.shape, dtype, stream=stream)
-        if like.size:
-            staged = device_out
-            if out is not None and any(_overlap(device_out, a) for a in wrapped):
-                staged = cuda.device_array(like.shape, dtype, stream=stream)
-            formula = activation.forward if direction == "forward" else activation.backward
-            self._launch(cuda, formula, wrapped, staged, params, stream)
-            if staged is not device_out:
-                self._launch(cuda, _copy, [staged], device_out, (), stream)
-        if out is not None and not out_on_gpu:
-            out[...] = _to_host(device_out, stream)
-            return out
-        if host_result and out is None:
-            return _to_host(device_out, stream)
-        return result_obj
+    def run(self, activation, direction, inputs, out, params):
+        formula = activation.forward if direction == "forward" else activation.backward
+        self._launch(formula, inputs, out, params)
 
-    def array_like(self, original, values):
-        cuda = numba_cuda()
-        stream = _stream(cuda, (original,))
-        result = _empty(cuda, original, values.shape, values.dtype, stream)
-        _to_device(cuda, result, stream).copy_to_device(np.ascontiguousarray(values),
-                                                        stream=stream)
-        return result
+    def gated(self, gated, gate, up, out):
+        """The forward is a formula of two arrays: the activations' kernels."""
+        _formulas_jitable(gated)
+        self.run(_AsActivation(gated.name, gated.forward), "forward", [gate, up], out, ())
 
-    def short_call(self, activation, direction, arrays, out, backend, params):
+    def gated_backward(self, gated, grad, gate, up, grad_gate, grad_up):
+        """Both gradients in one pass (kernels.make_gated_backward_kernel)."""
+        _formulas_jitable(gated)
+        bits, arrays = _kernel_arrays([grad, gate, up, grad_gate, grad_up])
+        kernel = self._cached(("gated_backward", gated, bits), "make_gated_backward_kernel",
+                              gated.backward_gate, gated.backward_up, bits)
+        kernel[(*_grid(gate.size), grad_gate.stream)](*[_flat_view(a, a.size) for a in arrays])
+
+    # A value per channel: bias_relu (the last axis, inner 1) and PReLU
+    # (axis 1): arrays seen as (outer, channels, inner).
+
+    def bias_relu(self, x, bias, out):
+        from ..definitions import bias_relu
+
+        self._channel_forward(bias_relu, [x], bias, 1, out)
+
+    def bias_relu_backward(self, grad, x, bias, grad_x):
+        from ..definitions import bias_relu_backward
+
+        self._channel_forward(bias_relu_backward, [grad, x], bias, 1, grad_x)
+
+    def prelu(self, x, weight, out):
+        from ..definitions import prelu
+
+        self._channel_forward(prelu, [x], weight, _inner(x), out)
+
+    def prelu_backward(self, grad, x, weight, grad_x):
+        """Returns the weight gradient, summed per channel in float64, in x's dtype."""
+        from ..definitions import prelu_backward, prelu_weight_gradient
+
+        inner = _inner(x)
+        self._channel_forward(prelu_backward, [grad, x], weight, inner, grad_x)
+        return self.channel_sums(prelu_weight_gradient, [grad, x], weight.size, inner)
+
+    def _channel_forward(self, formula, inputs, values, inner, out):
+        """``formula(x, value)`` (or ``formula(grad, x, value)``) per element,
+        the value of its channel."""
+        bits, arrays = _kernel_arrays([*inputs, values, out])
+        flat = [_flat_view(a, a.size) if a.ndim != 1 else a for a in arrays]
+        kernel = self._cached(("channel", formula, len(inputs), bits),
+                              "make_channel_kernel", formula, len(inputs), bits)
+        kernel[(*_grid(out.size), out.stream)](*flat[:-1], inner, flat[-1])
+
+    def channel_sums(self, term, arrays, channels, inner, sums=None):
+        """Per channel, the float64 sum of ``term`` over C-contiguous arrays,
+        into ``sums`` (a new device array of their dtype by default)."""
+        like = arrays[0]
+        if sums is None:
+            sums = numba_cuda().device_array((channels,), like.dtype, stream=like.stream)
+        bits, flat = _kernel_arrays([*[_flat_view(a, a.size) if a.ndim != 1 else a
+                                       for a in arrays], sums])
+        from . import kernels
+
+        kernel = self._cached(("channel_sum", term, len(arrays), bits),
+                              "make_channel_sum_kernel", term, len(arrays), bits)
+        blocks = min(channels, _multiprocessors() * BLOCKS_PER_SM) if channels else 1
+        kernel[max(blocks, 1), kernels.SUM_THREADS, like.stream](*flat[:-1], channels, inner,
+                                                                 flat[-1])
+        return sums
+
+    # The 1-bit relu mask (fastrelu.masks): contiguous arrays as flat views.
+
+    def relu_mask(self, x, out, mask):
+        self._mask_launch(0, x, out, mask)
+
+    def relu_backward_mask(self, grad, mask, out):
+        self._mask_launch(1, grad, out, mask)
+
+    def _mask_launch(self, direction, source, out, mask):
+        bits, (source_bits, out_bits) = _kernel_arrays([source, out])
+        kernel = self.mask_kernels(bits)[direction]
+        kernel[(*_grid(mask.size), out.stream)](_flat_view(source_bits, source.size),
+                                                _flat_view(out_bits, out.size), mask)
+
+    def mask_kernels(self, bits):
+        return self._cached(("mask", bits), "make_mask_kernels", bits)
+
+    def short_call(self, activation, direction, arrays, out, params):
         """The common call on Numba device arrays in a few microseconds of
-        host time (``dispatch.DEVICE_CALLS``): float16, float32 or float64
-        arrays of one shape, C-contiguous, under ``SHORT_CALL_ELEMENTS``, on the
-        default stream, ``out`` None or such an array that is an input
-        itself or apart from them.  None for anything else, which
-        ``run_device`` takes (and explains).  The 1-D and 2-D kernels take
-        1-D and 2-D arrays as they are; other shapes (0-d, 3-D and more) go
-        to the 1-D kernel as flat views (``_flat_view``)."""
-        chosen = backend if backend is not None else (registry._block_default.get()
-                                                       or registry._process_default)
-        if (chosen != "cuda" and chosen != "auto") or registry.requested_stream() is not None:
-            return None
+        host time (``dispatch.public_function`` asks it first, on the
+        default stream): float16, float32 or float64 arrays of one shape,
+        C-contiguous, under ``SHORT_CALL_ELEMENTS``, ``out`` None or such an
+        array that is an input itself or apart from them.  None for
+        anything else, which the general path takes (and explains).  The
+        1-D and 2-D kernels take 1-D and 2-D arrays as they are; other
+        shapes (0-d, 3-D and more) go to the 1-D kernel as flat views
+        (``_flat_view``)."""
         like = arrays[-1]
         dtype, shape, kind = like.dtype, like.shape, type(like)
         if dtype is _F32 or dtype is _F64:
@@ -152,6 +200,8 @@ class CudaBackend(Backend):
                 if start != target and start < end and target < start + n * dtype.itemsize:
                     return None
         if n:
+            if isinstance(activation, Gated):
+                _formulas_jitable(activation)
             formula = activation.forward if direction == "forward" else activation.backward
             if params:
                 params = tuple((np.float32 if bits else dtype.type)(p) for p in params)
@@ -171,273 +221,6 @@ class CudaBackend(Backend):
             self._fewest = _fewest_blocks()
         blocks = min(-(-n // THREADS_PER_BLOCK), _multiprocessors() * BLOCKS_PER_SM)
         return max(self._fewest, blocks), THREADS_PER_BLOCK, 0
-
-    # -- a value per channel: bias_relu (the last axis) and PReLU (axis 1) -----
-    # Arrays are seen as (outer, channels, inner), C-contiguous.
-
-    def bias_relu_device(self, x, bias, out, name):
-        from ..definitions import bias_relu
-
-        cuda = numba_cuda()
-        stream = _stream(cuda, (x, bias, out))
-        (device_x,), device_bias = self._per_channel(cuda, name, (x,), bias, "bias", stream)
-        return self._channel_forward(cuda, bias_relu, x, device_x, device_bias, 1, out, name,
-                                     stream)
-
-    def bias_relu_backward_device(self, grad, x, bias, name):
-        """``grad_x`` in one pass; ``grad_bias``, its sum over rows, in a second."""
-        from ..definitions import bias_relu_backward, same
-
-        cuda = numba_cuda()
-        stream = _stream(cuda, (grad, x, bias))
-        (device_grad, device_x), device_bias = self._per_channel(cuda, name, (grad, x), bias,
-                                                                 "bias", stream)
-        grad_x = self._channel_forward(cuda, bias_relu_backward, x, device_x, device_bias, 1,
-                                       None, name, stream, grad=device_grad, host=False)
-        grad_bias = self._channel_sums(cuda, same, [_to_device(cuda, grad_x, stream)],
-                                       device_bias.size, 1, x, stream)
-        if not any(_is_gpu(a) for a in (grad, x, bias)):
-            return _to_host(grad_x, stream), _to_host(grad_bias, stream)
-        return grad_x, grad_bias
-
-    def prelu_device(self, x, weight, out, name):
-        """``weight`` is a host array, checked: one slope, or one per channel."""
-        _refuse_bfloat16_tensors(name, x)
-        from ..definitions import prelu
-
-        cuda = numba_cuda()
-        stream = _stream(cuda, (x, out))
-        (device_x,), slopes = self._per_channel(cuda, name, (x,), weight, None, stream)
-        return self._channel_forward(cuda, prelu, x, device_x, slopes, _inner(device_x), out,
-                                     name, stream)
-
-    def prelu_backward_device(self, grad, x, weight, out, name):
-        """``(grad_x, grad_weight)``; ``grad_weight`` of the weight's kind and
-        shape (a host weight: a host array, in float64 summed and rounded to
-        x's dtype)."""
-        _refuse_bfloat16_tensors(name, x)
-        from ..definitions import prelu_backward, prelu_weight_gradient
-
-        cuda = numba_cuda()
-        stream = _stream(cuda, (grad, x, out))
-        (device_grad, device_x), slopes = self._per_channel(cuda, name, (grad, x), weight, None,
-                                                            stream)
-        inner = _inner(device_x)
-        grad_x = self._channel_forward(cuda, prelu_backward, x, device_x, slopes, inner, out,
-                                       name, stream, grad=device_grad)
-        sources = [self._contiguous(cuda, a, stream) for a in (device_grad, device_x)]
-        on_device = _is_gpu(weight)
-        sums = self._channel_sums(cuda, prelu_weight_gradient, sources, slopes.size, inner,
-                                  weight if on_device else None, stream)
-        if on_device:
-            return grad_x, sums.reshape(tuple(weight.shape))
-        return grad_x, _to_host(sums, stream)
-
-    def _per_channel(self, cuda, name, arrays, values, label, stream):
-        """The arrays on the device, checked (floats of one dtype and shape),
-        and the per-channel values in their dtype, contiguous.  ``label``
-        "bias": one value per column (the last axis), checked here; None:
-        PReLU's weight, a host array the caller checked."""
-        wrapped = [_to_device(cuda, a, stream) for a in arrays]
-        labels = ("grad", "x") if len(arrays) == 2 else ("x",)
-        _validate.check_inputs(name, _validate.FLOATS_ONLY, "forward", wrapped, labels)
-        like = wrapped[-1]
-        if not _is_gpu(values):  # a host array (any array-like) in x's dtype
-            values = np.ascontiguousarray(np.asarray(values).reshape(-1), dtype=like.dtype)
-        device_values = self._contiguous(cuda, _to_device(cuda, values, stream), stream)
-        if device_values.ndim != 1:  # one value given as a 0-d or (1, 1) array
-            device_values = device_values.reshape(device_values.size)
-        if device_values.dtype != like.dtype:  # (host values were cast above)
-            raise TypeError(f"{name}: {label or 'weight'} is {device_values.dtype} but x is "
-                            f"{like.dtype}")
-        if label == "bias":
-            shape = tuple(like.shape)  # (the simulator's shapes take no negative index)
-            if not shape or tuple(device_values.shape) != shape[-1:]:
-                raise ValueError(f"{name}: bias must have shape ({shape[-1] if shape else '...'},"
-                                 "), one value per column of x (last axis), got "
-                                 f"{tuple(device_values.shape)}")
-        return wrapped, device_values
-
-    def _channel_forward(self, cuda, formula, original, device_x, values, inner, out, name,
-                         stream, grad=None, host=True):
-        """``formula(x, value)`` (or ``formula(grad, x, value)`` given ``grad``)
-        per element, the value of its channel; the result like ``run_device``'s
-        (``host`` False: a device array even for host input)."""
-        like = device_x
-        result_obj, device_out = _destination(cuda, original, like, out, name, stream)
-        inputs = [device_x] if grad is None else [grad, device_x]
-        staged = device_out
-        if not device_out.is_c_contiguous() or any(_overlap(device_out, a) for a in inputs):
-            staged = cuda.device_array(like.shape, like.dtype, stream=stream)
-        if like.size:
-            sources = [self._contiguous(cuda, a, stream) for a in inputs]
-            bits, arrays = _kernel_arrays([*sources, values, staged])
-            flat = [_flat_view(a, a.size) if a.ndim != 1 else a for a in arrays]
-            kernel = self._cached(("channel", formula, len(inputs), bits),
-                                  "make_channel_kernel", formula, len(inputs), bits)
-            kernel[(*_grid(like.size), stream)](*flat[:-1], inner, flat[-1])
-            if staged is not device_out:
-                self._launch(cuda, _copy, [staged], device_out, (), stream)
-        if out is not None and not _is_gpu(out):
-            out[...] = _to_host(device_out, stream)
-            return out
-        if host and out is None and not _is_gpu(original):
-            return _to_host(device_out, stream)
-        return result_obj
-
-    def _channel_sums(self, cuda, term, arrays, channels, inner, original, stream):
-        """Per channel, the float64 sum of ``term`` over contiguous arrays:
-        a device array of the arrays' dtype (of ``original``'s kind, if given)."""
-        like = arrays[0]
-        sums_obj = (_empty(cuda, original, (channels,), like.dtype, stream) if original is not None
-                    else cuda.device_array((channels,), like.dtype, stream=stream))
-        sums = _to_device(cuda, sums_obj, stream)
-        bits, flat = _kernel_arrays([*[_flat_view(a, a.size) if a.ndim != 1 else a for a in arrays],
-                                     sums])
-        from . import kernels
-
-        kernel = self._cached(("channel_sum", term, len(arrays), bits),
-                              "make_channel_sum_kernel", term, len(arrays), bits)
-        blocks = min(channels, _multiprocessors() * BLOCKS_PER_SM) if channels else 1
-        kernel[max(blocks, 1), kernels.SUM_THREADS, stream](*flat[:-1], channels, inner, flat[-1])
-        return sums_obj
-
-    # -- gated activations: act(gate) * up -----------------------------------
-
-    def gated_device(self, gated, gate, up, out, name):
-        """The forward is a formula of two arrays: the activations' kernels,
-        through the short path where Numba's arrays allow it."""
-        _refuse_bfloat16_tensors(name, gate)
-        _formulas_jitable(gated)
-        activation = _AsActivation(gated.name, gated.forward)
-        if hasattr(up, "copy_to_host"):  # a Numba array (short_call declines other mixes)
-            result = self.short_call(activation, "forward", [gate, up], out, "cuda", ())
-            if result is not None:
-                return result
-        return self.run_device(activation, "forward", [gate, up], ("gate", "up"), out, (), name)
-
-    def gated_backward_device(self, gated, grad, gate, up, out, name):
-        """Both gradients in one pass (kernels.make_gated_backward_kernel)."""
-        _refuse_bfloat16_tensors(name, gate)
-        cuda = numba_cuda()
-        _formulas_jitable(gated)
-        originals = (grad, gate, up)
-        stream = _stream(cuda, (*originals, *(out or ())))
-        wrapped = [_to_device(cuda, a, stream) for a in originals]
-        _validate.check_inputs(name, _validate.FLOATS_ONLY, "forward", wrapped, ("grad", "gate", "up"))
-        like = wrapped[1]
-        if out is None:
-            results = [_empty(cuda, gate, like.shape, like.dtype, stream) for _ in range(2)]
-        else:
-            results = list(out)
-        targets = []
-        for result in results:
-            if not _is_gpu(result):
-                _validate.check_out(name, result, like)  # a NumPy out: filled from the GPU
-                targets.append(cuda.device_array(like.shape, like.dtype, stream=stream))
-            else:
-                device = _to_device(cuda, result, stream)
-                _validate.check_out(name, device, like)
-                targets.append(device)
-        if like.size:
-            sources = [self._contiguous(cuda, a, stream) for a in wrapped]
-            staged = [t if t.is_c_contiguous() and not any(_overlap(t, s) for s in wrapped)
-                      else cuda.device_array(like.shape, like.dtype, stream=stream)
-                      for t in targets]
-            bits, arrays = _kernel_arrays([*sources, *staged])
-            kernel = self._cached(("gated_backward", gated, bits), "make_gated_backward_kernel",
-                                  gated.backward_gate, gated.backward_up, bits)
-            flat = [_flat_view(a, a.size) for a in arrays]
-            kernel[(*_grid(like.size), stream)](*flat)
-            for target, stage in zip(targets, staged):
-                if stage is not target:
-                    self._launch(cuda, _copy, [stage], target, (), stream)
-        host = not any(_is_gpu(a) for a in originals)
-        values = []
-        for result, target in zip(results, targets):
-            if not _is_gpu(result):
-                result[...] = _to_host(target, stream)
-                values.append(result)
-            else:
-                values.append(result)
-        if out is None and host:
-            return tuple(_to_host(t, stream) for t in targets)
-        return tuple(values)
-
-    def _contiguous(self, cuda, array, stream):
-        if array.is_c_contiguous():
-            return array
-        copy = cuda.device_array(array.shape, array.dtype, stream=stream)
-        self._launch(cuda, _copy, [array], copy, (), stream)
-        return copy
-
-    # -- the 1-bit relu mask (fastrelu.masks) ---------------------------------
-
-    def relu_mask_device(self, x, out, name):
-        _refuse_bfloat16_tensors(name, x)
-        from ..definitions import BUILTIN, mask_size
-
-        cuda = numba_cuda()
-        stream = _stream(cuda, (x, out))
-        device_x = _to_device(cuda, x, stream)
-        _validate.check_inputs(name, BUILTIN["relu"], "forward", [device_x], ("x",))
-        self._check_float(name, device_x.dtype)
-        mask_obj = _empty(cuda, x, (mask_size(device_x.size),), np.uint8, stream)
-        y = self._mask_launch(cuda, "forward", x, device_x, out,
-                              _to_device(cuda, mask_obj, stream), name, stream)
-        if not _is_gpu(x) and not _is_gpu(out):
-            return y, _to_host(mask_obj, stream)
-        return y, mask_obj
-
-    def relu_backward_mask_device(self, grad, mask, out, name):
-        _refuse_bfloat16_tensors(name, grad)
-        from ..definitions import BUILTIN, mask_size
-
-        cuda = numba_cuda()
-        stream = _stream(cuda, (grad, mask, out))
-        device_grad = _to_device(cuda, grad, stream)
-        _validate.check_dtype(name, BUILTIN["relu"], device_grad.dtype, "backward")
-        self._check_float(name, device_grad.dtype)
-        device_mask = _to_device(cuda, mask, stream)
-        expected = (mask_size(device_grad.size),)
-        if device_mask.dtype != np.uint8 or tuple(device_mask.shape) != expected:
-            raise ValueError(f"{name}: mask must be a uint8 array of shape {expected}, "
-                             f"got {device_mask.dtype} {tuple(device_mask.shape)}")
-        return self._mask_launch(cuda, "backward", grad, device_grad, out, device_mask, name,
-                                 stream)
-
-    @staticmethod
-    def _check_float(name, dtype):
-        if dtype.kind != "f" and not _dtypes.is_bfloat16(dtype):
-            raise TypeError(f"{name}: the cuda backend takes {_FLOATS} arrays, not {dtype}")
-
-    def _mask_launch(self, cuda, direction, original, source, out, mask, name, stream):
-        """Run a mask kernel on contiguous 1-D views; return the result like ``run_device``."""
-        result_obj, device_out = _destination(cuda, original, source, out, name, stream)
-        contiguous = source
-        if not source.is_c_contiguous():
-            contiguous = cuda.device_array(source.shape, source.dtype, stream=stream)
-            self._launch(cuda, _copy, [source], contiguous, (), stream)
-        staged = device_out
-        if not device_out.is_c_contiguous() or _overlap(device_out, source):
-            staged = cuda.device_array(source.shape, source.dtype, stream=stream)
-        if source.size:
-            bits, (contiguous_bits, staged_bits) = _kernel_arrays([contiguous, staged])
-            kernels = self.mask_kernels(bits)
-            kernel = kernels[0 if direction == "forward" else 1]
-            kernel[(*_grid(mask.size), stream)](_flat_view(contiguous_bits, contiguous.size),
-                                                _flat_view(staged_bits, staged.size), mask)
-        if staged is not device_out:
-            self._launch(cuda, _copy, [staged], device_out, (), stream)
-        if out is not None and not _is_gpu(out):
-            out[...] = _to_host(device_out, stream)
-            return out
-        if out is None and not _is_gpu(original):
-            return _to_host(device_out, stream)
-        return result_obj
-
-    def mask_kernels(self, bits):
-        return self._cached(("mask", bits), "make_mask_kernels", bits)
 
     # -- kernels ------------------------------------------------------------
     # ``bits``: the 16-bit float of the data ("float16", "bfloat16") or None
@@ -464,7 +247,11 @@ class CudaBackend(Backend):
                     kernel = self._kernels[key] = getattr(kernels, maker)(*args)
         return kernel
 
-    def _launch(self, cuda, formula, inputs, out, params, stream):
+    def _launch(self, formula, inputs, out, params):
+        """``formula`` over the arrays element by element, on ``out``'s stream:
+        the vector kernel where they are contiguous and aligned, else
+        through their strides (one launch per 2-D slice of N-d arrays)."""
+        stream = out.stream
         bits, arrays = _kernel_arrays([*inputs, out])
         if formula is _copy:
             bits = None  # a copy moves the values (or bits) as they are
@@ -537,6 +324,85 @@ class _AsActivation:
         self.name, self.forward = name, forward
 
 
+class _DeviceCall:
+    """The arrays of one call on the cuda backend (``Backend.arrays``; see
+    ``_arrays.HostArrays`` for what each method does): GPU arrays used in
+    place, host ones copied over, all bound to the call's stream
+    (``_stream``); new results of the kind of the call's first array, and
+    back on the host where every array came from there."""
+
+    def __init__(self, backend, cuda, originals):
+        self._backend, self._cuda = backend, cuda
+        self.stream = _stream(cuda, originals)
+        self._first = originals[0]
+        self._host_call = not any(_is_gpu(a) for a in originals)
+
+    def take(self, a):
+        return _to_device(self._cuda, a, self.stream)
+
+    def take_all(self, arrays):
+        return [self.take(a) for a in arrays]
+
+    def new(self, shape, dtype):
+        return _empty(self._cuda, self._first, shape, dtype, self.stream)
+
+    def arrange(self, a, compute, layout):
+        if layout == "any" or a.is_c_contiguous():
+            return a
+        copy = self.empty(a.shape, a.dtype)
+        self._backend._launch(_copy, [a], copy, ())
+        return copy
+
+    def writable(self, result, compute, layout):
+        if not _is_gpu(result):
+            return None  # a NumPy out: filled from the GPU afterwards
+        target = self.take(result)
+        return target if layout == "any" or target.is_c_contiguous() else None
+
+    @staticmethod
+    def partly_overlaps(target, source):
+        return _overlap(target, source)
+
+    def shares_memory(self, a, b):
+        # The same first element: interleaved views (the halves of a packed
+        # array) span each other's memory without sharing an element.
+        return _address(self.take(a)) == _address(self.take(b))
+
+    def empty(self, shape, dtype):
+        return self._cuda.device_array(shape, dtype, stream=self.stream)
+
+    def copy_back(self, target, result):
+        if _is_gpu(result):
+            self._backend._launch(_copy, [target], self.take(result), ())
+        else:
+            result[...] = _to_host(target, self.stream).reshape(result.shape)
+
+    def returned(self, result):
+        if self._host_call and _is_gpu(result):
+            return _to_host(self.take(result), self.stream)
+        return result
+
+    def like(self, original, values):
+        if not _is_gpu(original):
+            return values if isinstance(values, np.ndarray) else _to_host(values, self.stream)
+        if isinstance(values, np.ndarray):
+            result = _empty(self._cuda, original, values.shape, values.dtype, self.stream)
+            self.take(result).copy_to_device(np.ascontiguousarray(values), stream=self.stream)
+            return result
+        if hasattr(original, "copy_to_host"):  # a Numba array: the backend's own kind
+            return values
+        result = _empty(self._cuda, original, values.shape, values.dtype, self.stream)
+        self._backend._launch(_copy, [values], self.take(result), ())
+        return result
+
+    def column_sums(self, a, like):
+        from ..definitions import same
+
+        sums = self.new(tuple(like.shape), like.dtype)
+        self._backend.channel_sums(same, [self.take(a)], like.size, 1, self.take(sums))
+        return sums
+
+
 def _inner(x):
     """Elements per channel and outer index of PReLU's (outer, channels, inner)
     view: the product of the axes after axis 1."""
@@ -582,31 +448,19 @@ def _is_gpu(obj):
 
 
 def _to_device(cuda, obj, stream):
-    """A Numba device array of ``obj``: itself, a view of a GPU array of
-    another kind (no copy), or a copy of a host array made on ``stream``."""
+    """A Numba device array of ``obj`` bound to ``stream``: itself, a view of
+    a GPU array of another kind (no copy), or a copy of a host array."""
     if hasattr(obj, "copy_to_host"):  # already a Numba device array (or the simulator's)
-        return obj
+        return obj if obj.stream is stream or obj.stream == stream else obj.bind(stream)
     interface = getattr(obj, "__cuda_array_interface__", None)
     if interface is not None:
         # Numba synchronises the stream an array comes from (a host wait at
         # every call) unless told not to: needless where the launch is on
         # that very stream, which orders the work already.
         same = stream is _exported_stream(cuda, interface)  # (streams are made once per handle)
-        return cuda.as_cuda_array(obj, sync=not same)  # zero copy
+        array = cuda.as_cuda_array(obj, sync=not same)  # zero copy
+        return array if same else array.bind(stream)
     return cuda.to_device(np.ascontiguousarray(obj), stream=stream)
-
-
-def _destination(cuda, original, like, out, name, stream):
-    """``(what a call returns, the device array its kernel writes)``: a new
-    array of ``original``'s kind (``_empty``), a GPU ``out`` itself, or for
-    a NumPy ``out`` a device array the caller copies into it afterwards."""
-    if out is None:
-        result = _empty(cuda, original, like.shape, like.dtype, stream)
-        return result, _to_device(cuda, result, stream)
-    device_out = (_to_device(cuda, out, stream) if _is_gpu(out)
-                  else cuda.device_array(like.shape, like.dtype, stream=stream))
-    _validate.check_out(name, device_out if _is_gpu(out) else out, like)
-    return out, device_out
 
 
 def _to_host(array, stream):
