@@ -609,10 +609,11 @@ def call(op, name, arrays, out, backend, stream=None, others=()):
     others = op.others(name, kind, arrays, others, compute)
     results = op.results(name, kind, arrays, out)
     value = None
-    if lead.size:
+    if arrays[-1].size:  # (the backend's arrays: a PyTorch tensor's size is a method)
         value = stage(kind, compute, chosen.layouts.get(op.operation, "c"), arrays, results,
                       lambda sources, targets: op.run(chosen, sources, targets, others))
-        note_size(lead.nbytes, limits)
+        if limits is not None:  # a host call: auto's
+            note_size(arrays[-1].nbytes, limits)
     return op.returned(kind, results, value, others)
 
 
@@ -629,10 +630,11 @@ def values_like(name, label, kind, x, values, compute):
 
 
 def _all_plain(objs):
-    """Whether every argument is an ndarray or a number: no chunked or
-    masked array to look for (a few tenths of a microsecond a call)."""
+    """Whether every argument is an ndarray, a GPU array or a number: no
+    chunked or masked array to look for (a few tenths of a microsecond a
+    call)."""
     for obj in objs:
-        if type(obj) not in _PLAIN:
+        if type(obj) not in _PLAIN and not registry.is_device_array(obj):
             return False
     return True
 

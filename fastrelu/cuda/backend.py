@@ -68,8 +68,7 @@ class CudaBackend(Backend):
         return self._reason
 
     def arrays(self, originals, name):
-        _refuse_bfloat16_tensors(name, *originals)
-        return _DeviceCall(self, numba_cuda(), originals)
+        return _DeviceCall(self, numba_cuda(), originals, name)
 
     def compute_dtype(self, op, dtype):
         return dtype  # the kernels convert 16-bit floats to float32 and back
@@ -174,6 +173,8 @@ class CudaBackend(Backend):
         shapes (0-d, 3-D and more) go to the 1-D kernel as flat views
         (``_flat_view``)."""
         like = arrays[-1]
+        if not hasattr(like, "copy_to_host"):  # another framework's: the general path
+            return None
         dtype, shape, kind = like.dtype, like.shape, type(like)
         if dtype is _F32 or dtype is _F64:
             bits = None
@@ -276,9 +277,6 @@ def _copy(x):
     return x
 
 
-_FLOATS = "float16, bfloat16, float32 or float64"
-
-
 def _kernel_arrays(arrays):
     """``(bits, arrays)``: the 16-bit float of the data (see kernels.conversions)
     and the arrays a kernel takes: bfloat16 ones as int16 views (Numba has no
@@ -331,11 +329,21 @@ class _DeviceCall:
     (``_stream``); new results of the kind of the call's first array, and
     back on the host where every array came from there."""
 
-    def __init__(self, backend, cuda, originals):
+    def __init__(self, backend, cuda, originals, name):
         self._backend, self._cuda = backend, cuda
-        self.stream = _stream(cuda, originals)
         self._first = originals[0]
-        self._host_call = not any(_is_gpu(a) for a in originals)
+        host_call, exported = True, None
+        for a in originals:  # one pass: each check costs a few tenths of a microsecond
+            if hasattr(a, "copy_to_host"):  # Numba's arrays: the default stream
+                host_call = False
+            elif (interface := getattr(a, "__cuda_array_interface__", None)) is not None:
+                host_call = False
+                if exported is None:
+                    exported = interface
+            elif hasattr(a, "dtype"):
+                _refuse_bfloat16_tensors(name, a)
+        self._host_call = host_call
+        self.stream = _call_stream(cuda, exported)
 
     def take(self, a):
         return _to_device(self._cuda, a, self.stream)
@@ -475,19 +483,25 @@ def _to_host(array, stream):
 
 
 def _stream(cuda, arrays):
+    """The stream a call on ``arrays`` runs on (see ``_call_stream``)."""
+    exported = None
+    for array in arrays:
+        if not hasattr(array, "copy_to_host"):  # Numba's arrays: the default stream
+            exported = getattr(array, "__cuda_array_interface__", None)
+            if exported is not None:
+                break
+    return _call_stream(cuda, exported)
+
+
+def _call_stream(cuda, exported):
     """The stream a call runs on: ``stream=`` (or a ``use_stream`` block), else
-    the stream the first GPU array comes from (what PyTorch and CuPy export
-    in ``__cuda_array_interface__``: their current stream), else Numba's
-    default stream, 0."""
+    the stream its first GPU array comes from (``exported``, that array's
+    ``__cuda_array_interface__``: PyTorch and CuPy export their current
+    stream), else Numba's default stream, 0."""
     requested = registry.requested_stream()
     if requested is not None:
         return _as_stream(cuda, requested)
-    for array in arrays:
-        if not hasattr(array, "copy_to_host"):  # Numba's arrays: the default stream
-            interface = getattr(array, "__cuda_array_interface__", None)
-            if interface is not None:
-                return _exported_stream(cuda, interface)
-    return 0
+    return 0 if exported is None else _exported_stream(cuda, exported)
 
 
 def _as_stream(cuda, stream):
