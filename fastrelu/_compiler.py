@@ -6,6 +6,7 @@ Numba is imported here lazily, so ``import fastrelu`` stays light.
 import functools
 import inspect
 import sys
+import textwrap
 import threading
 import types
 
@@ -184,15 +185,53 @@ def _with_vector_width(dispatcher, except_float32):
     return dispatcher
 
 
-def cacheable(func):
-    """Whether Numba can cache a loop closing over ``func`` across processes.
+def generated(name, params, body, namespace, module):
+    """The function ``def name(*params): body`` (``body``: lines of source
+    text), reading ``namespace`` as its globals; ``module``: the name of the
+    module that writes it.
 
-    Its cache keys on the pickled closure, which is stable only for functions
-    pickled by reference: importable module-level functions (the built-in
-    formulas), not lambdas or functions made inside other functions.
+    For code written once for any number of arguments: Numba inlines a
+    formula into a loop only where the call's arguments are written out,
+    not ``*args``, so the text spells them out.  What the code calls is a
+    global, not a closure variable: Numba's disk cache keys a function on
+    its pickled closure, stable only for functions importable by name (not
+    a generated formula, nor a dispatcher, whose pickle holds an id new in
+    every process).  The code is filed under ``module``'s source file:
+    Numba finds a function's cache by its file, which must exist, and drops
+    the cache when that file changes.  The functions in ``namespace`` are
+    kept as ``inlines``, which ``stamped_name`` and ``cacheable`` follow.
     """
-    module = sys.modules.get(func.__module__)
-    return "<" not in func.__qualname__ and getattr(module, func.__qualname__, None) is func
+    source = f"def {name}({', '.join(params)}):\n" + textwrap.indent(body, "    ")
+    scope = {"__name__": module, **namespace}
+    exec(compile(source, sys.modules[module].__file__, "exec"), scope)  # noqa: S102 - our own text
+    func = scope[name]
+    func.inlines = _functions(namespace)
+    return func
+
+
+def _functions(namespace):
+    return tuple(value for value in namespace.values() if isinstance(value, types.FunctionType))
+
+
+def cacheable(func):
+    """Whether a loop that inlines ``func`` may be cached on disk, for other
+    processes to load.
+
+    The loop's cache name (``stamped_name``) covers the code of the
+    formulas it inlines, the files that define them, and the helpers that
+    fastrelu's formulas call, not code a user's function may call in other
+    files: so fastrelu's own importable module-level functions (the
+    built-in formulas), and functions generated from such ones (gated
+    formulas: see ``generated``), not users' functions, lambdas or
+    closures.
+    """
+    inlined = getattr(func, "inlines", None)
+    if inlined is not None:
+        return all(cacheable(f) for f in inlined)
+    module_name = func.__module__ or ""
+    module = sys.modules.get(module_name)
+    return (module_name.partition(".")[0] == __name__.partition(".")[0]
+            and "<" not in func.__qualname__ and getattr(module, func.__qualname__, None) is func)
 
 
 def code_stamp(*funcs):
@@ -216,7 +255,7 @@ def code_stamp(*funcs):
                 digest.update(repr(const).encode())
 
     # Numba intrinsics (code generators written in Python) by their function.
-    funcs = tuple(getattr(func, "_defn", func) for func in funcs)
+    funcs = tuple(getattr(func, "_defn", func) for func in _with_inlined(funcs))
     for func in funcs:
         add(func.__code__)
     # Constants the functions read as globals (coefficients, SELU's alpha)
@@ -225,6 +264,13 @@ def code_stamp(*funcs):
         with open(path, "rb") as source:
             digest.update(source.read())
     return digest.hexdigest()[:12]
+
+
+def _with_inlined(funcs):
+    """``funcs`` and what the generated ones among them inline, in order."""
+    for func in funcs:
+        yield func
+        yield from _with_inlined(getattr(func, "inlines", ()))
 
 
 @functools.lru_cache(maxsize=None)
@@ -243,15 +289,15 @@ def loop_stamp(*funcs):
 
 def stamped_name(func, name, *inlined):
     """Name ``func`` (a loop about to be compiled with a disk cache) ``name``
-    and a stamp of the code it inlines, ``inlined`` and all a formula may
-    (``loop_stamp``); returns ``func``.
+    and a stamp of the code it inlines, ``inlined``, the ``inlines`` of a
+    generated loop, and all a formula may (``loop_stamp``); returns ``func``.
 
     Numba's cache keys on the loop's name and invalidates it when the
     loop's own file changes, not when a formula it inlines from another
     file does: the stamp in the name keeps the cache honest.  Every cached
     loop is named here.
     """
-    func.__qualname__ = f"{name}_{loop_stamp(*inlined)}"
+    func.__qualname__ = f"{name}_{loop_stamp(*inlined, *getattr(func, 'inlines', ()))}"
     return func
 
 
@@ -295,7 +341,7 @@ def njit(func, *, parallel=False, cache=False, reduction=False, wide_vectors=Fal
 def vectorize(func, *calls):
     """A lazily compiled ufunc; signatures are added per dtype on first use.
 
-    Cached on disk where Numba can (a module-level formula): under a name
+    Cached on disk where Numba can (``cacheable``): under a name
     stamped with all it inlines (``loop_stamp``, and ``calls``, the
     formulas it calls), as the loops are.  Without the cache every process
     compiled each ufunc again: 9-11 s for every activation's in four dtypes.
