@@ -209,6 +209,16 @@ def generated(name, params, body, namespace, module):
     return func
 
 
+def with_globals(template, namespace):
+    """A copy of ``template``, a module-level function, that reads
+    ``namespace`` over its module's globals: a hand-written loop made for
+    one set of formulas, as ``generated`` makes one (and for its reasons)."""
+    func = types.FunctionType(template.__code__, {**template.__globals__, **namespace},
+                              template.__name__)
+    func.inlines = _functions(namespace)
+    return func
+
+
 def _functions(namespace):
     return tuple(value for value in namespace.values() if isinstance(value, types.FunctionType))
 
