@@ -36,7 +36,38 @@ CPU_HELPER_OPTIONS = {"fastmath": set(FASTMATH), "error_model": ERROR_MODEL,
                       "forceinline": True}
 
 
-_registered: set = set()
+class Memo:
+    """Values made once per key and kept, for every thread: the compiled
+    loops and kernels, and what else is made once per process.
+
+    One lock per memo, held while a value is made: making one defines a
+    Numba dispatcher but compiles nothing (Numba compiles at the first call,
+    under its own lock for the whole process), so a lock per key would let
+    nothing run sooner.  Re-entrant, since a maker may take another value
+    of the same memo (a checked entry, its loops).
+    """
+
+    def __init__(self):
+        self._values = {}
+        self._lock = threading.RLock()
+
+    def get(self, key, make, *args):
+        """The value of ``key``, made by ``make(*args)`` the first time (it
+        must not be None)."""
+        value = self._values.get(key)  # read without the lock: a value, once there, stays
+        if value is None:
+            with self._lock:
+                value = self._values.get(key)
+                if value is None:
+                    value = self._values[key] = make(*args)
+        return value
+
+    def items(self):
+        with self._lock:
+            return list(self._values.items())
+
+
+_registered = Memo()  # what is callable from compiled code, by function
 _lock = threading.Lock()
 
 
@@ -48,21 +79,21 @@ def jitable(func):
     check, hence no exception path), which lets LLVM inline it into a loop
     and, where the inlined code is small enough, vectorise the loop.
     """
-    if func not in _registered:
-        with _lock:
-            if func not in _registered:
-                from numba.extending import overload, register_jitable
+    return _registered.get(func, _register, func)
 
-                register_jitable(func)  # every target, CUDA included
 
-                def _cpu(*args):
-                    return func
+def _register(func):
+    from numba.extending import overload, register_jitable
 
-                # The typer takes func's own signature: with a bare *args the
-                # smooth loops stop vectorising (elu at 1e7: 0.95 vs 2.0 GB/s).
-                _cpu.__signature__ = inspect.signature(func)
-                overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)(_cpu)
-                _registered.add(func)
+    register_jitable(func)  # every target, CUDA included
+
+    def _cpu(*args):
+        return func
+
+    # The typer takes func's own signature: with a bare *args the smooth
+    # loops stop vectorising (elu at 1e7: 0.95 vs 2.0 GB/s).
+    _cpu.__signature__ = inspect.signature(func)
+    overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)(_cpu)
     return func
 
 
@@ -75,17 +106,9 @@ def register_helpers():
 
     for helper in HELPERS:
         jitable(helper)
-    if _in_precision_of not in _registered:
-        with _lock:
-            if _in_precision_of not in _registered:
-                _register_cpu_precision(_in_precision_of)
-                _registered.add(_in_precision_of)
+    _registered.get(_in_precision_of, _register_cpu_precision, _in_precision_of)
     for name, func in VECTOR_MATH.items():
-        if func not in _registered:
-            with _lock:
-                if func not in _registered:
-                    _register_cpu_version(func, name)
-                    _registered.add(func)
+        _registered.get(func, _register_cpu_version, func, name)
 
 
 def _register_cpu_version(func, name):
@@ -102,6 +125,7 @@ def _register_cpu_version(func, name):
 
     _cpu.__signature__ = inspect.signature(func)  # as in jitable
     overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)(_cpu)  # the CPU target prefers its own
+    return func
 
 
 def _register_cpu_precision(func):
@@ -115,6 +139,8 @@ def _register_cpu_precision(func):
     @overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)
     def _cpu(x, value):
         return vecmath.to_float32 if x == types.float32 else vecmath.same_value
+
+    return func
 
 
 def options_stamp():

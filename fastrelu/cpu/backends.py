@@ -163,8 +163,7 @@ class _NumbaBackend(Backend):
     """Shared plumbing: kernel cache, float16 bit views, layouts."""
 
     def __init__(self):
-        self._kernels = {}
-        self._compile_lock = threading.Lock()
+        self._kernels = _compiler.Memo()
 
     def unavailable_reason(self):
         return _numba_missing()
@@ -178,16 +177,12 @@ class _NumbaBackend(Backend):
     def kernel(self, activation, direction, arity, bits=None):
         """The compiled loop over ``arity`` input arrays and ``out`` (arity 0:
         ``out`` alone, read and written in place); ``bits``: see scalar_formula."""
-        key = (activation, direction, arity, bits)
-        kernel = self._kernels.get(key)
-        if kernel is None:
-            with self._compile_lock:
-                kernel = self._kernels.get(key)
-                if kernel is None:
-                    formulas = scalar_formula(activation, direction, bits)
-                    wide = activation.name not in definitions.MEMORY_BOUND
-                    kernel = self._kernels[key] = self.compile(formulas, arity, wide)
-        return kernel
+        return self._kernels.get((activation, direction, arity, bits), self._make_kernel,
+                                 activation, direction, arity, bits)
+
+    def _make_kernel(self, activation, direction, arity, bits):
+        formulas = scalar_formula(activation, direction, bits)
+        return self.compile(formulas, arity, activation.name not in definitions.MEMORY_BOUND)
 
     def compile(self, formulas, arity, wide_vectors):
         """The kernel of ``formulas`` over ``arity`` arrays; ``wide_vectors``:
@@ -320,24 +315,21 @@ class _LoopBackend(_NumbaBackend):
         when the arrays' shapes differ or ``out`` partly overlaps an input.
         ``bits``: see scalar_formula.  Call it through
         ``entry_runner``."""
-        key = (activation, direction, arity, bits, "checked")
-        entry = self._kernels.get(key)
-        if entry is None:
-            # The entry calls the very loops the general path runs (their
-            # dispatchers), so each loop compiles once per process, not once
-            # for each path (a parallel loop: 0.4-1 s).
-            loop = self.kernel(activation, direction, arity, bits)
-            in_place = self.kernel(activation, direction, 0, bits) if arity == 1 else None
-            with self._compile_lock:
-                entry = self._kernels.get(key)
-                if entry is None:
-                    _compiler.jitable(partly_overlaps_flat)
-                    entry = _checked_entry(loop, in_place, arity)
-                    cache = _compiler.cacheable(scalar_formula(activation, direction, bits)[0])
-                    if cache:
-                        _compiler.stamped_name(entry, loop.py_func.__qualname__ + "_checked")
-                    entry = self._kernels[key] = _compiler.njit(entry, cache=cache)
-        return entry
+        return self._kernels.get((activation, direction, arity, bits, "checked"),
+                                 self._make_checked_entry, activation, direction, arity, bits)
+
+    def _make_checked_entry(self, activation, direction, arity, bits):
+        # The entry calls the very loops the general path runs (their
+        # dispatchers), so each loop compiles once per process, not once
+        # for each path (a parallel loop: 0.4-1 s).
+        loop = self.kernel(activation, direction, arity, bits)
+        in_place = self.kernel(activation, direction, 0, bits) if arity == 1 else None
+        _compiler.jitable(partly_overlaps_flat)
+        entry = _checked_entry(loop, in_place, arity)
+        cache = _compiler.cacheable(scalar_formula(activation, direction, bits)[0])
+        if cache:
+            _compiler.stamped_name(entry, loop.py_func.__qualname__ + "_checked")
+        return _compiler.njit(entry, cache=cache)
 
     def entry_runner(self, entry):
         """What runs a checked entry: the entry itself, on this thread."""
@@ -488,12 +480,7 @@ class UfuncBackend(_NumbaBackend):
         """A ufunc of ``formula``; ``calls``: the formulas it calls."""
         for called in calls:
             _compiler.jitable(called)
-        key = (formula, "ufunc", arity)
-        kernel = self._kernels.get(key)
-        if kernel is None:
-            with self._compile_lock:
-                kernel = self._kernels.setdefault(key, _Ufunc(formula, calls))
-        return kernel
+        return self._kernels.get((formula, "ufunc", arity), _Ufunc, formula, calls)
 
     def bias_relu(self, x, bias, out):
         if _dtypes.is_half(x.dtype):

@@ -8,26 +8,16 @@ run without a copy.  Each element's value comes from the definitions'
 scalar formulas, as on every other path.  Imported on first use.
 """
 
-import threading
-
 import numpy as np
 
 from .. import _compiler, definitions
 from .pool import run_loop
 
-_kernels: dict = {}
-_lock = threading.Lock()
+_KERNELS = _compiler.Memo()
 
 
 def _compiled(gated, kind, parallel):
-    key = (gated, kind, parallel)
-    kernel = _kernels.get(key)
-    if kernel is None:
-        with _lock:
-            kernel = _kernels.get(key)
-            if kernel is None:
-                kernel = _kernels[key] = _build(gated, kind, parallel)
-    return kernel
+    return _KERNELS.get((gated, kind, parallel), _build, gated, kind, parallel)
 
 
 def _build(gated, kind, parallel):
