@@ -6,6 +6,7 @@ Numba is imported here lazily, so ``import fastrelu`` stays light.
 import functools
 import inspect
 import sys
+import textwrap
 import threading
 import types
 
@@ -35,7 +36,38 @@ CPU_HELPER_OPTIONS = {"fastmath": set(FASTMATH), "error_model": ERROR_MODEL,
                       "forceinline": True}
 
 
-_registered: set = set()
+class Memo:
+    """Values made once per key and kept, for every thread: the compiled
+    loops and kernels, and what else is made once per process.
+
+    One lock per memo, held while a value is made: making one defines a
+    Numba dispatcher but compiles nothing (Numba compiles at the first call,
+    under its own lock for the whole process), so a lock per key would let
+    nothing run sooner.  Re-entrant, since a maker may take another value
+    of the same memo (a checked entry, its loops).
+    """
+
+    def __init__(self):
+        self._values = {}
+        self._lock = threading.RLock()
+
+    def get(self, key, make, *args):
+        """The value of ``key``, made by ``make(*args)`` the first time (it
+        must not be None)."""
+        value = self._values.get(key)  # read without the lock: a value, once there, stays
+        if value is None:
+            with self._lock:
+                value = self._values.get(key)
+                if value is None:
+                    value = self._values[key] = make(*args)
+        return value
+
+    def items(self):
+        with self._lock:
+            return list(self._values.items())
+
+
+_registered = Memo()  # what is callable from compiled code, by function
 _lock = threading.Lock()
 
 
@@ -47,21 +79,21 @@ def jitable(func):
     check, hence no exception path), which lets LLVM inline it into a loop
     and, where the inlined code is small enough, vectorise the loop.
     """
-    if func not in _registered:
-        with _lock:
-            if func not in _registered:
-                from numba.extending import overload, register_jitable
+    return _registered.get(func, _register, func)
 
-                register_jitable(func)  # every target, CUDA included
 
-                def _cpu(*args):
-                    return func
+def _register(func):
+    from numba.extending import overload, register_jitable
 
-                # The typer takes func's own signature: with a bare *args the
-                # smooth loops stop vectorising (elu at 1e7: 0.95 vs 2.0 GB/s).
-                _cpu.__signature__ = inspect.signature(func)
-                overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)(_cpu)
-                _registered.add(func)
+    register_jitable(func)  # every target, CUDA included
+
+    def _cpu(*args):
+        return func
+
+    # The typer takes func's own signature: with a bare *args the smooth
+    # loops stop vectorising (elu at 1e7: 0.95 vs 2.0 GB/s).
+    _cpu.__signature__ = inspect.signature(func)
+    overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)(_cpu)
     return func
 
 
@@ -74,17 +106,9 @@ def register_helpers():
 
     for helper in HELPERS:
         jitable(helper)
-    if _in_precision_of not in _registered:
-        with _lock:
-            if _in_precision_of not in _registered:
-                _register_cpu_precision(_in_precision_of)
-                _registered.add(_in_precision_of)
+    _registered.get(_in_precision_of, _register_cpu_precision, _in_precision_of)
     for name, func in VECTOR_MATH.items():
-        if func not in _registered:
-            with _lock:
-                if func not in _registered:
-                    _register_cpu_version(func, name)
-                    _registered.add(func)
+        _registered.get(func, _register_cpu_version, func, name)
 
 
 def _register_cpu_version(func, name):
@@ -101,6 +125,7 @@ def _register_cpu_version(func, name):
 
     _cpu.__signature__ = inspect.signature(func)  # as in jitable
     overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)(_cpu)  # the CPU target prefers its own
+    return func
 
 
 def _register_cpu_precision(func):
@@ -114,6 +139,8 @@ def _register_cpu_precision(func):
     @overload(func, target="cpu", jit_options=CPU_HELPER_OPTIONS)
     def _cpu(x, value):
         return vecmath.to_float32 if x == types.float32 else vecmath.same_value
+
+    return func
 
 
 def options_stamp():
@@ -184,15 +211,63 @@ def _with_vector_width(dispatcher, except_float32):
     return dispatcher
 
 
-def cacheable(func):
-    """Whether Numba can cache a loop closing over ``func`` across processes.
+def generated(name, params, body, namespace, module):
+    """The function ``def name(*params): body`` (``body``: lines of source
+    text), reading ``namespace`` as its globals; ``module``: the name of the
+    module that writes it.
 
-    Its cache keys on the pickled closure, which is stable only for functions
-    pickled by reference: importable module-level functions (the built-in
-    formulas), not lambdas or functions made inside other functions.
+    For code written once for any number of arguments: Numba inlines a
+    formula into a loop only where the call's arguments are written out,
+    not ``*args``, so the text spells them out.  What the code calls is a
+    global, not a closure variable: Numba's disk cache keys a function on
+    its pickled closure, stable only for functions importable by name (not
+    a generated formula, nor a dispatcher, whose pickle holds an id new in
+    every process).  The code is filed under ``module``'s source file:
+    Numba finds a function's cache by its file, which must exist, and drops
+    the cache when that file changes.  The functions in ``namespace`` are
+    kept as ``inlines``, which ``stamped_name`` and ``cacheable`` follow.
     """
-    module = sys.modules.get(func.__module__)
-    return "<" not in func.__qualname__ and getattr(module, func.__qualname__, None) is func
+    source = f"def {name}({', '.join(params)}):\n" + textwrap.indent(body, "    ")
+    scope = {"__name__": module, **namespace}
+    exec(compile(source, sys.modules[module].__file__, "exec"), scope)  # noqa: S102 - our own text
+    func = scope[name]
+    func.inlines = _functions(namespace)
+    return func
+
+
+def with_globals(template, namespace):
+    """A copy of ``template``, a module-level function, that reads
+    ``namespace`` over its module's globals: a hand-written loop made for
+    one set of formulas, as ``generated`` makes one (and for its reasons)."""
+    func = types.FunctionType(template.__code__, {**template.__globals__, **namespace},
+                              template.__name__)
+    func.inlines = _functions(namespace)
+    return func
+
+
+def _functions(namespace):
+    return tuple(value for value in namespace.values() if isinstance(value, types.FunctionType))
+
+
+def cacheable(func):
+    """Whether a loop that inlines ``func`` may be cached on disk, for other
+    processes to load.
+
+    The loop's cache name (``stamped_name``) covers the code of the
+    formulas it inlines, the files that define them, and the helpers that
+    fastrelu's formulas call, not code a user's function may call in other
+    files: so fastrelu's own importable module-level functions (the
+    built-in formulas), and functions generated from such ones (gated
+    formulas: see ``generated``), not users' functions, lambdas or
+    closures.
+    """
+    inlined = getattr(func, "inlines", None)
+    if inlined is not None:
+        return all(cacheable(f) for f in inlined)
+    module_name = func.__module__ or ""
+    module = sys.modules.get(module_name)
+    return (module_name.partition(".")[0] == __name__.partition(".")[0]
+            and "<" not in func.__qualname__ and getattr(module, func.__qualname__, None) is func)
 
 
 def code_stamp(*funcs):
@@ -216,7 +291,7 @@ def code_stamp(*funcs):
                 digest.update(repr(const).encode())
 
     # Numba intrinsics (code generators written in Python) by their function.
-    funcs = tuple(getattr(func, "_defn", func) for func in funcs)
+    funcs = tuple(getattr(func, "_defn", func) for func in _with_inlined(funcs))
     for func in funcs:
         add(func.__code__)
     # Constants the functions read as globals (coefficients, SELU's alpha)
@@ -225,6 +300,13 @@ def code_stamp(*funcs):
         with open(path, "rb") as source:
             digest.update(source.read())
     return digest.hexdigest()[:12]
+
+
+def _with_inlined(funcs):
+    """``funcs`` and what the generated ones among them inline, in order."""
+    for func in funcs:
+        yield func
+        yield from _with_inlined(getattr(func, "inlines", ()))
 
 
 @functools.lru_cache(maxsize=None)
@@ -243,15 +325,15 @@ def loop_stamp(*funcs):
 
 def stamped_name(func, name, *inlined):
     """Name ``func`` (a loop about to be compiled with a disk cache) ``name``
-    and a stamp of the code it inlines, ``inlined`` and all a formula may
-    (``loop_stamp``); returns ``func``.
+    and a stamp of the code it inlines, ``inlined``, the ``inlines`` of a
+    generated loop, and all a formula may (``loop_stamp``); returns ``func``.
 
     Numba's cache keys on the loop's name and invalidates it when the
     loop's own file changes, not when a formula it inlines from another
     file does: the stamp in the name keeps the cache honest.  Every cached
     loop is named here.
     """
-    func.__qualname__ = f"{name}_{loop_stamp(*inlined)}"
+    func.__qualname__ = f"{name}_{loop_stamp(*inlined, *getattr(func, 'inlines', ()))}"
     return func
 
 
@@ -295,7 +377,7 @@ def njit(func, *, parallel=False, cache=False, reduction=False, wide_vectors=Fal
 def vectorize(func, *calls):
     """A lazily compiled ufunc; signatures are added per dtype on first use.
 
-    Cached on disk where Numba can (a module-level formula): under a name
+    Cached on disk where Numba can (``cacheable``): under a name
     stamped with all it inlines (``loop_stamp``, and ``calls``, the
     formulas it calls), as the loops are.  Without the cache every process
     compiled each ufunc again: 9-11 s for every activation's in four dtypes.

@@ -57,11 +57,11 @@ def _gelu_formula(variants, direction, name, approximate):
 
 # The typing function and the implementation must have the activation's own
 # parameter names (Numba folds a call's arguments by them), so both are
-# written out per activation from these templates.
-_TYPER = """
-def typer({arrays}, {params}out=None, backend=None):
-    return build(({arrays},), ({param_names}), out, backend)
-"""
+# written out per activation (_compiler.generated).
+
+
+def _signature(arrays, params):
+    return [*arrays.split(", "), *(f"{p}={d!r}" for p, d in params), "out=None", "backend=None"]
 
 
 def _register(function, direction, params, pick_formula):
@@ -83,13 +83,12 @@ def _register(function, direction, params, pick_formula):
                       and getattr(out, "layout", "C") == "C")
         return _implementation(formula, arrays, tuple(params), selector, scalar, contiguous)
 
-    source = _TYPER.format(arrays=arrays, params="".join(f"{p}={d!r}, " for p, d in params),
-                           param_names="".join(f"{p}, " for p in names))
-    namespace = {"build": build}
-    exec(source, namespace)  # noqa: S102 - our own template
+    body = f"return build(({arrays},), ({''.join(f'{p}, ' for p in names)}), out, backend)\n"
+    typer = _compiler.generated("typer", _signature(arrays, params), body, {"build": build},
+                                __name__)
     overload(function, prefer_literal=selector,
              jit_options={"fastmath": set(_compiler.FASTMATH),
-                          "error_model": _compiler.ERROR_MODEL})(namespace["typer"])
+                          "error_model": _compiler.ERROR_MODEL})(typer)
 
 
 @functools.cache
@@ -98,38 +97,38 @@ def _implementation(formula, arrays, params, selector, scalar, contiguous):
     layout (C-contiguous: one flat loop, which LLVM vectorises) into ``out``
     or a new array; parameters in the input's precision, as the backends
     pass them."""
+    from . import _compiler
+
     names = [p for p, _ in params]
     passed = names[1:] if selector else names
-    header = f"def impl({arrays}, {''.join(f'{p}={d!r}, ' for p, d in params)}out=None, backend=None):\n"
     casts = "".join(f", dtype({p})" for p in passed)
     if scalar:
-        body = f"    dtype = type(x)\n    return formula({arrays}{casts})\n"
+        body = f"dtype = type(x)\nreturn formula({arrays}{casts})\n"
     else:
         shape_check = "" if arrays == "x" else (
-            "    if grad.shape != x.shape:\n"
-            "        raise ValueError('fastrelu: grad and x differ in shape')\n")
-        body = (shape_check + "    dtype = x.dtype.type\n"
-                "    if out is None:\n"
-                "        result = np.empty_like(x)\n"
-                "    else:\n"
-                "        if out.shape != x.shape:\n"
-                "            raise ValueError('fastrelu: out and x differ in shape')\n"
-                "        result = out\n")
+            "if grad.shape != x.shape:\n"
+            "    raise ValueError('fastrelu: grad and x differ in shape')\n")
+        body = (shape_check + "dtype = x.dtype.type\n"
+                "if out is None:\n"
+                "    result = np.empty_like(x)\n"
+                "else:\n"
+                "    if out.shape != x.shape:\n"
+                "        raise ValueError('fastrelu: out and x differ in shape')\n"
+                "    result = out\n")
         if contiguous:
             flat = ", ".join(f"{a}.reshape(-1)" for a in arrays.split(", "))
             loads = ", ".join(f"{a}f[i]" for a in arrays.split(", "))
             flat_names = ", ".join(a + "f" for a in arrays.split(", "))
-            body += (f"    {flat_names}, rf = {flat}, result.reshape(-1)\n"
-                     "    for i in range(rf.size):\n"
-                     f"        rf[i] = formula({loads}{casts})\n")
+            body += (f"{flat_names}, rf = {flat}, result.reshape(-1)\n"
+                     "for i in range(rf.size):\n"
+                     f"    rf[i] = formula({loads}{casts})\n")
         else:
             loads = ", ".join(f"{a}[index]" for a in arrays.split(", "))
-            body += ("    for index in np.ndindex(x.shape):\n"
-                     f"        result[index] = formula({loads}{casts})\n")
-        body += "    return result\n"
-    namespace = {"np": np, "formula": formula}
-    exec(header + body, namespace)  # noqa: S102 - our own template
-    return namespace["impl"]
+            body += ("for index in np.ndindex(x.shape):\n"
+                     f"    result[index] = formula({loads}{casts})\n")
+        body += "return result\n"
+    return _compiler.generated("impl", _signature(arrays, params), body,
+                               {"np": np, "formula": formula}, __name__)
 
 
 def _is_scalar(t):

@@ -92,20 +92,13 @@ def activation(func: Callable[..., float] | None = None, *,
 
 
 def _chain_rule(grad, nparams):
-    # One spelling per arity: Numba's ufunc compiler does not take *args.
-    if nparams == 0:
-        def backward(g, x):
-            return g * grad(x)
-    elif nparams == 1:
-        def backward(g, x, a):
-            return g * grad(x, a)
-    elif nparams == 2:
-        def backward(g, x, a, b):
-            return g * grad(x, a, b)
-    else:
-        def backward(g, x, a, b, c):
-            return g * grad(x, a, b, c)
-    return backward
+    """``backward(g, x, *params) = g * grad(x, *params)``, its parameters
+    written out: Numba's ufunc compiler does not take ``*args``."""
+    from . import _compiler
+
+    args = ["x", *(f"p{k}" for k in range(nparams))]
+    return _compiler.generated("backward", ["g", *args], f"return g * grad({', '.join(args)})\n",
+                               {"grad": grad}, __name__)
 
 
 def _no_gradient(func, nparams):

@@ -18,6 +18,7 @@ Conventions (those of ``torch.nn.functional``):
   silu, mish, their gradients), we return the mathematical limit instead.
 """
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -1049,65 +1050,30 @@ FROM_OUTPUT = {
 # (grad * u) at g, grad_up = grad * f(g).  GLU (PyTorch's F.glu) is the
 # sigmoid one, with the input's second half as the gate.
 
-
-def reglu(g, u):
-    return relu(g) * u
-
-
-def reglu_backward_gate(dy, g, u):
-    return relu_backward(dy * u, g)
-
-
-def reglu_backward_up(dy, g):
-    return dy * relu(g)
+# The scalar formulas of a gated activation, by attribute of Gated: the
+# parameters and the value, of the gate activation's forward f and backward
+# f_backward.  Written once for every gate activation: Gated makes each
+# one's functions from this text (_compiler.generated).
+GATED_FORMULAS = {
+    "forward": (["g", "u"], "f(g) * u"),
+    "backward_gate": (["dy", "g", "u"], "f_backward(dy * u, g)"),
+    "backward_up": (["dy", "g"], "dy * f(g)"),
+}
 
 
-def geglu(g, u):
-    return gelu(g) * u
+def _gated_formula(part):
+    """The Gated attribute ``part``: its formula from GATED_FORMULAS, made on
+    first use (no code is generated at import)."""
+    def make(self):
+        from . import _compiler  # as it is used: definitions imports nothing of fastrelu
 
+        params, value = GATED_FORMULAS[part]
+        return _compiler.generated(f"gated_{part}", params, f"return {value}\n",
+                                   {"f": self.activation.forward,
+                                    "f_backward": self.activation.backward}, __name__)
 
-def geglu_backward_gate(dy, g, u):
-    return gelu_backward(dy * u, g)
-
-
-def geglu_backward_up(dy, g):
-    return dy * gelu(g)
-
-
-def geglu_tanh(g, u):
-    return gelu_tanh(g) * u
-
-
-def geglu_tanh_backward_gate(dy, g, u):
-    return gelu_tanh_backward(dy * u, g)
-
-
-def geglu_tanh_backward_up(dy, g):
-    return dy * gelu_tanh(g)
-
-
-def swiglu(g, u):
-    return silu(g) * u
-
-
-def swiglu_backward_gate(dy, g, u):
-    return silu_backward(dy * u, g)
-
-
-def swiglu_backward_up(dy, g):
-    return dy * silu(g)
-
-
-def glu(g, u):
-    return _sigmoid(g) * u
-
-
-def glu_backward_gate(dy, g, u):
-    return sigmoid_backward(dy * u, g)
-
-
-def glu_backward_up(dy, g):
-    return dy * _sigmoid(g)
+    make.__doc__ = f"({', '.join(GATED_FORMULAS[part][0])}) -> {GATED_FORMULAS[part][1]}"
+    return functools.cached_property(make)
 
 
 @dataclass(frozen=True, eq=False)
@@ -1117,10 +1083,11 @@ class Gated:
 
     name: str
     activation: Definition  # the gate's
-    forward: object  # (g, u) -> f(g) * u
-    backward_gate: object  # (dy, g, u) -> grad_gate
-    backward_up: object  # (dy, g) -> grad_up
     torch_equivalent: str = ""
+
+    forward = _gated_formula("forward")
+    backward_gate = _gated_formula("backward_gate")  # -> grad_gate
+    backward_up = _gated_formula("backward_up")  # -> grad_up
 
     @property
     def formulas(self):
@@ -1260,15 +1227,10 @@ def builtin(name):
 GATED = {
     g.name: g
     for g in [
-        Gated("reglu", BUILTIN["relu"], reglu, reglu_backward_gate, reglu_backward_up,
-              "F.relu(gate) * up"),
-        Gated("geglu", BUILTIN["gelu"], geglu, geglu_backward_gate, geglu_backward_up,
-              "F.gelu(gate) * up"),
-        Gated("geglu_tanh", BUILTIN["gelu_tanh"], geglu_tanh, geglu_tanh_backward_gate,
-              geglu_tanh_backward_up, "F.gelu(gate, approximate='tanh') * up"),
-        Gated("swiglu", BUILTIN["silu"], swiglu, swiglu_backward_gate, swiglu_backward_up,
-              "F.silu(gate) * up"),
-        Gated("glu", BUILTIN["sigmoid"], glu, glu_backward_gate, glu_backward_up,
-              "F.glu: first half * sigmoid(second half)"),
+        Gated("reglu", BUILTIN["relu"], "F.relu(gate) * up"),
+        Gated("geglu", BUILTIN["gelu"], "F.gelu(gate) * up"),
+        Gated("geglu_tanh", BUILTIN["gelu_tanh"], "F.gelu(gate, approximate='tanh') * up"),
+        Gated("swiglu", BUILTIN["silu"], "F.silu(gate) * up"),
+        Gated("glu", BUILTIN["sigmoid"], "F.glu: first half * sigmoid(second half)"),
     ]
 }

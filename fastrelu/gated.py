@@ -149,8 +149,8 @@ def make_gated(activation, name: str | None = None):
     """``act(gate) * up`` fused, for any activation without parameters.
 
     ``activation`` is a built-in or one made with ``@fastrelu.activation``;
-    the result is compiled per process, like a user's activation, on every
-    CPU backend.
+    the result runs on every CPU backend, compiled once per process (and
+    cached on disk where ``activation`` is a built-in).
 
     Args:
         activation: A fastrelu activation without parameters.
@@ -178,19 +178,7 @@ def make_gated(activation, name: str | None = None):
         raise TypeError(f"make_gated: {definition.name} has parameters "
                         f"({', '.join(p for p, _ in definition.params)}); bind them in an "
                         "activation of its own first")
-    act, act_backward = definition.forward, definition.backward
-
-    def forward(g, u):
-        return act(g) * u
-
-    def backward_gate(dy, g, u):
-        return act_backward(dy * u, g)
-
-    def backward_up(dy, g):
-        return dy * act(g)
-
-    gated = Gated(name or definition.name + "_glu", definition, forward, backward_gate,
-                  backward_up, "user-defined")
+    gated = Gated(name or definition.name + "_glu", definition, "user-defined")
 
     function, backward = _public(gated)
     function.__doc__ = f"{definition.name}(gate) * up, fused."

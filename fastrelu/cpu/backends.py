@@ -7,7 +7,6 @@ by Numba) and runs it on flat views of the arrays.
 
 import functools
 import threading
-import types
 
 import numpy as np
 
@@ -164,8 +163,7 @@ class _NumbaBackend(Backend):
     """Shared plumbing: kernel cache, float16 bit views, layouts."""
 
     def __init__(self):
-        self._kernels = {}
-        self._compile_lock = threading.Lock()
+        self._kernels = _compiler.Memo()
 
     def unavailable_reason(self):
         return _numba_missing()
@@ -179,16 +177,12 @@ class _NumbaBackend(Backend):
     def kernel(self, activation, direction, arity, bits=None):
         """The compiled loop over ``arity`` input arrays and ``out`` (arity 0:
         ``out`` alone, read and written in place); ``bits``: see scalar_formula."""
-        key = (activation, direction, arity, bits)
-        kernel = self._kernels.get(key)
-        if kernel is None:
-            with self._compile_lock:
-                kernel = self._kernels.get(key)
-                if kernel is None:
-                    formulas = scalar_formula(activation, direction, bits)
-                    wide = activation.name not in definitions.MEMORY_BOUND
-                    kernel = self._kernels[key] = self.compile(formulas, arity, wide)
-        return kernel
+        return self._kernels.get((activation, direction, arity, bits), self._make_kernel,
+                                 activation, direction, arity, bits)
+
+    def _make_kernel(self, activation, direction, arity, bits):
+        formulas = scalar_formula(activation, direction, bits)
+        return self.compile(formulas, arity, activation.name not in definitions.MEMORY_BOUND)
 
     def compile(self, formulas, arity, wide_vectors):
         """The kernel of ``formulas`` over ``arity`` arrays; ``wide_vectors``:
@@ -228,12 +222,10 @@ class _LoopBackend(_NumbaBackend):
         loop = _make_loop(_compiler.jitable(formula), widen, narrow, arity, self.parallel)
         cache = _compiler.cacheable(formula)
         if cache:  # one cache file per formula, renamed when the formula changes
-            # (partly_overlaps_flat: what the loop's checked entry inlines)
             kind = "in_place" if arity == 0 else "loop"
             threads = "parallel" if self.parallel else "serial"
             lifted = "" if widen is definitions.same else "_" + widen.__name__
-            _compiler.stamped_name(loop, f"{formula.__name__}{lifted}_{kind}_{threads}", formula,
-                                   partly_overlaps_flat)
+            _compiler.stamped_name(loop, f"{formula.__name__}{lifted}_{kind}_{threads}")
         return _compiler.njit(loop, parallel=self.parallel, cache=cache, wide_vectors=wide_vectors,
                               except_float32=formula in definitions.FLOAT64_INSIDE)
 
@@ -339,24 +331,21 @@ class _LoopBackend(_NumbaBackend):
         when the arrays' shapes differ or ``out`` partly overlaps an input.
         ``bits``: see scalar_formula.  Call it through
         ``entry_runner``."""
-        key = (activation, direction, arity, bits, "checked")
-        entry = self._kernels.get(key)
-        if entry is None:
-            # The entry calls the very loops the general path runs (their
-            # dispatchers), so each loop compiles once per process, not once
-            # for each path (a parallel loop: 0.4-1 s).
-            loop = self.kernel(activation, direction, arity, bits)
-            in_place = self.kernel(activation, direction, 0, bits) if arity == 1 else None
-            with self._compile_lock:
-                entry = self._kernels.get(key)
-                if entry is None:
-                    _compiler.jitable(partly_overlaps_flat)
-                    entry = _make_checked_entry(loop, in_place, arity)
-                    cache = _compiler.cacheable(scalar_formula(activation, direction, bits)[0])
-                    if cache:
-                        _compiler.stamped_name(entry, loop.py_func.__qualname__ + "_checked")
-                    entry = self._kernels[key] = _compiler.njit(entry, cache=cache)
-        return entry
+        return self._kernels.get((activation, direction, arity, bits, "checked"),
+                                 self._make_checked_entry, activation, direction, arity, bits)
+
+    def _make_checked_entry(self, activation, direction, arity, bits):
+        # The entry calls the very loops the general path runs (their
+        # dispatchers), so each loop compiles once per process, not once
+        # for each path (a parallel loop: 0.4-1 s).
+        loop = self.kernel(activation, direction, arity, bits)
+        in_place = self.kernel(activation, direction, 0, bits) if arity == 1 else None
+        _compiler.jitable(partly_overlaps_flat)
+        entry = _checked_entry(loop, in_place, arity)
+        cache = _compiler.cacheable(scalar_formula(activation, direction, bits)[0])
+        if cache:
+            _compiler.stamped_name(entry, loop.py_func.__qualname__ + "_checked")
+        return _compiler.njit(entry, cache=cache)
 
     def entry_runner(self, entry):
         """What runs a checked entry: the entry itself, on this thread."""
@@ -370,75 +359,26 @@ class _LoopBackend(_NumbaBackend):
 
 def _make_loop(formula, widen, narrow, arity, parallel):
     """The loop applying ``narrow(formula(widen(x), ...))`` element by element
-    (``definitions.same`` for both on float values: no code).
+    (``definitions.same`` for both on float values: no code), over
+    ``arity`` arrays and then ``out``, then the formula's scalar parameters.
 
-    Arity 0 is the in-place loop: one array, read and written.  One
-    spelling per number of arrays and of scalar parameters: Numba can
-    inline ``formula`` into the loop (which lets LLVM vectorise it) only
-    when it is called with its arguments written out, not with ``*params``.
+    Arity 0 is the in-place loop: one array, read and written.  Generated
+    with the arguments written out, for Numba to inline ``formula`` into
+    the loop (which lets LLVM vectorise it): a call with ``*params`` is not
+    inlined.
     """
     import inspect
 
     import numba
 
-    loop_range = numba.prange if parallel else range
-    nparams = len(inspect.signature(formula).parameters) - max(arity, 1)
-    key = (arity, nparams)
-    if key == (0, 0):
-        def loop(out):
-            for i in loop_range(out.size):
-                out[i] = narrow(formula(widen(out[i])))
-    elif key == (0, 1):
-        def loop(out, p):
-            for i in loop_range(out.size):
-                out[i] = narrow(formula(widen(out[i]), p))
-    elif key == (0, 2):
-        def loop(out, p, q):
-            for i in loop_range(out.size):
-                out[i] = narrow(formula(widen(out[i]), p, q))
-    elif key == (0, 3):
-        def loop(out, p, q, r):
-            for i in loop_range(out.size):
-                out[i] = narrow(formula(widen(out[i]), p, q, r))
-    elif key == (1, 0):
-        def loop(x, out):
-            for i in loop_range(out.size):
-                out[i] = narrow(formula(widen(x[i])))
-    elif key == (1, 1):
-        def loop(x, out, p):
-            for i in loop_range(out.size):
-                out[i] = narrow(formula(widen(x[i]), p))
-    elif key == (1, 2):
-        def loop(x, out, p, q):
-            for i in loop_range(out.size):
-                out[i] = narrow(formula(widen(x[i]), p, q))
-    elif key == (1, 3):
-        def loop(x, out, p, q, r):
-            for i in loop_range(out.size):
-                out[i] = narrow(formula(widen(x[i]), p, q, r))
-    elif key == (2, 0):
-        def loop(a, b, out):
-            for i in loop_range(out.size):
-                out[i] = narrow(formula(widen(a[i]), widen(b[i])))
-    elif key == (2, 1):
-        def loop(a, b, out, p):
-            for i in loop_range(out.size):
-                out[i] = narrow(formula(widen(a[i]), widen(b[i]), p))
-    elif key == (2, 2):
-        def loop(a, b, out, p, q):
-            for i in loop_range(out.size):
-                out[i] = narrow(formula(widen(a[i]), widen(b[i]), p, q))
-    elif key == (2, 3):
-        def loop(a, b, out, p, q, r):
-            for i in loop_range(out.size):
-                out[i] = narrow(formula(widen(a[i]), widen(b[i]), p, q, r))
-    elif key == (3, 0):
-        def loop(a, b, c, out):
-            for i in loop_range(out.size):
-                out[i] = narrow(formula(widen(a[i]), widen(b[i]), widen(c[i])))
-    else:
-        raise ValueError(f"no loop for {arity} arrays and {nparams} parameters")
-    return loop
+    arrays = [f"x{k}" for k in range(arity)]
+    params = [f"p{k}" for k in range(len(inspect.signature(formula).parameters) - max(arity, 1))]
+    values = ", ".join([f"widen({a}[i])" for a in arrays or ["out"]] + params)
+    body = (f"for i in {'numba.prange' if parallel else 'range'}(out.size):\n"
+            f"    out[i] = narrow(formula({values}))\n")
+    return _compiler.generated("loop", [*arrays, "out", *params], body,
+                               {"numba": numba, "formula": formula, "widen": widen,
+                                "narrow": narrow}, __name__)
 
 
 class SerialBackend(_LoopBackend):
@@ -447,7 +387,7 @@ class SerialBackend(_LoopBackend):
     name = "numba"
 
 
-def _make_checked_entry(loop, in_place, arity):
+def _checked_entry(loop, in_place, arity):
     """Shape and overlap checks, then ``loop`` on flat views: compiled, this
     costs a fraction of the same checks in Python.  The arrays are
     C-contiguous (the caller makes sure), so the flat views are free, and
@@ -457,60 +397,25 @@ def _make_checked_entry(loop, in_place, arity):
     entry reads as globals: Numba's disk cache keys a function on the
     pickled values of its closure, and a dispatcher pickles with an id new
     in every process, so an entry closing over one would never be loaded.
+    The parameters are written out: Numba's dispatcher takes about 0.1 us
+    longer to type a ``*params``.
     """
     import inspect
 
-    has_params = len(inspect.signature(loop.py_func).parameters) > arity + 1
-    templates = {(1, False): _entry_1, (1, True): _entry_1_params,
-                 (2, False): _entry_2, (2, True): _entry_2_params}
-    template = templates.get((arity, has_params))
-    if template is None:
-        raise ValueError(f"no checked entry for {arity} arrays")
-    names = dict(template.__globals__, _loop=loop, _in_place=in_place)
-    return types.FunctionType(template.__code__, names, template.__name__)
-
-
-# The checked entries' code; ``_make_checked_entry`` runs each with the
-# names ``_loop`` and ``_in_place`` bound to one activation's loops.  Without
-# parameters there is no ``*params``: Numba's dispatcher takes about 0.1 us
-# longer to type one.
-_loop = _in_place = None
-
-
-def _entry_1(x, out):
-    if x.shape != out.shape or partly_overlaps_flat(x, out):
-        return False
-    if x.ctypes.data == out.ctypes.data:
-        _in_place(out.reshape(-1))
-    else:
-        _loop(x.reshape(-1), out.reshape(-1))
-    return True
-
-
-def _entry_1_params(x, out, *params):
-    if x.shape != out.shape or partly_overlaps_flat(x, out):
-        return False
-    if x.ctypes.data == out.ctypes.data:
-        _in_place(out.reshape(-1), *params)
-    else:
-        _loop(x.reshape(-1), out.reshape(-1), *params)
-    return True
-
-
-def _entry_2(a, b, out):
-    if (a.shape != out.shape or b.shape != out.shape
-            or partly_overlaps_flat(a, out) or partly_overlaps_flat(b, out)):
-        return False
-    _loop(a.reshape(-1), b.reshape(-1), out.reshape(-1))
-    return True
-
-
-def _entry_2_params(a, b, out, *params):
-    if (a.shape != out.shape or b.shape != out.shape
-            or partly_overlaps_flat(a, out) or partly_overlaps_flat(b, out)):
-        return False
-    _loop(a.reshape(-1), b.reshape(-1), out.reshape(-1), *params)
-    return True
+    arrays = [f"x{k}" for k in range(arity)]
+    params = [f"p{k}" for k in range(len(inspect.signature(loop.py_func).parameters) - arity - 1)]
+    flat = [f"{a}.reshape(-1)" for a in [*arrays, "out"]]
+    body = ("if (" + " or ".join([f"{a}.shape != out.shape" for a in arrays]
+                                 + [f"partly_overlaps_flat({a}, out)" for a in arrays]) + "):\n"
+            "    return False\n")
+    if arity == 1:
+        body += ("if x0.ctypes.data == out.ctypes.data:\n"
+                 f"    in_place({', '.join(['out.reshape(-1)', *params])})\n"
+                 "    return True\n")
+    body += f"loop({', '.join(flat + params)})\nreturn True\n"
+    return _compiler.generated("entry", [*arrays, "out", *params], body,
+                               {"loop": loop, "in_place": in_place,
+                                "partly_overlaps_flat": partly_overlaps_flat}, __name__)
 
 
 class ParallelBackend(_LoopBackend):
@@ -591,12 +496,7 @@ class UfuncBackend(_NumbaBackend):
         """A ufunc of ``formula``; ``calls``: the formulas it calls."""
         for called in calls:
             _compiler.jitable(called)
-        key = (formula, "ufunc", arity)
-        kernel = self._kernels.get(key)
-        if kernel is None:
-            with self._compile_lock:
-                kernel = self._kernels.setdefault(key, _Ufunc(formula, calls))
-        return kernel
+        return self._kernels.get((formula, "ufunc", arity), _Ufunc, formula, calls)
 
     def bias_relu(self, x, bias, out):
         if _dtypes.is_half(x.dtype):

@@ -25,7 +25,7 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # one) are walked by batch instead, so that the inner loop runs along channels.
 _SHORTEST_ROW = 16
 
-_kernels: dict = {}
+_KERNELS = _compiler.Memo()
 
 
 def _layout(x, weight):
@@ -83,19 +83,17 @@ def _run(name, parallel, args):
 
 def _compiled(name, parallel):
     """The loops, compiled on first use (and cached on disk)."""
-    if not _kernels:
-        for formula in (prelu, prelu_backward, prelu_weight_gradient):
-            _compiler.jitable(formula)
-        built = {}
-        for threaded in (False, True):
-            for fn in _loops():  # new function objects for each: the name is the cache's key
-                kind = "parallel" if threaded else "serial"
-                _compiler.stamped_name(fn, f"prelu_{fn.__name__}_{kind}", prelu, prelu_backward,
-                                       prelu_weight_gradient)
-                built[fn.__name__, threaded] = _compiler.njit(fn, parallel=threaded, cache=True,
-                                                         reduction=fn.__name__.startswith("backward"))
-        _kernels.update(built)  # all at once: another thread may be reading
-    return _kernels[name, parallel]
+    return _KERNELS.get((name, parallel), _build, name, parallel)
+
+
+def _build(name, parallel):
+    for formula in (prelu, prelu_backward, prelu_weight_gradient):
+        _compiler.jitable(formula)
+    fn = _loops()[name]  # a new function object for each: the name is the cache's key
+    kind = "parallel" if parallel else "serial"
+    _compiler.stamped_name(fn, f"prelu_{name}_{kind}", prelu, prelu_backward,
+                           prelu_weight_gradient)
+    return _compiler.njit(fn, parallel=parallel, cache=True, reduction=name.startswith("backward"))
 
 
 def _loops():
@@ -151,4 +149,5 @@ def _loops():
                     grad_x[i, k] = prelu_backward(d, v, w[k])
                     partial[b, k] += prelu_weight_gradient(d, v)
 
-    return forward_by_row, forward_by_batch, backward_by_row, backward_by_batch
+    return {"forward_by_row": forward_by_row, "forward_by_batch": forward_by_batch,
+            "backward_by_row": backward_by_row, "backward_by_batch": backward_by_batch}

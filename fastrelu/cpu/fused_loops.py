@@ -9,26 +9,25 @@ from .. import _compiler
 from .pool import run_loop
 from ..definitions import bias_relu, bias_relu_backward, relu, relu_backward
 
-_kernels: dict = {}
+_KERNELS = _compiler.Memo()
 
 
 def _compiled(name, parallel):
     """The loops, compiled once per process on first use (and cached on disk)."""
-    if not _kernels:
-        _compiler.register_helpers()
-        _compiler.jitable(bias_relu)
-        _compiler.jitable(bias_relu_backward)
-        built = {}
-        for threaded in (False, True):
-            # New function objects for each: Numba's cache keys on the
-            # function's name and code, not on parallel=.
-            for fn in _loops():
-                kind = "parallel" if threaded else "serial"
-                _compiler.stamped_name(fn, f"bias_relu_{fn.__name__}_{kind}", bias_relu,
-                                       bias_relu_backward, relu, relu_backward)
-                built[fn.__name__, threaded] = _compiler.njit(fn, parallel=threaded, cache=True)
-        _kernels.update(built)  # all at once: another thread may be reading
-    return _kernels[name, parallel]
+    return _KERNELS.get((name, parallel), _build, name, parallel)
+
+
+def _build(name, parallel):
+    _compiler.register_helpers()
+    _compiler.jitable(bias_relu)
+    _compiler.jitable(bias_relu_backward)
+    # A new function object for each: Numba's cache keys on the function's
+    # name and code, not on parallel=.
+    fn = _loops()[name]
+    kind = "parallel" if parallel else "serial"
+    _compiler.stamped_name(fn, f"bias_relu_{name}_{kind}", bias_relu, bias_relu_backward, relu,
+                           relu_backward)
+    return _compiler.njit(fn, parallel=parallel, cache=True)
 
 
 def _loops():
@@ -46,7 +45,7 @@ def _loops():
             for j in range(cols):
                 grad_x[i, j] = bias_relu_backward(g[i, j], x[i, j], b[j])
 
-    return forward, backward
+    return {"forward": forward, "backward": backward}
 
 
 def forward(parallel, x, bias, out):

@@ -8,103 +8,104 @@ run without a copy.  Each element's value comes from the definitions'
 scalar formulas, as on every other path.  Imported on first use.
 """
 
-import threading
-
 import numpy as np
 
 from .. import _compiler, definitions
 from .pool import run_loop
 
-_kernels: dict = {}
-_lock = threading.Lock()
+_KERNELS = _compiler.Memo()
 
 
 def _compiled(gated, kind, parallel):
-    key = (gated, kind, parallel)
-    kernel = _kernels.get(key)
-    if kernel is None:
-        with _lock:
-            kernel = _kernels.get(key)
-            if kernel is None:
-                kernel = _kernels[key] = _build(gated, kind, parallel)
-    return kernel
+    return _KERNELS.get((gated, kind, parallel), _build, gated, kind, parallel)
 
 
 def _build(gated, kind, parallel):
+    import numba
+
     _compiler.register_helpers()
     for formula in gated.formulas:
         _compiler.jitable(formula)
-    loop = _loops(gated, parallel)[kind]
-    # A user's gated activation (make_gated) closes over its functions:
-    # compiled per process, as a user's activation is.
+    loop = _compiler.with_globals(_LOOPS[kind], {
+        "gated_forward": gated.forward, "gated_backward_gate": gated.backward_gate,
+        "gated_backward_up": gated.backward_up, "loop_range": numba.prange if parallel else range})
+    # A user's gated activation (make_gated of a user's activation) is
+    # compiled per process, as a user's activation is.  Named by the gate
+    # activation: gated activations of the same one run the same code.
     cache = all(_compiler.cacheable(f) for f in gated.formulas)
     if cache:
         threads = "parallel" if parallel else "serial"
-        _compiler.stamped_name(loop, f"{gated.name}_{kind}_{threads}", *gated.formulas)
+        _compiler.stamped_name(loop, f"{gated.activation.name}_gated_{kind}_{threads}",
+                               *gated.formulas)
     wide = gated.activation.name not in definitions.MEMORY_BOUND  # reglu's is relu
     return _compiler.njit(loop, parallel=parallel, cache=cache, wide_vectors=wide)
 
 
-def _loops(gated, parallel):
-    import numba
+# The loops, copied for each gated activation (_build) with these names
+# bound to its formulas and to range or numba.prange: globals, not closure
+# variables, for Numba's disk cache (see _compiler.generated).
+gated_forward = gated_backward_gate = gated_backward_up = loop_range = None
 
-    loop_range = numba.prange if parallel else range
-    forward, backward_gate, backward_up = gated.forward, gated.backward_gate, gated.backward_up
 
-    def forward_flat(g, u, out):
-        for i in loop_range(out.size):
-            out[i] = forward(g[i], u[i])
+def forward_flat(g, u, out):
+    for i in loop_range(out.size):
+        out[i] = gated_forward(g[i], u[i])
 
-    def forward_rows(g, u, out):
-        for r in loop_range(out.shape[0]):
-            g_row, u_row, out_row = g[r], u[r], out[r]
-            for j in range(out_row.size):
-                out_row[j] = forward(g_row[j], u_row[j])
 
-    # Each element is read before either gradient is written, so the
-    # gradients may be written over gate and up themselves.
-    def backward_flat(dy, g, u, grad_g, grad_u):
-        for i in loop_range(dy.size):
-            d, x, v = dy[i], g[i], u[i]
-            grad_g[i] = backward_gate(d, x, v)
-            grad_u[i] = backward_up(d, x)
+def forward_rows(g, u, out):
+    for r in loop_range(out.shape[0]):
+        g_row, u_row, out_row = g[r], u[r], out[r]
+        for j in range(out_row.size):
+            out_row[j] = gated_forward(g_row[j], u_row[j])
 
-    def backward_rows(dy, g, u, grad_g, grad_u):
-        for r in loop_range(dy.shape[0]):
-            dy_row, g_row, u_row, gg_row, gu_row = dy[r], g[r], u[r], grad_g[r], grad_u[r]
-            for j in range(dy_row.size):
-                d, x, v = dy_row[j], g_row[j], u_row[j]
-                gg_row[j] = backward_gate(d, x, v)
-                gu_row[j] = backward_up(d, x)
 
-    # The rows of 2-D views whose rows are contiguous but apart (the halves
-    # of a packed projection), as 1-D contiguous spans with a row step in
-    # elements: each row's inner loop then vectorises as a flat loop does,
-    # where a row of a 2-D view (Numba's layout "A") runs one element at a time.
-    def forward_spans(g, g_step, u, u_step, out, out_step, rows, columns):
-        for r in loop_range(rows):
-            g_row = g[r * g_step:r * g_step + columns]
-            u_row = u[r * u_step:r * u_step + columns]
-            out_row = out[r * out_step:r * out_step + columns]
-            for j in range(columns):
-                out_row[j] = forward(g_row[j], u_row[j])
+# Each element is read before either gradient is written, so the
+# gradients may be written over gate and up themselves.
+def backward_flat(dy, g, u, grad_g, grad_u):
+    for i in loop_range(dy.size):
+        d, x, v = dy[i], g[i], u[i]
+        grad_g[i] = gated_backward_gate(d, x, v)
+        grad_u[i] = gated_backward_up(d, x)
 
-    def backward_spans(dy, dy_step, g, g_step, u, u_step, grad_g, gg_step, grad_u, gu_step,
-                       rows, columns):
-        for r in loop_range(rows):
-            dy_row = dy[r * dy_step:r * dy_step + columns]
-            g_row = g[r * g_step:r * g_step + columns]
-            u_row = u[r * u_step:r * u_step + columns]
-            gg_row = grad_g[r * gg_step:r * gg_step + columns]
-            gu_row = grad_u[r * gu_step:r * gu_step + columns]
-            for j in range(columns):
-                d, x, v = dy_row[j], g_row[j], u_row[j]
-                gg_row[j] = backward_gate(d, x, v)
-                gu_row[j] = backward_up(d, x)
 
-    return {"forward_flat": forward_flat, "forward_rows": forward_rows,
-            "backward_flat": backward_flat, "backward_rows": backward_rows,
-            "forward_spans": forward_spans, "backward_spans": backward_spans}
+def backward_rows(dy, g, u, grad_g, grad_u):
+    for r in loop_range(dy.shape[0]):
+        dy_row, g_row, u_row, gg_row, gu_row = dy[r], g[r], u[r], grad_g[r], grad_u[r]
+        for j in range(dy_row.size):
+            d, x, v = dy_row[j], g_row[j], u_row[j]
+            gg_row[j] = gated_backward_gate(d, x, v)
+            gu_row[j] = gated_backward_up(d, x)
+
+
+# The rows of 2-D views whose rows are contiguous but apart (the halves
+# of a packed projection), as 1-D contiguous spans with a row step in
+# elements: each row's inner loop then vectorises as a flat loop does,
+# where a row of a 2-D view (Numba's layout "A") runs one element at a time.
+def forward_spans(g, g_step, u, u_step, out, out_step, rows, columns):
+    for r in loop_range(rows):
+        g_row = g[r * g_step:r * g_step + columns]
+        u_row = u[r * u_step:r * u_step + columns]
+        out_row = out[r * out_step:r * out_step + columns]
+        for j in range(columns):
+            out_row[j] = gated_forward(g_row[j], u_row[j])
+
+
+def backward_spans(dy, dy_step, g, g_step, u, u_step, grad_g, gg_step, grad_u, gu_step,
+                   rows, columns):
+    for r in loop_range(rows):
+        dy_row = dy[r * dy_step:r * dy_step + columns]
+        g_row = g[r * g_step:r * g_step + columns]
+        u_row = u[r * u_step:r * u_step + columns]
+        gg_row = grad_g[r * gg_step:r * gg_step + columns]
+        gu_row = grad_u[r * gu_step:r * gu_step + columns]
+        for j in range(columns):
+            d, x, v = dy_row[j], g_row[j], u_row[j]
+            gg_row[j] = gated_backward_gate(d, x, v)
+            gu_row[j] = gated_backward_up(d, x)
+
+
+_LOOPS = {loop.__name__: loop for loop in (forward_flat, forward_rows, backward_flat,
+                                           backward_rows, forward_spans, backward_spans)}
 
 
 def _flat(arrays):

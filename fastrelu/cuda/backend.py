@@ -11,11 +11,10 @@ device array).  NumPy arguments are copied to the GPU and the result back.
 
 import functools
 import math
-import threading
 
 import numpy as np
 
-from .. import _dtypes, registry
+from .. import _compiler, _dtypes, registry
 from ..definitions import Gated
 from ..registry import Backend
 
@@ -57,8 +56,7 @@ class CudaBackend(Backend):
     def __init__(self):
         self._reason = None
         self._checked = False
-        self._kernels = {}
-        self._lock = threading.Lock()
+        self._kernels = _compiler.Memo()
         self._fewest = None  # read on the first short call
 
     def unavailable_reason(self):
@@ -238,15 +236,12 @@ class CudaBackend(Backend):
         """The kernel that ``kernels.<maker>(*args)`` makes, made once per
         key (compiling happens later, per argument types, in Numba's
         dispatcher); the kernel module is imported on the first miss."""
-        kernel = self._kernels.get(key)
-        if kernel is None:
-            with self._lock:
-                kernel = self._kernels.get(key)
-                if kernel is None:
-                    from . import kernels
+        def make():
+            from . import kernels
 
-                    kernel = self._kernels[key] = getattr(kernels, maker)(*args)
-        return kernel
+            return getattr(kernels, maker)(*args)
+
+        return self._kernels.get(key, make)
 
     def _launch(self, formula, inputs, out, params):
         """``formula`` over the arrays element by element, on ``out``'s stream:
@@ -298,19 +293,13 @@ def _refuse_bfloat16_tensors(name, *arrays):
                                   "yet; use float16 or float32 tensors, or bfloat16 on the CPU")
 
 
-_gated_made_jitable: set = set()
+_made_jitable = _compiler.Memo()
 
 
 def _formulas_jitable(gated):
     """A gated formula calls its activation's: each callable from kernels
     (once per gated activation; a few microseconds a call otherwise)."""
-    if gated in _gated_made_jitable:
-        return
-    from .. import _compiler
-
-    for formula in gated.formulas:
-        _compiler.jitable(formula)
-    _gated_made_jitable.add(gated)
+    _made_jitable.get(gated, lambda: [_compiler.jitable(f) for f in gated.formulas])
 
 
 class _AsActivation:
