@@ -165,30 +165,32 @@ MUTATIONS = (
     Mutation(
         "gated_backward_gradients_swapped",
         "fastrelu/cpu/gated_loops.py",
-        "    def backward_flat(dy, g, u, grad_g, grad_u):\n"
-        "        for i in loop_range(dy.size):\n"
-        "            d, x, v = dy[i], g[i], u[i]\n"
-        "            grad_g[i] = backward_gate(d, x, v)\n"
-        "            grad_u[i] = backward_up(d, x)\n",
-        "    def backward_flat(dy, g, u, grad_g, grad_u):\n"
-        "        for i in loop_range(dy.size):\n"
-        "            d, x, v = dy[i], g[i], u[i]\n"
-        "            grad_u[i] = backward_gate(d, x, v)\n"
-        "            grad_g[i] = backward_up(d, x)\n",
+        "def backward_flat(dy, g, u, grad_g, grad_u):\n"
+        "    for i in loop_range(dy.size):\n"
+        "        d, x, v = dy[i], g[i], u[i]\n"
+        "        grad_g[i] = gated_backward_gate(d, x, v)\n"
+        "        grad_u[i] = gated_backward_up(d, x)\n",
+        "def backward_flat(dy, g, u, grad_g, grad_u):\n"
+        "    for i in loop_range(dy.size):\n"
+        "        d, x, v = dy[i], g[i], u[i]\n"
+        "        grad_u[i] = gated_backward_gate(d, x, v)\n"
+        "        grad_g[i] = gated_backward_up(d, x)\n",
         ("tests/test_gated.py::test_forward_and_backward_match_the_exact_values[numba-reglu-float32]",),
         why="the gated loop writes grad_gate into grad_up and grad_up into grad_gate",
     ),
     Mutation(
         "gated_backward_gradients_swapped_in_rows",
         "fastrelu/cpu/gated_loops.py",
-        "                gg_row[j] = backward_gate(d, x, v)\n"
-        "                gu_row[j] = backward_up(d, x)\n"
+        "            gg_row[j] = gated_backward_gate(d, x, v)\n"
+        "            gu_row[j] = gated_backward_up(d, x)\n"
         "\n"
-        "    # The rows",
-        "                gu_row[j] = backward_gate(d, x, v)\n"
-        "                gg_row[j] = backward_up(d, x)\n"
         "\n"
-        "    # The rows",
+        "# The rows",
+        "            gu_row[j] = gated_backward_gate(d, x, v)\n"
+        "            gg_row[j] = gated_backward_up(d, x)\n"
+        "\n"
+        "\n"
+        "# The rows",
         ("tests/test_gated.py::test_layouts_and_in_place[numba]",),
         why="as above, in the loop over the rows of 2-D views",
     ),
@@ -205,10 +207,9 @@ MUTATIONS = (
     Mutation(
         "elementwise_parallel_loop_skips_tail",
         "fastrelu/cpu/backends.py",
-        "        def loop(x, out):\n"
-        "            for i in loop_range(out.size):\n",
-        "        def loop(x, out):\n"
-        "            for i in loop_range(out.size // 64 * 64 if parallel else out.size):\n",
+        "    body = (f\"for i in {'numba.prange' if parallel else 'range'}(out.size):\\n\"\n",
+        "    body = (f\"for i in {'numba.prange' if parallel else 'range'}"
+        "(out.size // 64 * {64 if parallel else 1}):\\n\"\n",
         ("tests/test_family.py::test_matches_reference[float32-relu6-numba-parallel]",),
         why="the parallel element loop stops at the last whole block of 64 elements",
     ),
