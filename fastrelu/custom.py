@@ -57,11 +57,9 @@ def activation(func: Callable[..., float] | None = None, *,
         raise TypeError(f"fastrelu.activation decorates a function, not {type(func).__name__}")
     params = list(inspect.signature(func).parameters.values())
     if not params or any(p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params):
-        raise TypeError(f"{func.__qualname__}: an activation takes x and then up to three "
-                        "scalar parameters, all positional (no *args or **kwargs)")
+        raise TypeError(f"{func.__qualname__}: an activation takes x and then its scalar "
+                        "parameters, all positional (no *args or **kwargs)")
     extra = params[1:]
-    if len(extra) > 3:
-        raise TypeError(f"{func.__qualname__}: at most three parameters after x, got {len(extra)}")
     if grad is not None and not callable(grad):
         raise TypeError("grad must be a function grad(x, *params) giving the derivative")
 

@@ -95,3 +95,38 @@ def test_cached_loops_are_named_after_the_code_they_inline():
     assert re.fullmatch(r"loop_[0-9a-f]{12}", first.__qualname__)
     assert first.__qualname__ != second.__qualname__  # another formula: another cache entry
     assert first.__qualname__ == again.__qualname__
+
+
+def test_a_memo_makes_each_value_once_for_every_thread():
+    import threading
+    import time
+
+    memo, made = _compiler.Memo(), []
+
+    def make(key):
+        made.append(key)
+        time.sleep(0.01)  # long enough for the other threads to ask meanwhile
+        return key * 2
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(memo.get(3, make, 3)))
+               for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert made == [3] and results == [6] * 8
+    # Re-entrant: a maker may take another value of the same memo.
+    assert memo.get("outer", lambda: memo.get("inner", lambda: 1) + 1) == 2
+
+
+def test_generated_code_spells_its_arguments_out_under_its_modules_file():
+    import inspect
+
+    from fastrelu import definitions
+
+    add = _compiler.generated("add", ["a", "b", "c"], "return a + scale * (b + c)\n",
+                              {"scale": 2}, definitions.__name__)
+    assert add(1, 2, 3) == 11 and add.__code__.co_argcount == 3
+    assert inspect.getfile(add) == definitions.__file__  # where Numba's cache looks
+    assert numba.njit(add)(1.0, 2.0, 3.0) == 11.0
