@@ -18,7 +18,7 @@ def as_arrays(values, name="fastrelu"):
     view: the result is a plain ndarray), arrays in non-native byte order
     as native copies (the result is native, as NumPy's ufuncs give);
     masked arrays are refused here (the activations keep their masks
-    themselves: ``dispatch.elementwise``).
+    before: ``dispatch.call``).
     """
     like = next((v for v in values if isinstance(v, np.ndarray) or is_device_array(v)), None)
     dtype = None if like is None else like.dtype

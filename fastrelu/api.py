@@ -356,7 +356,7 @@ class _Prelu(dispatch.Operation):
         slopes = dispatch.values_like(name, "weight", kind, x, weight, compute)
         if slopes.ndim != 1:  # one value given as a 0-d or (1, 1) array
             slopes = slopes.reshape(slopes.size)
-        return slopes, weight
+        return slopes, weight, x.dtype
 
     def run(self, backend, sources, targets, others):
         return getattr(backend, self.operation)(*sources, others[0], *targets)
@@ -376,19 +376,21 @@ class _PreluBackward(_Prelu):
         grad, x = arrays
         weight = _check_weight(name, x, others[0])
         grad_weight = definitions.prelu_weight_gradient_sum_ref(grad, x, weight.size)
-        return grad_x, grad_weight.reshape(weight.shape).astype(_weight_gradient_dtype(x, weight))
+        dtype = _weight_gradient_dtype(x.dtype, weight)
+        return grad_x, grad_weight.reshape(weight.shape).astype(dtype)
 
     def returned(self, kind, results, value, others):
-        slopes, weight = others
+        slopes, weight, dtype = others
         sums = kind.like(weight, np.zeros(slopes.size) if value is None else value)
         shape = tuple(weight.shape)
         if isinstance(sums, np.ndarray):
-            sums = sums.reshape(shape).astype(_weight_gradient_dtype(slopes, weight))
+            sums = sums.reshape(shape).astype(_weight_gradient_dtype(dtype, weight))
         return kind.returned(results[0]), sums.reshape(shape)
 
 
-def _weight_gradient_dtype(x, weight):
-    return weight.dtype if isinstance(weight.dtype, np.dtype) and weight.dtype.kind == "f" else x.dtype
+def _weight_gradient_dtype(dtype, weight):
+    """The weight gradient's dtype: the weight's, a float, else x's (``dtype``)."""
+    return weight.dtype if isinstance(weight.dtype, np.dtype) and weight.dtype.kind == "f" else dtype
 
 
 _PRELU, _PRELU_BACKWARD = _Prelu(), _PreluBackward()

@@ -155,11 +155,12 @@ class Backend:
         """The dtype the backend computes ``op`` (a ``dispatch.Operation``) on
         arrays of ``dtype`` in: the caller converts to it, and rounds the
         results once.  Host backends compute float16 and bfloat16 in
-        float32, but for activations with loops on their bits (relu on
-        float16, every one on bfloat16 where ``bfloat16_kernels``), and
-        the operations whose methods convert themselves."""
+        float32 (Numba has no arithmetic on them on the CPU, NumPy's
+        bfloat16 rounds every step), but for loops on their bits: the
+        activations that have them (relu on float16, every one on bfloat16
+        where ``bfloat16_kernels``) and the relu masks."""
         bits = _dtypes.bits_format(dtype)
-        if bits is None:
+        if bits is None or op.operation in ("relu_mask", "relu_backward_mask"):
             return dtype
         if op.operation == "activation":
             if bits == "float16":
@@ -167,7 +168,7 @@ class Backend:
             else:
                 on_bits = self.bfloat16_kernels
             return dtype if on_bits else _F32
-        return _F32 if op.operation in ("gated", "gated_backward") else dtype
+        return _F32
 
 
 _registry: dict[str, Backend] = {}

@@ -37,20 +37,13 @@ class NumpyBackend(Backend):
         keep = np.unpackbits(mask, count=grad.size, bitorder="little").reshape(grad.shape)
         np.copyto(out, np.where(keep.astype(bool), grad, grad.dtype.type(0)))
 
-    # bfloat16 in float32 (NumPy's bfloat16 arithmetic rounds every step).
     def bias_relu(self, x, bias, out):
-        if _dtypes.is_bfloat16(x.dtype):
-            return in_float32(self.bias_relu, (x, bias), (out,))
         np.copyto(out, definitions.bias_relu_ref(x, bias))
 
     def bias_relu_backward(self, grad, x, bias, grad_x):
-        if _dtypes.is_bfloat16(x.dtype):
-            return in_float32(self.bias_relu_backward, (grad, x, bias), (grad_x,))
         np.copyto(grad_x, definitions.bias_relu_backward_ref(grad, x, bias))
 
     def prelu(self, x, weight, out):
-        if _dtypes.is_bfloat16(x.dtype):
-            return in_float32(self.prelu, (x, weight), (out,))
         np.copyto(out, definitions.prelu_ref(x, definitions.along_channels(weight, x)), casting="unsafe")
 
     def gated(self, gated, gate, up, out):
@@ -60,8 +53,6 @@ class NumpyBackend(Backend):
         _gated_backward_reference(gated, grad, gate, up, grad_gate, grad_up)
 
     def prelu_backward(self, grad, x, weight, grad_x):
-        if _dtypes.is_bfloat16(x.dtype):
-            return in_float32(self.prelu_backward, (grad, x, weight), (grad_x,))
         with np.errstate(invalid="ignore"):
             np.copyto(grad_x, definitions.prelu_backward_ref(grad, x, definitions.along_channels(weight, x)),
                       casting="unsafe")
@@ -72,18 +63,6 @@ def _gated_backward_reference(gated, grad, gate, up, grad_gate, grad_up):
     gradients = gated.reference_backward(grad, gate, up)  # both, before either is written
     np.copyto(grad_gate, gradients[0])
     np.copyto(grad_up, gradients[1])
-
-
-def in_float32(operation, arrays, results):
-    """Run ``operation(*arrays, *results)`` on float32 copies of float16 or
-    bfloat16 arrays (Numba has no arithmetic on them on the CPU), rounding
-    the results once; returns what the operation returns."""
-    f32 = np.float32
-    staged = [np.empty(r.shape, f32) for r in results]
-    value = operation(*(a.astype(f32) for a in arrays), *staged)
-    for result, s in zip(results, staged):
-        np.copyto(result, s, casting="unsafe")
-    return value
 
 
 @functools.cache  # asked at every call that resolves a backend
@@ -261,8 +240,6 @@ class _LoopBackend(_NumbaBackend):
             mask_loops.backward(self.parallel, grad, out, mask)
 
     def bias_relu(self, x, bias, out):
-        if _dtypes.is_half(x.dtype):
-            return in_float32(self.bias_relu, (x, bias), (out,))
         if x.size:
             from . import fused_loops
 
@@ -271,8 +248,6 @@ class _LoopBackend(_NumbaBackend):
                                    out.reshape(-1, columns))
 
     def bias_relu_backward(self, grad, x, bias, grad_x):
-        if _dtypes.is_half(x.dtype):
-            return in_float32(self.bias_relu_backward, (grad, x, bias), (grad_x,))
         if x.size:
             from . import fused_loops
 
@@ -281,16 +256,12 @@ class _LoopBackend(_NumbaBackend):
                                     x.reshape(-1, columns), bias, grad_x.reshape(-1, columns))
 
     def prelu(self, x, weight, out):
-        if _dtypes.is_half(x.dtype):
-            return in_float32(self.prelu, (x, weight), (out,))
         if x.size:
             from . import channel_loops
 
             channel_loops.forward(x, weight, out, self.parallel)
 
     def prelu_backward(self, grad, x, weight, grad_x):
-        if _dtypes.is_half(x.dtype):
-            return in_float32(self.prelu_backward, (grad, x, weight), (grad_x,))
         if not x.size:
             return np.zeros(weight.size)
         from . import channel_loops
@@ -499,23 +470,15 @@ class UfuncBackend(_NumbaBackend):
         return self._kernels.get((formula, "ufunc", arity), _Ufunc, formula, calls)
 
     def bias_relu(self, x, bias, out):
-        if _dtypes.is_half(x.dtype):
-            return in_float32(self.bias_relu, (x, bias), (out,))
         self._ufunc(definitions.bias_relu, 2)([x, bias], out, ())
 
     def bias_relu_backward(self, grad, x, bias, grad_x):
-        if _dtypes.is_half(x.dtype):
-            return in_float32(self.bias_relu_backward, (grad, x, bias), (grad_x,))
         self._ufunc(definitions.bias_relu_backward, 3)([grad, x, bias], grad_x, ())
 
     def prelu(self, x, weight, out):
-        if _dtypes.is_half(x.dtype):
-            return in_float32(self.prelu, (x, weight), (out,))
         self._ufunc(definitions.prelu, 2)([x, definitions.along_channels(weight, x)], out, ())
 
     def prelu_backward(self, grad, x, weight, grad_x):
-        if _dtypes.is_half(x.dtype):
-            return in_float32(self.prelu_backward, (grad, x, weight), (grad_x,))
         slopes = definitions.along_channels(weight, x)
         self._ufunc(definitions.prelu_backward, 3)([grad, x, slopes], grad_x, ())
         contribution = np.empty_like(x)
