@@ -24,8 +24,8 @@ def activation(func: Callable[..., float] | None = None, *,
     ``f.backward(grad, arr, *params, ...)`` returning ``grad * f'(x)``.
     Both functions must compile in Numba's nopython mode (arithmetic,
     ``math`` functions, branches; helpers they call must be ``@numba.njit``
-    functions); up to three scalar parameters after ``x``, with or without
-    defaults.
+    functions); any number of scalar parameters after ``x``, with or
+    without defaults.
 
     Args:
         func: The scalar function (when used as ``@fastrelu.activation``).
@@ -37,7 +37,7 @@ def activation(func: Callable[..., float] | None = None, *,
         The activation (or, called with only keywords, the decorator).
 
     Raises:
-        TypeError: ``func`` is not callable; more than three parameters.
+        TypeError: ``func`` is not callable; ``*args`` or keyword-only parameters.
         CompileError: (at the first call) Numba cannot compile the function;
             the message names it and the reason.
 
