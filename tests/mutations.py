@@ -216,11 +216,10 @@ MUTATIONS = (
     Mutation(
         "cuda_grid_stride_tail_skipped",
         "fastrelu/cuda/kernels.py",
-        "                    i += 4 * step\n"
-        "                while i < n:\n"
-        "                    out[i] = store(device(load(x[i]), *params))\n"
-        "                    i += step\n",
-        "                    i += 4 * step\n",
+        "                \"while i < n:\\n\"\n"
+        "                f\"    out[i] = {_applied(inputs, '[i]')}\\n\"\n"
+        "                \"    i += step\\n\")\n",
+        "                )\n",
         ("tests/test_cuda.py::test_vector_loads_with_tails_and_misaligned_starts[1-float32]",),
         why="the grid-stride kernel returns after its 4-way unrolled steps, leaving the tail",
     ),

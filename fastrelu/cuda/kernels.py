@@ -145,123 +145,85 @@ _bfloat16_to_float32 = cuda.jit(device=True, inline=True)(definitions.bfloat16_t
 _float32_to_bfloat16 = cuda.jit(device=True, inline=True)(definitions.float32_to_bfloat16)
 
 
-def make_kernel(formula, arity, ndim, bits):
-    """A grid-stride kernel applying ``formula`` to 1-D or 2-D arrays, for
-    what the vector kernel does not take (strided or misaligned arrays,
-    three inputs).  ``bits``: see ``conversions``.
-    """
-    _compiler.register_helpers()
-    device = cuda.jit(device=True)(formula)
-    load, store = conversions(bits)
+def _inputs(arity):
+    """The names of a kernel's input arrays: x0, x1, ..."""
+    return [f"x{k}" for k in range(arity)]
 
+
+def _applied(inputs, index):
+    """The formula's value at ``index`` of each input, as kernel text."""
+    return f"store(device({', '.join(f'load({a}{index})' for a in inputs)}, *params))"
+
+
+def _kernel(name, params, body, formula, bits, **names):
+    """The kernel ``def name(*params): body`` (text: arguments spelled out
+    for any arity, see ``_compiler.generated``), calling ``formula`` as
+    ``device``, with ``load`` and ``store`` (``conversions(bits)``)."""
+    _compiler.register_helpers()
+    load, store = conversions(bits)
+    namespace = {"cuda": cuda, "device": cuda.jit(device=True)(formula), "load": load,
+                 "store": store, **names}
+    return cuda.jit(_compiler.generated(name, params, body, namespace, __name__))
+
+
+def make_kernel(formula, arity, ndim, bits):
+    """A grid-stride kernel applying ``formula`` to ``arity`` 1-D or 2-D
+    arrays, for what the vector kernel does not take (strided or misaligned
+    arrays, three inputs).  ``bits``: see ``conversions``.
+    """
+    inputs = _inputs(arity)
     if ndim == 1:
         # Four loads in flight per thread before any store: a plain
         # grid-stride loop reaches ~0.73 of a device copy on an H200 at 2^28
         # float32 elements, this form ~0.91 (perf/gpu_kernel_variants.py).
-        if arity == 1:
-            def kernel(x, out, params):
-                n, step = out.size, cuda.gridsize(1)
-                i = cuda.grid(1)
-                while i + 3 * step < n:
-                    a, b, c, d = x[i], x[i + step], x[i + 2 * step], x[i + 3 * step]
-                    out[i] = store(device(load(a), *params))
-                    out[i + step] = store(device(load(b), *params))
-                    out[i + 2 * step] = store(device(load(c), *params))
-                    out[i + 3 * step] = store(device(load(d), *params))
-                    i += 4 * step
-                while i < n:
-                    out[i] = store(device(load(x[i]), *params))
-                    i += step
-        elif arity == 2:
-            def kernel(u, v, out, params):
-                n, step = out.size, cuda.gridsize(1)
-                i = cuda.grid(1)
-                while i + 3 * step < n:
-                    u0, u1, u2, u3 = u[i], u[i + step], u[i + 2 * step], u[i + 3 * step]
-                    v0, v1, v2, v3 = v[i], v[i + step], v[i + 2 * step], v[i + 3 * step]
-                    out[i] = store(device(load(u0), load(v0), *params))
-                    out[i + step] = store(device(load(u1), load(v1), *params))
-                    out[i + 2 * step] = store(device(load(u2), load(v2), *params))
-                    out[i + 3 * step] = store(device(load(u3), load(v3), *params))
-                    i += 4 * step
-                while i < n:
-                    out[i] = store(device(load(u[i]), load(v[i]), *params))
-                    i += step
-        else:
-            def kernel(a, b, c, out, params):
-                for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-                    out[i] = store(device(load(a[i]), load(b[i]), load(c[i]), *params))
+        steps = ["", " + step", " + 2 * step", " + 3 * step"]
+        body = ("n, step = out.size, cuda.gridsize(1)\n"
+                "i = cuda.grid(1)\n"
+                "while i + 3 * step < n:\n"
+                + "".join(f"    {a}_0, {a}_1, {a}_2, {a}_3 = "
+                          + ", ".join(f"{a}[i{s}]" for s in steps) + "\n" for a in inputs)
+                + "".join(f"    out[i{s}] = {_applied(inputs, f'_{j}')}\n"
+                          for j, s in enumerate(steps))
+                + "    i += 4 * step\n"
+                "while i < n:\n"
+                f"    out[i] = {_applied(inputs, '[i]')}\n"
+                "    i += step\n")
     else:
-        if arity == 1:
-            def kernel(x, out, params):
-                cols = out.shape[1]
-                for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-                    r, c = i // cols, i % cols
-                    out[r, c] = store(device(load(x[r, c]), *params))
-        elif arity == 2:
-            def kernel(a, b, out, params):
-                cols = out.shape[1]
-                for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-                    r, c = i // cols, i % cols
-                    out[r, c] = store(device(load(a[r, c]), load(b[r, c]), *params))
-        else:
-            def kernel(a, b, c_, out, params):
-                cols = out.shape[1]
-                for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-                    r, c = i // cols, i % cols
-                    out[r, c] = store(device(load(a[r, c]), load(b[r, c]), load(c_[r, c]), *params))
-    return cuda.jit(kernel)
+        body = ("cols = out.shape[1]\n"
+                "for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):\n"
+                "    r, c = i // cols, i % cols\n"
+                f"    out[r, c] = {_applied(inputs, '[r, c]')}\n")
+    return _kernel("kernel", [*inputs, "out", "params"], body, formula, bits)
 
 
 def make_vector_kernel(formula, arity, dtype, lanes, bits):
-    """A kernel applying ``formula`` to contiguous 1-D arrays of ``dtype``
-    whose data start on a whole vector's boundary: thread i loads, computes and
-    stores the i-th vector of ``lanes`` elements, in one access each, and the
-    threads after the last whole vector do the n % lanes elements left.
-    Launch it with at least n // lanes + n % lanes threads.
+    """A kernel applying ``formula`` to ``arity`` contiguous 1-D arrays of
+    ``dtype`` whose data start on a whole vector's boundary: thread i loads,
+    computes and stores the i-th vector of ``lanes`` elements, in one access
+    each, and the threads after the last whole vector do the n % lanes
+    elements left.  Launch it with at least n // lanes + n % lanes threads.
 
     One vector per thread over a grid that covers the array beat a
     grid-stride loop with 1, 2 or 4 vectors in flight per step and the
     scalar kernel (0.97-0.99 of a device copy at 2^26-2^28 float32 elements
     on an H200 against 0.94-0.95 and 0.89; perf/gpu_kernel_variants.py).
     """
-    _compiler.register_helpers()
-    device = cuda.jit(device=True)(formula)
-    load, store = conversions(bits)
+    inputs = _inputs(arity)
+    body = ("i, vectors = cuda.grid(1), out.size // lanes\n"
+            "if i < vectors:\n"
+            + "".join(f"    {a}_ = cuda.local.array(lanes, element)\n" for a in inputs)
+            + "    r = cuda.local.array(lanes, element)\n"
+            + "".join(f"    load_vector({a}, i, {a}_)\n" for a in inputs)
+            + "    for j in range(lanes):\n"
+            f"        r[j] = {_applied(inputs, '_[j]')}\n"
+            "    store_vector(out, i, r)\n"
+            "elif i - vectors < out.size % lanes:\n"
+            "    i += vectors * (lanes - 1)  # vectors * lanes + (i - vectors)\n"
+            f"    out[i] = {_applied(inputs, '[i]')}\n")
     load_vector, store_vector = vector_access(lanes)
-    element = numba.from_dtype(dtype)
-
-    if arity == 1:
-        def kernel(x, out, params):
-            i, vectors = cuda.grid(1), out.size // lanes
-            if i < vectors:
-                a = cuda.local.array(lanes, element)
-                r = cuda.local.array(lanes, element)
-                load_vector(x, i, a)
-                for j in range(lanes):
-                    r[j] = store(device(load(a[j]), *params))
-                store_vector(out, i, r)
-            elif i - vectors < out.size % lanes:
-                i += vectors * (lanes - 1)  # vectors * lanes + (i - vectors)
-                out[i] = store(device(load(x[i]), *params))
-    elif arity == 2:
-        def kernel(u, v, out, params):
-            i, vectors = cuda.grid(1), out.size // lanes
-            if i < vectors:
-                a = cuda.local.array(lanes, element)
-                b = cuda.local.array(lanes, element)
-                r = cuda.local.array(lanes, element)
-                load_vector(u, i, a)
-                load_vector(v, i, b)
-                for j in range(lanes):
-                    r[j] = store(device(load(a[j]), load(b[j]), *params))
-                store_vector(out, i, r)
-            elif i - vectors < out.size % lanes:
-                i += vectors * (lanes - 1)
-                out[i] = store(device(load(u[i]), load(v[i]), *params))
-    else:
-        raise ValueError(f"no vector kernel for {arity} inputs")
-    return cuda.jit(kernel)
+    return _kernel("kernel", [*inputs, "out", "params"], body, formula, bits, lanes=lanes,
+                   element=numba.from_dtype(dtype), load_vector=load_vector,
+                   store_vector=store_vector)
 
 
 def make_mask_kernels(bits):
@@ -322,25 +284,14 @@ def make_channel_kernel(formula, arity, bits):
     one value per channel: element i takes w[(i // inner) % w.size]
     (bias_relu: the bias along the last axis, inner 1; PReLU: a slope per
     channel of axis 1).  ``bits``: see ``conversions``."""
-    _compiler.register_helpers()
-    device = cuda.jit(device=True)(formula)
-    load, store = conversions(bits)
-
-    if arity == 1:
-        def kernel(x, w, inner, out):
-            n, channels, step = out.size, w.size, cuda.gridsize(1)
-            i = cuda.grid(1)
-            while i < n:
-                out[i] = store(device(load(x[i]), load(w[(i // inner) % channels])))
-                i += step
-    else:
-        def kernel(g, x, w, inner, out):
-            n, channels, step = out.size, w.size, cuda.gridsize(1)
-            i = cuda.grid(1)
-            while i < n:
-                out[i] = store(device(load(g[i]), load(x[i]), load(w[(i // inner) % channels])))
-                i += step
-    return cuda.jit(kernel)
+    inputs = _inputs(arity)
+    body = ("n, channels, step = out.size, w.size, cuda.gridsize(1)\n"
+            "i = cuda.grid(1)\n"
+            "while i < n:\n"
+            f"    out[i] = store(device({''.join(f'load({a}[i]), ' for a in inputs)}"
+            "load(w[(i // inner) % channels])))\n"
+            "    i += step\n")
+    return _kernel("kernel", [*inputs, "w", "inner", "out"], body, formula, bits)
 
 
 #: Threads per block of the channel sums (a power of two: the tree
@@ -356,9 +307,7 @@ def make_channel_sum_kernel(term, arity, bits):
     shared memory; float64 throughout, rounded once (bias_relu's bias
     gradient: term the identity, inner 1; PReLU's weight gradient: term
     ``prelu_weight_gradient``).  ``bits``: see ``conversions``."""
-    _compiler.register_helpers()
-    device = cuda.jit(device=True)(term)
-    load, store = conversions(bits)
+    store = conversions(bits)[1]
     narrow = _to_float32 if bits == "bfloat16" else _unchanged  # its store takes float32
 
     @cuda.jit(device=True, inline=True)
@@ -375,25 +324,15 @@ def make_channel_sum_kernel(term, arity, bits):
             out[c] = store(narrow(partial[0]))
         cuda.syncthreads()
 
-    if arity == 1:
-        def kernel(a, channels, inner, out):
-            partial = cuda.shared.array(SUM_THREADS, numba.float64)
-            count = a.size // channels  # elements per channel
-            for c in range(cuda.blockIdx.x, channels, cuda.gridDim.x):
-                total = 0.0
-                for j in range(cuda.threadIdx.x, count, SUM_THREADS):
-                    total += device(load(a[((j // inner) * channels + c) * inner + j % inner]))
-                partial[cuda.threadIdx.x] = total
-                reduce_and_store(partial, out, c)
-    else:
-        def kernel(a, b, channels, inner, out):
-            partial = cuda.shared.array(SUM_THREADS, numba.float64)
-            count = a.size // channels
-            for c in range(cuda.blockIdx.x, channels, cuda.gridDim.x):
-                total = 0.0
-                for j in range(cuda.threadIdx.x, count, SUM_THREADS):
-                    i = ((j // inner) * channels + c) * inner + j % inner
-                    total += device(load(a[i]), load(b[i]))
-                partial[cuda.threadIdx.x] = total
-                reduce_and_store(partial, out, c)
-    return cuda.jit(kernel)
+    inputs = _inputs(arity)
+    body = ("partial = cuda.shared.array(SUM_THREADS, numba.float64)\n"
+            "count = x0.size // channels  # elements per channel\n"
+            "for c in range(cuda.blockIdx.x, channels, cuda.gridDim.x):\n"
+            "    total = 0.0\n"
+            "    for j in range(cuda.threadIdx.x, count, SUM_THREADS):\n"
+            "        i = ((j // inner) * channels + c) * inner + j % inner\n"
+            f"        total += device({', '.join(f'load({a}[i])' for a in inputs)})\n"
+            "    partial[cuda.threadIdx.x] = total\n"
+            "    reduce_and_store(partial, out, c)\n")
+    return _kernel("kernel", [*inputs, "channels", "inner", "out"], body, term, bits,
+                   numba=numba, SUM_THREADS=SUM_THREADS, reduce_and_store=reduce_and_store)
