@@ -57,7 +57,7 @@ def _gelu_formula(variants, direction, name, approximate):
 
 # The typing function and the implementation must have the activation's own
 # parameter names (Numba folds a call's arguments by them), so both are
-# written out per activation (_compiler.generated).
+# written out per activation (_source.generated).
 
 
 def _signature(arrays, params):
@@ -69,7 +69,7 @@ def _register(function, direction, params, pick_formula):
     gives the scalar formula (gelu's depends on ``approximate``)."""
     from numba.extending import overload
 
-    from . import _compiler
+    from . import _compiler, _source
 
     arrays = "x" if direction == "forward" else "grad, x"
     names = [p for p, _ in params]
@@ -84,7 +84,7 @@ def _register(function, direction, params, pick_formula):
         return _implementation(formula, arrays, tuple(params), selector, scalar, contiguous)
 
     body = f"return build(({arrays},), ({''.join(f'{p}, ' for p in names)}), out, backend)\n"
-    typer = _compiler.generated("typer", _signature(arrays, params), body, {"build": build},
+    typer = _source.generated("typer", _signature(arrays, params), body, {"build": build},
                                 __name__)
     overload(function, prefer_literal=selector,
              jit_options={"fastmath": set(_compiler.FASTMATH),
@@ -97,7 +97,7 @@ def _implementation(formula, arrays, params, selector, scalar, contiguous):
     layout (C-contiguous: one flat loop, which LLVM vectorises) into ``out``
     or a new array; parameters in the input's precision, as the backends
     pass them."""
-    from . import _compiler
+    from . import _source
 
     names = [p for p, _ in params]
     passed = names[1:] if selector else names
@@ -127,7 +127,7 @@ def _implementation(formula, arrays, params, selector, scalar, contiguous):
             body += ("for index in np.ndindex(x.shape):\n"
                      f"    result[index] = formula({loads}{casts})\n")
         body += "return result\n"
-    return _compiler.generated("impl", _signature(arrays, params), body,
+    return _source.generated("impl", _signature(arrays, params), body,
                                {"np": np, "formula": formula}, __name__)
 
 

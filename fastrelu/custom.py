@@ -92,10 +92,10 @@ def activation(func: Callable[..., float] | None = None, *,
 def _chain_rule(grad, nparams):
     """``backward(g, x, *params) = g * grad(x, *params)``, its parameters
     written out: Numba's ufunc compiler does not take ``*args``."""
-    from . import _compiler
+    from . import _source
 
     args = ["x", *(f"p{k}" for k in range(nparams))]
-    return _compiler.generated("backward", ["g", *args], f"return g * grad({', '.join(args)})\n",
+    return _source.generated("backward", ["g", *args], f"return g * grad({', '.join(args)})\n",
                                {"grad": grad}, __name__)
 
 

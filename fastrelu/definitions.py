@@ -1053,7 +1053,7 @@ FROM_OUTPUT = {
 # The scalar formulas of a gated activation, by attribute of Gated: the
 # parameters and the value, of the gate activation's forward f and backward
 # f_backward.  Written once for every gate activation: Gated makes each
-# one's functions from this text (_compiler.generated).
+# one's functions from this text (_source.generated).
 GATED_FORMULAS = {
     "forward": (["g", "u"], "f(g) * u"),
     "backward_gate": (["dy", "g", "u"], "f_backward(dy * u, g)"),
@@ -1065,10 +1065,10 @@ def _gated_formula(part):
     """The Gated attribute ``part``: its formula from GATED_FORMULAS, made on
     first use (no code is generated at import)."""
     def make(self):
-        from . import _compiler  # as it is used: definitions imports nothing of fastrelu
+        from . import _source  # a leaf: definitions imports nothing else of fastrelu
 
         params, value = GATED_FORMULAS[part]
-        return _compiler.generated(f"gated_{part}", params, f"return {value}\n",
+        return _source.generated(f"gated_{part}", params, f"return {value}\n",
                                    {"f": self.activation.forward,
                                     "f_backward": self.activation.backward}, __name__)
 

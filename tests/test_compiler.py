@@ -6,7 +6,7 @@ import numba
 import numpy as np
 import pytest
 
-from fastrelu import _compiler, _config
+from fastrelu import _compiler, _config, _source
 
 WIDTH = f'"prefer-vector-width"="{_config.PREFER_VECTOR_BITS}"'
 
@@ -125,7 +125,7 @@ def test_generated_code_spells_its_arguments_out_under_its_modules_file():
 
     from fastrelu import definitions
 
-    add = _compiler.generated("add", ["a", "b", "c"], "return a + scale * (b + c)\n",
+    add = _source.generated("add", ["a", "b", "c"], "return a + scale * (b + c)\n",
                               {"scale": 2}, definitions.__name__)
     assert add(1, 2, 3) == 11 and add.__code__.co_argcount == 3
     assert inspect.getfile(add) == definitions.__file__  # where Numba's cache looks

@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from .. import _compiler, _dtypes, definitions
+from .. import _compiler, _dtypes, _source, definitions
 from . import streaming
 from .pool import POOL, run_parallel
 from .._validate import partly_overlaps_flat
@@ -347,7 +347,7 @@ def _make_loop(formula, widen, narrow, arity, parallel):
     values = ", ".join([f"widen({a}[i])" for a in arrays or ["out"]] + params)
     body = (f"for i in {'numba.prange' if parallel else 'range'}(out.size):\n"
             f"    out[i] = narrow(formula({values}))\n")
-    return _compiler.generated("loop", [*arrays, "out", *params], body,
+    return _source.generated("loop", [*arrays, "out", *params], body,
                                {"numba": numba, "formula": formula, "widen": widen,
                                 "narrow": narrow}, __name__)
 
@@ -384,7 +384,7 @@ def _checked_entry(loop, in_place, arity):
                  f"    in_place({', '.join(['out.reshape(-1)', *params])})\n"
                  "    return True\n")
     body += f"loop({', '.join(flat + params)})\nreturn True\n"
-    return _compiler.generated("entry", [*arrays, "out", *params], body,
+    return _source.generated("entry", [*arrays, "out", *params], body,
                                {"loop": loop, "in_place": in_place,
                                 "partly_overlaps_flat": partly_overlaps_flat}, __name__)
 

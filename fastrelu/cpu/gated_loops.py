@@ -10,7 +10,7 @@ scalar formulas, as on every other path.  Imported on first use.
 
 import numpy as np
 
-from .. import _compiler, definitions
+from .. import _compiler, _source, definitions
 from .pool import run_loop
 
 _KERNELS = _compiler.Memo()
@@ -26,7 +26,7 @@ def _build(gated, kind, parallel):
     _compiler.register_helpers()
     for formula in gated.formulas:
         _compiler.jitable(formula)
-    loop = _compiler.with_globals(_LOOPS[kind], {
+    loop = _source.with_globals(_LOOPS[kind], {
         "gated_forward": gated.forward, "gated_backward_gate": gated.backward_gate,
         "gated_backward_up": gated.backward_up, "loop_range": numba.prange if parallel else range})
     # A user's gated activation (make_gated of a user's activation) is
@@ -43,7 +43,7 @@ def _build(gated, kind, parallel):
 
 # The loops, copied for each gated activation (_build) with these names
 # bound to its formulas and to range or numba.prange: globals, not closure
-# variables, for Numba's disk cache (see _compiler.generated).
+# variables, for Numba's disk cache (see _source.generated).
 gated_forward = gated_backward_gate = gated_backward_up = loop_range = None
 
 

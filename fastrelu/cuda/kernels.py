@@ -9,7 +9,7 @@ import functools
 import numba
 from numba import cuda
 
-from .. import _compiler, definitions
+from .. import _compiler, _source, definitions
 
 
 @functools.cache
@@ -157,13 +157,13 @@ def _applied(inputs, index):
 
 def _kernel(name, params, body, formula, bits, **names):
     """The kernel ``def name(*params): body`` (text: arguments spelled out
-    for any arity, see ``_compiler.generated``), calling ``formula`` as
+    for any arity, see ``_source.generated``), calling ``formula`` as
     ``device``, with ``load`` and ``store`` (``conversions(bits)``)."""
     _compiler.register_helpers()
     load, store = conversions(bits)
     namespace = {"cuda": cuda, "device": cuda.jit(device=True)(formula), "load": load,
                  "store": store, **names}
-    return cuda.jit(_compiler.generated(name, params, body, namespace, __name__))
+    return cuda.jit(_source.generated(name, params, body, namespace, __name__))
 
 
 def make_kernel(formula, arity, ndim, bits):
