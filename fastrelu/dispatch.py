@@ -611,7 +611,8 @@ def call(op, name, arrays, out, backend, stream=None, others=()):
     value = None
     if arrays[-1].size:  # (the backend's arrays: a PyTorch tensor's size is a method)
         value = stage(kind, compute, chosen.layouts.get(op.operation, "c"), arrays, results,
-                      lambda sources, targets: op.run(chosen, sources, targets, others))
+                      lambda sources, targets: op.run(chosen, sources, targets, others),
+                      fresh=out is None)
         if limits is not None:  # a host call: auto's
             note_size(arrays[-1].nbytes, limits)
     return op.returned(kind, results, value, others)
@@ -642,19 +643,20 @@ def _all_plain(objs):
 _PLAIN = frozenset({np.ndarray, float, int})
 
 
-def stage(kind, compute, layout, sources, results, run):
+def stage(kind, compute, layout, sources, results, run, fresh=False):
     """``run(sources, targets)`` on a backend's terms, written once for every
     operation: the sources in ``compute`` dtype and ``layout`` ("c":
     C-contiguous, "rows": 2-D with each row's elements next to each other,
     "any"), copied only where they are not; each target the result itself
     where the backend can write it so and it is no more than the very same
-    view of a source it reads, else a new array copied into the result
-    afterwards.  Returns what ``run`` returns."""
+    view of a source it reads (``fresh``: new results, which overlap
+    nothing), else a new array copied into the result afterwards.  Returns
+    what ``run`` returns."""
     arranged = [kind.arrange(s, compute, layout) for s in sources]
     targets, staged = [], []
     for result in results:
         target = kind.writable(result, compute, layout)
-        if target is not None:
+        if target is not None and not fresh:
             for source in arranged:
                 if kind.partly_overlaps(target, source):
                     target = None
