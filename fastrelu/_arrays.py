@@ -53,9 +53,7 @@ class HostArrays:
 
     shares_memory = staticmethod(np.shares_memory)
 
-    @staticmethod
-    def empty(shape, dtype):
-        return np.empty(shape, dtype)
+    empty = new  # on the host the caller's arrays are the backend's
 
     @staticmethod
     def copy_back(target, result):
@@ -106,3 +104,12 @@ def partly_overlaps(out, array):
     same_view = (out.__array_interface__["data"][0] == array.__array_interface__["data"][0]
                  and out.strides == array.strides)
     return not same_view
+
+
+def partly_overlaps_flat(a, out):
+    """Compiled twin of :func:`partly_overlaps` for C-contiguous arrays of
+    one shape (the loops' checked entries): other memory, or the very same
+    array (the loops read each element before writing it), is safe."""
+    start, out_start = a.ctypes.data, out.ctypes.data
+    return (out_start != start and out_start < start + a.size * a.itemsize
+            and start < out_start + out.size * out.itemsize)

@@ -45,3 +45,13 @@ def bits_format(dtype):
 
 #: The integer dtype the loops see a 16-bit float's bits as.
 BITS_VIEW = {"float16": np.dtype(np.int16), "bfloat16": np.dtype(np.uint16)}
+
+
+def params_in(dtype, params):
+    """Scalar parameters in the precision a loop on ``dtype`` computes in:
+    float32 for the 16-bit floats, else the float itself (integers, which
+    take none, as they are)."""
+    if dtype.kind != "f" and not is_bfloat16(dtype):
+        return params
+    cast = np.float32 if dtype.itemsize == 2 else dtype.type
+    return tuple(cast(p) for p in params)

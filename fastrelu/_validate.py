@@ -107,13 +107,3 @@ def check_params(name, names, values):
             raise TypeError(f"{name}: {pname} must be a real number, not {type(value).__name__}")
         checked.append(float(value))
     return tuple(checked)
-
-
-def partly_overlaps_flat(a, out):
-    """Compiled twin of ``_arrays.partly_overlaps`` for C-contiguous arrays of
-    one shape (the loops' checked entries): other memory, or the very same
-    array (the loops read each element before writing it), is safe."""
-    start, out_start = a.ctypes.data, out.ctypes.data
-    return (out_start != start and out_start < start + a.size * a.itemsize
-            and start < out_start + out.size * out.itemsize)
-

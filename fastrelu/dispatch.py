@@ -706,9 +706,7 @@ class Elementwise(Operation):
             # values; Numba would also type uint64 against a literal 0 as float64.
             np.copyto(out, sources[0])
             return None
-        if dtype.kind == "f" or _dtypes.is_bfloat16(dtype):  # 16-bit floats compute in float32
-            cast = np.float32 if dtype.itemsize == 2 else dtype.type
-            params = tuple(cast(p) for p in params)
+        params = _dtypes.params_in(dtype, params)
         return backend.run(self.activation, self.direction, sources, out, params)
 
 

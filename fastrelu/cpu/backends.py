@@ -13,7 +13,7 @@ import numpy as np
 from .. import _compiler, _dtypes, _source, definitions
 from . import streaming
 from .pool import POOL, run_parallel
-from .._validate import partly_overlaps_flat
+from .._arrays import partly_overlaps_flat
 from ..registry import OPERATIONS, Backend
 
 

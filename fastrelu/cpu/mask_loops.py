@@ -20,7 +20,7 @@ from .. import _compiler
 from . import streaming
 from .streaming_kernel import _store_fence
 from .pool import run_parallel
-from .._validate import partly_overlaps_flat as _partly_overlaps
+from .._arrays import partly_overlaps_flat as _partly_overlaps
 from ..definitions import mask_size, relu
 
 #: Mask bytes per chunk of work: 4096 elements, small enough that a chunk's

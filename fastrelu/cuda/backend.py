@@ -202,8 +202,7 @@ class CudaBackend(Backend):
             if isinstance(activation, Gated):
                 _formulas_jitable(activation)
             formula = activation.forward if direction == "forward" else activation.backward
-            if params:
-                params = tuple((np.float32 if bits else dtype.type)(p) for p in params)
+            params = _dtypes.params_in(dtype, params)
             ndim = len(shape)
             if ndim == 1 or ndim == 2:
                 kernel = self.kernel(formula, len(arrays), ndim, bits)
@@ -472,14 +471,8 @@ def _to_host(array, stream):
 
 
 def _stream(cuda, arrays):
-    """The stream a call on ``arrays`` runs on (see ``_call_stream``)."""
-    exported = None
-    for array in arrays:
-        if not hasattr(array, "copy_to_host"):  # Numba's arrays: the default stream
-            exported = getattr(array, "__cuda_array_interface__", None)
-            if exported is not None:
-                break
-    return _call_stream(cuda, exported)
+    """The stream a call on ``arrays`` runs on (``_DeviceCall`` reads it)."""
+    return _DeviceCall(None, cuda, arrays, "").stream
 
 
 def _call_stream(cuda, exported):
